@@ -1,0 +1,6 @@
+"""Session fixtures live in tests/fixtures/, one module per real service."""
+
+pytest_plugins = [
+    "tests.fixtures.push_emulator",
+    "tests.fixtures.services",
+]
