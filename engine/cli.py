@@ -1,0 +1,62 @@
+"""The `pushcast` command line: one subcommand per job, each a thin call into a module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _check(args: argparse.Namespace) -> int:
+    from engine.rules.check import run_check
+
+    return run_check(args.paths or [Path("campaigns.d")], sys.stdout)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from engine.testing.runner import run_test_files
+
+    return run_test_files(args.files, sys.stdout, verbose=args.verbose)
+
+
+def _vapid_generate(args: argparse.Namespace) -> int:
+    from connectors.push.vapid import generate_keys
+
+    if args.out.exists() and not args.force:
+        print(f"error: {args.out} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    public_key = generate_keys(args.out)
+    print(f"private key written to {args.out} (mode 0600)", file=sys.stderr)
+    print(public_key)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pushcast", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="validate campaign files (exit 1 on any error)")
+    check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: campaigns.d)")
+    check.set_defaults(func=_check)
+
+    test = sub.add_parser("test", help="run campaign test files on a simulated clock")
+    test.add_argument("files", nargs="+", type=Path)
+    test.add_argument("-v", "--verbose", action="store_true", help="show every notification")
+    test.set_defaults(func=_test)
+
+    vapid = sub.add_parser("vapid", help="VAPID keys")
+    vapid_sub = vapid.add_subparsers(dest="vapid_command", required=True)
+    gen = vapid_sub.add_parser("generate", help="write a key pair, print the public key")
+    gen.add_argument("--out", type=Path, default=Path("vapid_private.pem"))
+    gen.add_argument("--force", action="store_true")
+    gen.set_defaults(func=_vapid_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

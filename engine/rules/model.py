@@ -1,0 +1,279 @@
+"""The campaign model: what a campaign file means, after parsing and validation.
+
+Plain frozen data. The loader (`engine.rules.loader`) builds it from YAML and keeps the
+source position of every campaign for error messages; the core (`engine.core`) compiles
+predicates from it and evaluates it. Times are epoch milliseconds (UTC); durations are
+whole seconds; times of day are `TimeOfDay`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Position:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class TimeOfDay:
+    hour: int
+    minute: int
+
+    @property
+    def minutes(self) -> int:
+        return self.hour * 60 + self.minute
+
+    def __str__(self) -> str:
+        return f"{self.hour:02d}:{self.minute:02d}"
+
+
+# --- property filters -------------------------------------------------------------
+
+OPERATORS = (
+    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte",
+    "contains", "exists", "before", "after",
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One operator on one property: `price: {gte: 10}` -> Condition("price", "gte", 10).
+
+    `before`/`after` values are epoch ms (dates parsed by the loader); `in`/`not_in` values
+    are tuples; a bare value in the file is `eq`.
+    """
+
+    prop: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class PropertyFilter:
+    """All conditions must hold (an empty filter matches everything)."""
+
+    conditions: tuple[Condition, ...] = ()
+
+
+# --- segments (WHO: past behaviour and profile) ----------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileMatch:
+    filter: PropertyFilter
+
+
+@dataclass(frozen=True)
+class Did:
+    """Did `event` (matching `where`) `count_op` `count` times in a window.
+
+    Exactly one of `in_last` (seconds, relative to evaluation time) or `between`
+    (epoch ms, inclusive start, exclusive end) is set. `count_op` is at_least, at_most
+    or exactly.
+    """
+
+    event: str
+    count_op: str = "at_least"
+    count: int = 1
+    in_last: int | None = None
+    between: tuple[int, int] | None = None
+    where: PropertyFilter = PropertyFilter()
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple["Segment", ...]
+
+
+@dataclass(frozen=True)
+class Any_:
+    items: tuple["Segment", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Segment"
+
+
+Segment = ProfileMatch | Did | All | Any_ | Not
+
+
+# --- triggers --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveTrigger:
+    """`who.on: {event, where}`: fires on each matching event."""
+
+    event: str
+    where: PropertyFilter = PropertyFilter()
+
+
+@dataclass(frozen=True)
+class DateTrigger:
+    """`who.on: {event, date, offset, at}`: a reminder relative to a date in the event.
+
+    Due at (event.props[date] + offset), moved to local time `at` of that day in the
+    user's time zone when `at` is set.
+    """
+
+    event: str
+    date: str
+    offset: int = 0
+    at: TimeOfDay | None = None
+    where: PropertyFilter = PropertyFilter()
+
+
+@dataclass(frozen=True)
+class Inaction:
+    """`who.unless`: the trigger is cancelled if `event` follows within `within` seconds
+    (with equal values of the `match` properties)."""
+
+    event: str
+    within: int
+    match: tuple[str, ...] = ()
+
+
+# --- WHEN --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrequencyLimit:
+    max: int
+    per: int  # seconds
+
+
+@dataclass(frozen=True)
+class Limits:
+    ignore_global: bool = False
+    per_user: tuple[FrequencyLimit, ...] = ()
+
+
+@dataclass(frozen=True)
+class DoNotDisturb:
+    start: TimeOfDay  # `from` in the file
+    end: TimeOfDay  # `to` in the file
+    then: str = "delay"  # delay | discard
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """`when.schedule` for campaigns over past behaviour (issue: scheduled campaigns)."""
+
+    at: tuple[int, ...] = ()  # epoch ms (or local wall times when timezone == "user")
+    at_local: tuple[str, ...] = ()  # the same datetimes as written, without offset, for timezone: user
+    cron: str | None = None
+    timezone: str | None = None  # an IANA zone, or "user"
+    late: str = "skip"  # skip | next_day
+
+
+@dataclass(frozen=True)
+class When:
+    start: int | None = None
+    end: int | None = None
+    delay: int = 0
+    limits: Limits = Limits()
+    dnd: DoNotDisturb | None = None  # None: the global default applies (if any)
+    cutoff: TimeOfDay | None = None  # live campaigns: no delivery after this local time
+    cutoff_at: int | None = None  # scheduled campaigns: an absolute cut-off (epoch ms)
+    schedule: Schedule | None = None
+
+
+# --- WHAT ------------------------------------------------------------------------
+
+
+class Text(Protocol):
+    """A compiled, load-time-checked Liquid template (see engine.rules.templates)."""
+
+    source: str
+
+    def render(self, profile: dict, event: dict) -> str:
+        """Render with `profile.*` and `event.*`; raises RenderError on a missing value
+        that has no default."""
+
+
+@dataclass(frozen=True)
+class Action:
+    title: Text
+    url: Text
+    action: str = ""  # the action id reported on click; defaults to action-1, action-2
+
+
+@dataclass(frozen=True)
+class Message:
+    title: Text
+    body: Text | None = None
+    url: Text | None = None
+    icon: Text | None = None
+    image: Text | None = None
+    badge: Text | None = None
+    tag: Text | None = None
+    ttl: int = 28 * 86400
+    urgency: str = "normal"
+    require_interaction: bool = False
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversion:
+    event: str
+    within: int  # seconds after a click or a delivery
+    revenue: str | None = None  # event property summed as revenue
+
+
+# --- the campaign ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    what: Message
+    status: str = "active"  # active | paused
+    trigger: LiveTrigger | DateTrigger | None = None  # None: a scheduled campaign
+    unless: Inaction | None = None
+    segment: Segment | None = None
+    when: When = When()
+    conversion: Conversion | None = None
+    timezone: str = "UTC"  # the campaign's zone for datetimes written without an offset
+    position: Position | None = field(default=None, compare=False)
+
+    @property
+    def is_live(self) -> bool:
+        return self.trigger is not None
+
+
+# --- the global file (pushcast.yaml) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushService:
+    host: str  # a host name, `*.` wildcard allowed, or http://127.0.0.1:PORT for tests
+    rate: float | None = None  # messages per second, None: unlimited
+    burst: int | None = None
+
+
+@dataclass(frozen=True)
+class GlobalConfig:
+    limits: tuple[FrequencyLimit, ...] = ()
+    min_gap: int = 0  # seconds between two pushes to a user, 0: none
+    dnd: DoNotDisturb | None = None  # the default DND for campaigns that set none
+    timezone: str = "UTC"  # the default user time zone
+    test_users: tuple[str, ...] = ()  # test profiles besides those with `test: true`
+    vapid_key: str | None = None  # path of the VAPID private key (PEM)
+    vapid_subject: str | None = None  # mailto: or https: contact for push services
+    push_services: tuple[PushService, ...] = ()  # empty: the built-in allow-list
+    kafka: str | None = None  # bootstrap servers
+    redis: str | None = None  # redis:// URL
+    site_origins: tuple[str, ...] = ()  # origins allowed to call the browser endpoints
+    admin_token: str | None = None
+    state_dir: str = ".pushcast"
+    position: Position | None = field(default=None, compare=False)
