@@ -1,0 +1,77 @@
+"""The loaded campaign set, compiled once and indexed by event name for the hot path."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from engine.core.localtime import zone
+from engine.core.segments import collect_dids, compile_segment, SegmentCheck
+from engine.rules.model import Campaign, DateTrigger, GlobalConfig
+from engine.rules.predicates import Predicate, compile_filter
+from engine.windows.aggregates import CounterSpec, build_counter_specs
+
+
+@dataclass
+class CompiledCampaign:
+    campaign: Campaign
+    trigger_matches: Predicate
+    segment: SegmentCheck
+
+    @property
+    def id(self) -> str:
+        return self.campaign.id
+
+
+class CampaignSet:
+    """Campaigns plus the global config, with the indexes the core looks up per event."""
+
+    def __init__(self, campaigns: tuple[Campaign, ...] | list[Campaign], config: GlobalConfig | None = None):
+        self.config = config or GlobalConfig()
+        self.default_zone = zone(self.config.timezone)
+        self.by_id: dict[str, CompiledCampaign] = {}
+        self.triggered_by: dict[str, list[CompiledCampaign]] = defaultdict(list)
+        self.cancelled_by: dict[str, list[CompiledCampaign]] = defaultdict(list)
+        self.converted_by: dict[str, list[CompiledCampaign]] = defaultdict(list)
+        dids = []
+        for campaign in campaigns:
+            trigger = campaign.trigger
+            compiled = CompiledCampaign(
+                campaign,
+                compile_filter(trigger.where) if trigger else (lambda props: True),
+                compile_segment(campaign.segment),
+            )
+            self.by_id[campaign.id] = compiled
+            if trigger is not None:
+                self.triggered_by[trigger.event].append(compiled)
+            if campaign.unless is not None:
+                self.cancelled_by[campaign.unless.event].append(compiled)
+            if campaign.conversion is not None:
+                self.converted_by[campaign.conversion.event].append(compiled)
+            dids.extend(collect_dids(campaign.segment))
+        self.counters: dict[str, CounterSpec] = build_counter_specs(dids)
+        self.counters_by_event: dict[str, list[CounterSpec]] = defaultdict(list)
+        for spec in self.counters.values():
+            self.counters_by_event[spec.event].append(spec)
+        self.history_horizon_ms = self._history_horizon(campaigns)
+        # Event names the core must look at beyond the profile/system events.
+        self.interesting = set(self.triggered_by) | set(self.cancelled_by) | set(self.converted_by) | set(self.counters_by_event)
+
+    def _history_horizon(self, campaigns) -> int:
+        """How long sends are kept: the longest limit or conversion window."""
+        spans = [limit.per for limit in self.config.limits] + [self.config.min_gap]
+        for campaign in campaigns:
+            spans += [limit.per for limit in campaign.when.limits.per_user]
+            if campaign.conversion is not None:
+                spans.append(campaign.conversion.within)
+        return max(spans, default=0) * 1000
+
+    def get(self, campaign_id: str) -> CompiledCampaign | None:
+        return self.by_id.get(campaign_id)
+
+    @property
+    def campaigns(self) -> list[Campaign]:
+        return [c.campaign for c in self.by_id.values()]
+
+    def is_date_trigger(self, compiled: CompiledCampaign) -> bool:
+        return isinstance(compiled.campaign.trigger, DateTrigger)

@@ -1,0 +1,88 @@
+"""The last gate before a message leaves: schedule, subscriptions, DND, cut-off,
+limits, personalisation. Returns what to do; never raises for one user's data."""
+
+from __future__ import annotations
+
+from engine.core.campaigns import CampaignSet
+from engine.core.effects import Effects, Notify, Qualified, Subscription, Suppressed
+from engine.core.limits import limit_reached
+from engine.core.localtime import dnd_end, past_cutoff, zone
+from engine.core.state import Sent, UserState, Wait
+from engine.rules.errors import RenderError
+from engine.rules.model import Campaign, Message
+
+
+def is_test_profile(state: UserState, campaigns: CampaignSet) -> bool:
+    return state.profile.get("test") is True or state.user in campaigns.config.test_users
+
+
+def user_zone(state: UserState, campaigns: CampaignSet):
+    return zone(state.profile.get("tz"), campaigns.config.timezone)
+
+
+def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out: Effects) -> None:
+    """Try to deliver the message a wait (or an immediate trigger) stands for."""
+    compiled = campaigns.get(wait.campaign)
+    if compiled is None:  # the campaign was removed by a reload: nothing to send
+        return
+    campaign = compiled.campaign
+    if not wait.attempted:
+        out.add(Qualified(campaign.id, state.user, now, wait.message_id))
+
+    def suppress(reason: str, detail: str = "") -> None:
+        out.add(Suppressed(campaign.id, state.user, now, reason, wait.message_id, detail))
+
+    if campaign.status == "paused":
+        return suppress("paused")
+    if campaign.when.end is not None and now >= campaign.when.end:
+        return suppress("ended")
+    if campaign.when.cutoff_at is not None and now >= campaign.when.cutoff_at:
+        return suppress("cutoff")
+    if not state.subscriptions:
+        return suppress("no_subscription")
+    tz = user_zone(state, campaigns)
+    dnd = campaign.when.dnd or campaigns.config.dnd
+    if dnd is not None:
+        until = dnd_end(now, dnd, tz)
+        if until is not None:
+            if dnd.then == "discard":
+                return suppress("dnd", "discarded in do-not-disturb hours")
+            state.waits.append(Wait(campaign.id, "deliver", until, wait.message_id, wait.event, wait.props, attempted=True))
+            return
+    if campaign.when.cutoff is not None and past_cutoff(now, campaign.when.cutoff, tz):
+        return suppress("cutoff", f"after {campaign.when.cutoff} local time")
+    test = is_test_profile(state, campaigns)
+    if not test:
+        reached = limit_reached(state.sent, campaign, campaigns.config, now)
+        if reached:
+            return suppress("limit", reached)
+    try:
+        payload = render_payload(campaign, wait.message_id, state.profile, wait.props)
+    except RenderError as error:
+        return suppress("render_error", str(error))
+    subscriptions = tuple(Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items())
+    out.add(Notify(wait.message_id, campaign.id, state.user, now, payload, subscriptions,
+                   campaign.what.ttl, campaign.what.urgency, test=test))
+    state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test))
+
+
+def render_payload(campaign: Campaign, message_id: str, profile: dict, event: dict) -> dict:
+    """The JSON the service worker shows. Raises RenderError for a missing value."""
+    what: Message = campaign.what
+    payload: dict = {"title": what.title.render(profile, event), "message": message_id, "campaign": campaign.id}
+    if not payload["title"].strip():
+        raise RenderError("what.title: rendered empty")
+    for name in ("body", "url", "icon", "image", "badge", "tag"):
+        text = getattr(what, name)
+        if text is not None:
+            payload[name] = text.render(profile, event)
+    payload.setdefault("tag", message_id)
+    if what.require_interaction:
+        payload["require_interaction"] = True
+    if what.actions:
+        payload["actions"] = [
+            {"action": action.action or f"action-{i}", "title": action.title.render(profile, event),
+             "url": action.url.render(profile, event)}
+            for i, action in enumerate(what.actions, start=1)
+        ]
+    return payload

@@ -1,0 +1,76 @@
+"""What the core asks the world to do. Plain data; the shells carry it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Subscription:
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Send one message to every subscription of the user."""
+
+    message_id: str
+    campaign: str
+    user: str
+    at: int  # epoch ms: when the core decided to send
+    payload: dict  # what the service worker shows
+    subscriptions: tuple[Subscription, ...]
+    ttl: int  # seconds
+    urgency: str = "normal"
+    test: bool = False  # a test send (test profile or send-test), counted apart
+
+
+@dataclass(frozen=True)
+class Qualified:
+    """The user entered the campaign's audience (counted once per message id)."""
+
+    campaign: str
+    user: str
+    at: int
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A qualified message not sent. Reasons: limit, dnd, cutoff, no_subscription,
+    render_error, ended, paused, invalid_date, date_passed."""
+
+    campaign: str
+    user: str
+    at: int
+    reason: str
+    message_id: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Conversion:
+    campaign: str
+    user: str
+    at: int
+    message_id: str
+    kind: str  # click (click-through) | view (view-through)
+    revenue: float = 0.0
+
+
+@dataclass(frozen=True)
+class Wake:
+    """Call the core again for this user at `at` (the earliest pending wait)."""
+
+    user: str
+    at: int
+
+
+@dataclass
+class Effects:
+    items: list = field(default_factory=list)
+
+    def add(self, effect: object) -> None:
+        self.items.append(effect)

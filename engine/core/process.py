@@ -1,0 +1,164 @@
+"""The core's entry point: (state, event or wake-up, now, campaigns) -> effects.
+
+Pure and synchronous: no I/O, no clock. The state is updated in place and returned;
+the shell stores it. Event time drives everything: waits due before an event fire
+before it (at their own due time), so a late timer never lets a purchase cancel a
+reminder that was already due.
+"""
+
+from __future__ import annotations
+
+from engine.core.attribution import attribute_conversion, record_report
+from engine.core.campaigns import CampaignSet, CompiledCampaign
+from engine.core.delivery import attempt, user_zone
+from engine.core.effects import Effects, Suppressed, Wake
+from engine.core.events import Event
+from engine.core.ids import message_id
+from engine.core.limits import prune
+from engine.core.localtime import reminder_due
+from engine.core.state import UserState, Wait
+from engine.rules.model import DateTrigger
+from engine.windows.aggregates import record
+
+
+def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Effects:
+    """Apply one event of this user (event.ts is its time) and decide what follows."""
+    out = Effects()
+    next_due_before = state.next_due
+    if next_due_before is not None and next_due_before <= event.ts:
+        _fire_due_waits(state, event.ts, campaigns, out)
+    name = event.name
+    if name.startswith("$"):
+        _apply_system_event(state, event)
+    if name in campaigns.interesting:
+        if name in campaigns.converted_by:
+            attribute_conversion(state, event, campaigns, out)
+        if name in campaigns.cancelled_by:
+            _cancel_waits(state, event, campaigns.cancelled_by[name])
+        # Segments read past behaviour: the triggering event itself counts only after.
+        for compiled in campaigns.triggered_by.get(name, ()):
+            _trigger(state, event, compiled, campaigns, out)
+        for spec in campaigns.counters_by_event.get(name, ()):
+            if spec.matches(event.props):
+                record(state.counters, spec, event.ts)
+    _finish(state, event.ts, campaigns, out, next_due_before)
+    return out
+
+
+def process_wake(state: UserState, now: int, campaigns: CampaignSet) -> Effects:
+    """A timer went off: fire every wait due at or before now."""
+    out = Effects()
+    next_due_before = state.next_due
+    _fire_due_waits(state, now, campaigns, out)
+    _finish(state, now, campaigns, out, next_due_before)
+    return out
+
+
+def _finish(state: UserState, now: int, campaigns: CampaignSet, out: Effects, next_due_before: int | None) -> None:
+    state.sent = prune(state.sent, now, campaigns.history_horizon_ms)
+    next_due = state.next_due
+    # Waits due by now have fired, so an unchanged earliest due needs no new timer.
+    if next_due is not None and next_due != next_due_before:
+        out.add(Wake(state.user, next_due))
+
+
+def _fire_due_waits(state: UserState, until: int, campaigns: CampaignSet, out: Effects) -> None:
+    # Firing may add waits (DND holds, delays after inaction); loop until none is due.
+    while True:
+        due = [w for w in state.waits if w.due <= until]
+        if not due:
+            return
+        state.waits = [w for w in state.waits if w.due > until]
+        for wait in sorted(due, key=lambda w: (w.due, w.campaign, w.message_id)):
+            _fire(state, wait, campaigns, out)
+
+
+def _fire(state: UserState, wait: Wait, campaigns: CampaignSet, out: Effects) -> None:
+    compiled = campaigns.get(wait.campaign)
+    if compiled is None:
+        return
+    delay = compiled.campaign.when.delay
+    if wait.kind == "inaction" and delay:
+        state.waits.append(Wait(wait.campaign, "deliver", wait.due + delay * 1000, wait.message_id, wait.event, wait.props))
+        return
+    attempt(state, wait, wait.due, campaigns, out)
+
+
+def _apply_system_event(state: UserState, event: Event) -> None:
+    props = event.props
+    if event.name == "$profile":
+        state.profile.update(props)
+    elif event.name == "$push_subscribe":
+        keys = props.get("keys") or {}
+        endpoint = props.get("endpoint")
+        if isinstance(endpoint, str) and isinstance(keys, dict) and keys.get("p256dh") and keys.get("auth"):
+            state.subscriptions[endpoint] = [keys["p256dh"], keys["auth"]]
+    elif event.name == "$push_unsubscribe":
+        state.subscriptions.pop(props.get("endpoint"), None)
+    elif event.name in ("$notification_sent", "$notification_clicked"):
+        record_report(state, event)
+
+
+def _match_key(props: dict, match: tuple[str, ...]) -> str:
+    return "\x1f".join(str(props.get(name, "")) for name in match)
+
+
+def _cancel_waits(state: UserState, event: Event, compiled_list: list[CompiledCampaign]) -> None:
+    for compiled in compiled_list:
+        unless = compiled.campaign.unless
+        key = _match_key(event.props, unless.match)
+        state.waits = [
+            w for w in state.waits
+            if not (w.campaign == compiled.id and w.kind == "inaction" and w.key == key)
+        ]
+
+
+def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaigns: CampaignSet, out: Effects) -> None:
+    campaign = compiled.campaign
+    when = campaign.when
+    if campaign.status != "active":
+        return
+    if (when.start is not None and event.ts < when.start) or (when.end is not None and event.ts >= when.end):
+        return
+    if not compiled.trigger_matches(event.props):
+        return
+    if not compiled.segment(state.profile, state.counters, event.ts):
+        return
+    mid = message_id(campaign.id, state.user, event.name, event.ts, event.props)
+    trigger = campaign.trigger
+    if isinstance(trigger, DateTrigger):
+        _schedule_reminder(state, event, compiled, trigger, mid, campaigns, out)
+        return
+    if campaign.unless is not None:
+        key = _match_key(event.props, campaign.unless.match)
+        # A new trigger for the same cart restarts its wait: one reminder, from the latest.
+        state.waits = [w for w in state.waits if not (w.campaign == campaign.id and w.kind == "inaction" and w.key == key)]
+        state.waits.append(Wait(campaign.id, "inaction", event.ts + campaign.unless.within * 1000, mid, event.name, event.props, key))
+        return
+    wait = Wait(campaign.id, "deliver", event.ts + when.delay * 1000, mid, event.name, event.props)
+    if when.delay:
+        state.waits.append(wait)
+    else:
+        attempt(state, wait, event.ts, campaigns, out)
+
+
+def _schedule_reminder(state, event, compiled, trigger: DateTrigger, mid: str, campaigns, out: Effects) -> None:
+    due = reminder_due(event.props.get(trigger.date), trigger.offset, trigger.at, user_zone(state, campaigns))
+    if due is None:
+        out.add(Suppressed(compiled.id, state.user, event.ts, "invalid_date", mid,
+                           f"event property {trigger.date!r} is not a date: {event.props.get(trigger.date)!r}"))
+        return
+    if due < event.ts:
+        out.add(Suppressed(compiled.id, state.user, event.ts, "date_passed", mid))
+        return
+    due += compiled.campaign.when.delay * 1000
+    # The same booking sent again replaces its reminder instead of adding a second one.
+    state.waits = [w for w in state.waits if not (w.campaign == compiled.id and w.message_id == mid)]
+    state.waits.append(Wait(compiled.id, "deliver", due, mid, event.name, event.props))
+
+
+def step(state: UserState, event: Event | None, now: int, campaigns: CampaignSet) -> Effects:
+    """The one entry point: an event of this user, or (event None) a wake-up at now."""
+    if event is None:
+        return process_wake(state, now, campaigns)
+    return process_event(state, event, campaigns)

@@ -1,0 +1,103 @@
+"""One user's state: profile, subscriptions, aggregates, pending waits, send history.
+
+Kept small and JSON-serialisable (orjson) because it is stored per user in a table or
+on disk. Field names in the stored form are short on purpose: a 100-million-user base
+pays for every byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+
+@dataclass
+class Wait:
+    """A pending decision for one campaign, due at `due` (epoch ms).
+
+    kind: `inaction` (cancelled by the `unless` event, then delivered), `deliver`
+    (a delay, a date reminder or a DND hold: delivered when due).
+    """
+
+    campaign: str
+    kind: str
+    due: int
+    message_id: str
+    event: str  # the trigger event's name and props, for personalisation
+    props: dict
+    key: str = ""  # inaction: the `match` values, so each cart has its own wait
+    attempted: bool = False  # a DND hold: already counted as qualified
+
+    def to_list(self) -> list:
+        return [self.campaign, self.kind, self.due, self.message_id, self.event, self.props, self.key, self.attempted]
+
+    @classmethod
+    def from_list(cls, row: list) -> "Wait":
+        return cls(*row)
+
+
+@dataclass
+class Sent:
+    """A message sent to the user: for limits and conversion attribution."""
+
+    campaign: str
+    message_id: str
+    at: int
+    delivered: int = 0  # epoch ms of the first delivery report, 0: none
+    clicked: int = 0
+    converted: bool = False
+    counts_global: bool = True  # False for test sends
+
+    def to_list(self) -> list:
+        return [self.campaign, self.message_id, self.at, self.delivered, self.clicked, self.converted, self.counts_global]
+
+    @classmethod
+    def from_list(cls, row: list) -> "Sent":
+        return cls(*row)
+
+
+@dataclass
+class UserState:
+    user: str
+    profile: dict = field(default_factory=dict)
+    subscriptions: dict = field(default_factory=dict)  # endpoint -> [p256dh, auth]
+    counters: dict = field(default_factory=dict)  # aggregate id -> timestamps | count
+    waits: list[Wait] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
+
+    @property
+    def next_due(self) -> int | None:
+        return min((w.due for w in self.waits), default=None)
+
+    def to_dict(self) -> dict:
+        data: dict = {"u": self.user}
+        if self.profile:
+            data["p"] = self.profile
+        if self.subscriptions:
+            data["s"] = self.subscriptions
+        if self.counters:
+            data["c"] = self.counters
+        if self.waits:
+            data["w"] = [w.to_list() for w in self.waits]
+        if self.sent:
+            data["h"] = [s.to_list() for s in self.sent]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "UserState":
+        return cls(
+            user=data["u"],
+            profile=data.get("p", {}),
+            subscriptions=data.get("s", {}),
+            counters=data.get("c", {}),
+            waits=[Wait.from_list(row) for row in data.get("w", ())],
+            sent=[Sent.from_list(row) for row in data.get("h", ())],
+        )
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def loads(cls, raw: bytes) -> "UserState":
+        return cls.from_dict(orjson.loads(raw))

@@ -1,0 +1,122 @@
+"""`pushcast test`: run campaign test files (FORMATS.md) on a simulated clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+from engine.core import CampaignSet, Event, Notify
+from engine.rules.config import load_config
+from engine.rules.errors import ConfigError
+from engine.rules.loader import load_campaigns
+from engine.rules.testfile import Expectation, TestCase, TestSuite, load_test_file
+from engine.testing.simulator import Simulation
+
+DEFAULT_UNTIL_S = 86400  # the clock runs to the last event + 1 day unless `until` says
+
+
+def notification_fields(notify: Notify, start_ms: int) -> dict[str, Any]:
+    """A sent notification as the keys an expectation may name."""
+    fields = dict(notify.payload)
+    fields.update(user=notify.user, campaign=notify.campaign, ttl=notify.ttl, urgency=notify.urgency,
+                  at=(notify.at - start_ms) // 1000)
+    fields.setdefault("require_interaction", False)
+    return fields
+
+
+def matches(expectation: Expectation, got: dict[str, Any]) -> bool:
+    if expectation.at is not None and expectation.at != got["at"]:
+        return False
+    return all(got.get(key) == value for key, value in expectation.fields.items())
+
+
+def run_case(suite: TestSuite, case: TestCase, campaigns: CampaignSet) -> list[dict]:
+    """Simulate one case; return the notifications as field dicts."""
+    sim = Simulation(campaigns, started=suite.start)
+    events = sorted(
+        (
+            (suite.start + e.at * 1000, Event(e.user, e.event, e.ts if e.ts is not None else suite.start + e.at * 1000, e.props))
+            for e in case.events
+        ),
+        key=lambda pair: pair[0],
+    )
+    last = max((e.at for e in case.events), default=0)
+    until_s = case.until if case.until is not None else last + DEFAULT_UNTIL_S
+    sim.run(events, suite.start + until_s * 1000)
+    return [notification_fields(n, suite.start) for n in sim.notifications]
+
+
+def compare(case: TestCase, got: list[dict]) -> tuple[list[Expectation], list[dict]]:
+    """Expectations not met, and notifications nobody expected."""
+    unused = list(got)
+    missing = []
+    for expectation in case.expect:
+        found = next((g for g in unused if matches(expectation, g)), None)
+        if found is None:
+            missing.append(expectation)
+        else:
+            unused.remove(found)
+    return missing, unused
+
+
+def _format_duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _describe(fields: dict, keys: list[str] | None = None) -> str:
+    shown = {k: fields[k] for k in (keys or ["user", "campaign", "title", "body", "url"]) if k in fields}
+    at = fields.get("at")
+    prefix = f"at {_format_duration(at)}: " if isinstance(at, int) else ""
+    return prefix + ", ".join(f"{k}={v!r}" for k, v in shown.items())
+
+
+def run_test_file(path: Path, out: IO[str], verbose: bool = False) -> tuple[int, int]:
+    """Run one file; returns (cases passed, cases failed). Load errors count as failed."""
+    try:
+        suite = load_test_file(path)
+        config = load_config(suite.config) if suite.config else None
+        campaigns = CampaignSet(load_campaigns(list(suite.campaigns)), config)
+    except ConfigError as error:
+        out.write(f"FAIL {path}: cannot load\n{error}\n")
+        return 0, 1
+    passed = failed = 0
+    for case in suite.cases:
+        got = run_case(suite, case, campaigns)
+        missing, unexpected = compare(case, got)
+        if not missing and not unexpected:
+            passed += 1
+            out.write(f"  ok   {path}: {case.name}\n")
+            if verbose:
+                for fields in got:
+                    out.write(f"         sent {_describe(fields)}\n")
+            continue
+        failed += 1
+        out.write(f"  FAIL {path}: {case.name} ({case.position})\n")
+        for expectation in missing:
+            keys = list(expectation.fields)
+            wanted = dict(expectation.fields, at=expectation.at)
+            out.write(f"         expected, not sent: {_describe(wanted, keys)}\n")
+            near = [g for g in got if all(g.get(k) == v for k, v in expectation.fields.items() if k in ("user", "campaign"))]
+            for g in near:
+                out.write(f"           got instead:     {_describe(g, keys)}\n")
+        for fields in unexpected:
+            out.write(f"         sent, not expected: {_describe(fields)}\n")
+        if not got:
+            out.write("         (nothing was sent)\n")
+    return passed, failed
+
+
+def run_test_files(paths: list[Path], out: IO[str], verbose: bool = False) -> int:
+    total_passed = total_failed = 0
+    for path in paths:
+        passed, failed = run_test_file(path, out, verbose)
+        total_passed += passed
+        total_failed += failed
+    if total_failed:
+        out.write(f"FAILED: {total_failed} of {total_passed + total_failed} cases\n")
+        return 1
+    out.write(f"SUCCESS: {total_passed} cases\n")
+    return 0
