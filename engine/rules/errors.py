@@ -1,0 +1,78 @@
+"""The one exception root of pushcast, and the shape of a configuration problem.
+
+A `Problem` is one thing wrong in one file, with the position of the offending key or
+value. The loaders collect every problem before raising one `ConfigError`, so a user fixes
+a file in one round trip instead of one error per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.rules.model import Position
+
+
+class PushcastError(Exception):
+    """Base of every error pushcast raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake: `file:line:col: campaign "id", dotted.path: message`.
+
+    `file` names the file when there is no position (a file that cannot be read).
+    """
+
+    position: Position | None
+    campaign: str | None
+    path: str
+    message: str
+    file: str | None = None
+
+    @property
+    def location(self) -> str:
+        if self.position is not None:
+            return str(self.position)
+        return self.file or ""
+
+    def __str__(self) -> str:
+        subject = []
+        if self.campaign:
+            subject.append(f'campaign "{self.campaign}"')
+        if self.path:
+            subject.append(self.path)
+        parts = [p for p in (self.location, ", ".join(subject), self.message) if p]
+        return ": ".join(parts)
+
+    def sort_key(self) -> tuple:
+        pos = self.position
+        return (self.location if pos is None else pos.file, pos.line if pos else 0, pos.col if pos else 0)
+
+
+class ConfigError(PushcastError):
+    """Campaign files, `pushcast.yaml` or a test file are invalid; `problems` lists all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+class RenderError(PushcastError):
+    """A template could not be rendered for one user (a value is missing, a URL is bad).
+
+    Raised per user at send time; the core turns it into a counted, logged effect.
+    `field` is the dotted path (`what.title`), `variable` the missing value if any.
+    """
+
+    def __init__(self, field: str, message: str | None = None, *, variable: str | None = None,
+                 campaign: str | None = None):
+        if message is None:  # RenderError("what.title: rendered empty"): one preformatted text
+            field, message = "", field
+        self.field = field
+        self.variable = variable
+        self.campaign = campaign
+        self.detail = message
+        super().__init__(f"{field}: {message}" if field else message)

@@ -1,0 +1,155 @@
+"""Safe YAML loading that keeps the line and column of every key and value.
+
+ruamel composes the node tree (with marks); we build plain dicts and lists from it, and
+remember positions beside them, so validation can point at the exact key or value.
+Only the YAML core types are accepted: custom tags (`!!python/...`) are refused, and
+timestamps stay strings because pushcast reads datetimes itself (an offset-less datetime
+means the campaign's time zone, which YAML cannot know). Duplicate keys are problems,
+not silent overwrites.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from engine.rules.errors import Problem
+from engine.rules.model import Position
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {_TAG + "str", _TAG + "timestamp"}
+_CONSTRUCTED_TAGS = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"}
+
+
+class YMap(dict):
+    """A mapping with `pos` (where it starts), `key_pos[k]` and `value_pos[k]`."""
+
+    __slots__ = ("pos", "key_pos", "value_pos")
+
+    def __init__(self, pos: Position):
+        super().__init__()
+        self.pos = pos
+        self.key_pos: dict[Any, Position] = {}
+        self.value_pos: dict[Any, Position] = {}
+
+
+class YList(list):
+    """A sequence with `pos` and `item_pos[i]`."""
+
+    __slots__ = ("pos", "item_pos")
+
+    def __init__(self, pos: Position):
+        super().__init__()
+        self.pos = pos
+        self.item_pos: list[Position] = []
+
+
+class _Builder:
+    def __init__(self, file: str, constructor: Any):
+        self.file = file
+        self.constructor = constructor
+        self.problems: list[Problem] = []
+
+    def pos(self, node: Node) -> Position:
+        mark = node.start_mark
+        return Position(self.file, mark.line + 1, mark.column + 1)
+
+    def problem(self, node: Node, message: str) -> None:
+        self.problems.append(Problem(self.pos(node), None, "", message))
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, MappingNode):
+            return self.mapping(node)
+        if isinstance(node, SequenceNode):
+            self.check_tag(node, _TAG + "seq")
+            out = YList(self.pos(node))
+            for item in node.value:
+                out.append(self.build(item))
+                out.item_pos.append(self.pos(item))
+            return out
+        return self.scalar(node)
+
+    def mapping(self, node: MappingNode) -> YMap:
+        self.check_tag(node, _TAG + "map")
+        out = YMap(self.pos(node))
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                self.problem(key_node, "merge keys (<<) are not supported; write the keys out")
+                continue
+            key = self.build(key_node)
+            if isinstance(key, (YMap, YList)):
+                self.problem(key_node, "a key must be plain text, not a mapping or a list")
+                continue
+            if key in out:
+                first = out.key_pos[key]
+                self.problem(key_node, f'duplicate key "{key}" (first at line {first.line})')
+                continue
+            out[key] = self.build(value_node)
+            out.key_pos[key] = self.pos(key_node)
+            out.value_pos[key] = self.pos(value_node)
+        return out
+
+    def scalar(self, node: ScalarNode) -> Any:
+        if node.tag in _PLAIN_TAGS:
+            return node.value
+        if node.tag in _CONSTRUCTED_TAGS:
+            return self.constructor.construct_object(node, deep=True)
+        self.problem(node, f"unsupported YAML tag {node.tag.replace(_TAG, '!!')}")
+        return node.value
+
+    def check_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
+            self.problem(node, f"unsupported YAML tag {node.tag.replace(_TAG, '!!')}")
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, Position, list[Problem]]:
+    """Parse one YAML document: (value, position of the document, problems).
+
+    A syntax error is a single problem at its mark (YAML cannot resume after one); the
+    value is then None.
+    """
+    yaml = YAML(typ="safe", pure=True)
+    start = Position(file, 1, 1)
+    try:
+        node = yaml.compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Position(file, mark.line + 1, mark.column + 1) if mark else start
+        message = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            message = f"{exc.problem} ({exc.context})"
+        return None, pos, [Problem(pos, None, "", f"invalid YAML: {message}")]
+    except YAMLError as exc:  # unmarked errors are rare (e.g. a bad stream)
+        return None, start, [Problem(start, None, "", f"invalid YAML: {exc}")]
+    if node is None:
+        return None, start, []
+    builder = _Builder(file, yaml.constructor)
+    value = builder.build(node)
+    return value, builder.pos(node), builder.problems
+
+
+def read_yaml(path: Path, display: str | None = None) -> tuple[Any, Position, str, list[Problem]]:
+    """Read and parse a file: (value, document position, text, problems)."""
+    file = display if display is not None else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, Position(file, 1, 1), "", [Problem(None, None, "", "no such file", file=file)]
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, Position(file, 1, 1), "", [Problem(None, None, "", f"cannot read: {reason}", file=file)]
+    value, pos, problems = parse_yaml(text, file)
+    return value, pos, text, problems
+
+
+def plain(value: Any) -> Any:
+    """Drop the position bookkeeping: plain dicts and lists, for data that leaves the loader."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
