@@ -1,0 +1,238 @@
+"""Personalisation templates: Liquid, checked at load time, strict at send time.
+
+Load time: syntax, filters and variables are checked once (only `profile.*` and `event.*`
+exist; `event` is the triggering event's props), so a typo fails `pushcast check`, not a
+send. Send time: a value that is missing (or null) with no `default` filter raises
+`RenderError` for that one user instead of rendering an empty hole.
+
+URL fields are escaped as URLs, not as HTML: a value substituted after literal text
+(`https://shop.example/cart/{{ event.cart_id }}`) is percent-encoded as one URL component;
+a value that starts the URL (`{{ event.image_url }}`) is taken as a URL and must be
+http(s). To know which is which after `if`/`for` blocks have run, the URL environment
+wraps each output in private-use sentinel characters that `_finish_url` resolves.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from liquid import Environment
+from liquid.builtin.output import Output, OutputNode
+from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
+from liquid.exceptions import LiquidError, UndefinedError
+from liquid.stringify import to_liquid_string
+from liquid.undefined import FalsyStrictUndefined, Undefined
+
+from engine.rules.errors import RenderError
+
+ROOTS = ("profile", "event")
+_ENCODE, _VERBATIM, _CLOSE = "\ue000", "\ue002", "\ue001"
+_SENTINELS = re.compile("[\ue000\ue001\ue002]")
+_DYNAMIC = re.compile("([\ue000\ue002])([^\ue001]*)\ue001")
+# Characters a URL may hold as they are; everything else in a whole-URL value is escaped.
+_URL_SAFE = ";/?:@&=+$,#[]!'()*%~"
+_HTTP_PREFIX = re.compile(r"\s*https?://", re.IGNORECASE)
+
+
+class MissingValue(FalsyStrictUndefined):
+    """Missing values raise when output, but `default` applies and `{% if %}` is false."""
+
+    force_liquid_default = True
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, Undefined)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class EncodedComponent(str):
+    """Text already percent-encoded by a filter (`url_encode`, `url_path`): not re-encoded."""
+
+    __slots__ = ()
+
+
+class _MissingOutput(Exception):
+    def __init__(self, expression: str):
+        self.expression = expression
+
+
+def _value_text(node: OutputNode, value: Any) -> str:
+    if value is None:  # a JSON null with no default is as missing as an absent key
+        raise _MissingOutput(str(node.expression))
+    return to_liquid_string(value, False)
+
+
+class _TextOutputNode(OutputNode):
+    __slots__ = ()
+
+    def render_to_output(self, context: Any, buffer: Any) -> int:
+        return buffer.write(_value_text(self, self.expression.evaluate(context)))
+
+
+class _TextEchoNode(EchoNode, _TextOutputNode):
+    __slots__ = ()
+
+
+class _UrlOutputNode(OutputNode):
+    __slots__ = ()
+
+    def render_to_output(self, context: Any, buffer: Any) -> int:
+        value = self.expression.evaluate(context)
+        text = _SENTINELS.sub("", _value_text(self, value))
+        mark = _VERBATIM if isinstance(value, EncodedComponent) else _ENCODE
+        return buffer.write(mark + text + _CLOSE)
+
+
+class _UrlEchoNode(EchoNode, _UrlOutputNode):
+    __slots__ = ()
+
+
+def _environment(output_node: type, echo_node: type) -> Environment:
+    env = Environment(undefined=MissingValue, strict_filters=True)
+    # No partials: a campaign file is self-contained, and there is no loader to read them.
+    for tag in ("include", "render"):
+        env.tags.pop(tag, None)
+    env.tags[Output.name] = type("PushcastOutput", (Output,), {"node_class": output_node})(env)
+    env.tags[EchoTag.name] = type("PushcastEcho", (EchoTag,), {"node_class": echo_node})(env)
+    env.add_filter("url_encode", lambda v: EncodedComponent(quote(to_liquid_string(v, False), safe="")))
+    env.add_filter("url_path", lambda v: EncodedComponent(quote(to_liquid_string(v, False), safe="/")))
+    return env
+
+
+_TEXT_ENV = _environment(_TextOutputNode, _TextEchoNode)
+_URL_ENV = _environment(_UrlOutputNode, _UrlEchoNode)
+
+
+class TemplateProblems(ValueError):
+    """Load-time template mistakes: `problems` is a list of (offset in source, message)."""
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        self.problems = problems
+        super().__init__("; ".join(m for _, m in problems))
+
+
+class Template:
+    """A compiled template field; implements `engine.rules.model.Text`."""
+
+    __slots__ = ("source", "field", "is_url", "required", "campaign", "_compiled", "_constant")
+
+    def __init__(self, source: str, field: str, *, is_url: bool = False, required: bool = False,
+                 campaign: str | None = None):
+        self.source = source
+        self.field = field
+        self.is_url = is_url
+        self.required = required
+        self.campaign = campaign
+        self._compiled = None
+        self._constant: str | None = None
+        if "{{" not in source and "{%" not in source:
+            self._constant = source.strip() if is_url else source
+            if is_url and not is_http_url(self._constant):
+                raise TemplateProblems([(0, f"expected an http(s) URL like https://shop.example/page, got \"{source}\"")])
+            return
+        problems: list[tuple[int, str]] = []
+        if is_url and not source.lstrip().startswith(("{{", "{%")) and not _HTTP_PREFIX.match(source):
+            problems.append((0, f"a URL must start with http:// or https:// (or with a value that is one), got \"{source}\""))
+        env = _URL_ENV if is_url else _TEXT_ENV
+        try:
+            self._compiled = env.from_string(source)
+        except LiquidError as exc:
+            offset = exc.token.start_index if exc.token is not None and exc.token.start_index >= 0 else 0
+            problems.append((offset, f"template syntax error: {exc.message}"))
+        else:
+            problems.extend(_name_problems(self._compiled, env))
+        if problems:
+            raise TemplateProblems(problems)
+
+    def render(self, profile: dict, event: dict) -> str:
+        """Render for one user; RenderError if a value is missing or a URL is unusable."""
+        if self._constant is not None:
+            return self._constant
+        try:
+            out = self._compiled.render(profile=profile, event=event)
+        except UndefinedError as exc:
+            name = exc.message.removesuffix(" is undefined")
+            raise self._error(f'"{name}" is missing and has no default', name) from None
+        except _MissingOutput as exc:
+            raise self._error(f'"{exc.expression}" is missing and has no default', exc.expression) from None
+        except LiquidError as exc:
+            raise self._error(exc.message or str(exc)) from None
+        except Exception as exc:  # a filter fed odd user data must not crash the engine
+            raise self._error(f"{type(exc).__name__}: {exc}") from None
+        if self.is_url:
+            out = self._finish_url(out)
+        if self.required and not out.strip():
+            raise self._error(f"rendered empty from {self.source!r}")
+        return out
+
+    def _error(self, message: str, variable: str | None = None) -> RenderError:
+        return RenderError(self.field, message, variable=variable, campaign=self.campaign)
+
+    def _finish_url(self, rendered: str) -> str:
+        pieces: list[str] = []
+        started = False  # has literal text or a value already begun the URL?
+        last = 0
+        for match in _DYNAMIC.finditer(rendered):
+            literal = rendered[last:match.start()]
+            pieces.append(literal)
+            started = started or bool(literal.strip())
+            mark, value = match.group(1), match.group(2)
+            if mark == _VERBATIM:
+                pieces.append(value)
+            elif not started:
+                pieces.append(quote(value.strip(), safe=_URL_SAFE))
+            else:
+                pieces.append(quote(value, safe=""))
+            started = started or bool(value.strip())
+            last = match.end()
+        pieces.append(rendered[last:])
+        url = "".join(pieces).strip()
+        if not is_http_url(url):
+            raise self._error(f"rendered {url[:200]!r}, which is not an http(s) URL")
+        return url
+
+    def __eq__(self, other: object) -> bool:
+        # Campaigns compare equal when their files mean the same: reload keeps their state.
+        return isinstance(other, Template) and (self.source, self.field, self.is_url, self.required) == (
+            other.source, other.field, other.is_url, other.required)
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.field, self.is_url))
+
+    def __repr__(self) -> str:
+        return f"Template({self.field}={self.source!r})"
+
+
+def _name_problems(template: Any, env: Environment) -> list[tuple[int, str]]:
+    analysis = template.analyze(include_partials=False)
+    problems: list[tuple[int, str]] = []
+    for root, uses in analysis.globals.items():
+        for use in uses:
+            if root not in ROOTS:
+                problems.append((use.span.index, f'unknown variable "{use}"; templates can read profile.* and event.* (the event\'s props)'))
+            elif len(use.segments) == 1:
+                problems.append((use.span.index, f'"{root}" alone is not a value; name a property like {root}.name'))
+    for name, spans in analysis.filters.items():
+        if name not in env.filters:
+            for span in spans:
+                problems.append((span.index, f'unknown filter "{name}"'))
+    return sorted(problems)
+
+
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and no spaces or control characters."""
+    if not url or any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def compile_template(source: str, field: str, *, is_url: bool = False, required: bool = False,
+                     campaign: str | None = None) -> Template:
+    """Compile once at load time; raises TemplateProblems with offsets into `source`."""
+    return Template(source, field, is_url=is_url, required=required, campaign=campaign)
