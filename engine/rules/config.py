@@ -1,0 +1,150 @@
+"""Load `pushcast.yaml`, the global settings, with the same positions and messages as
+campaign files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from engine.rules.errors import ConfigError, Problem
+from engine.rules.fields import At, Checker
+from engine.rules.model import GlobalConfig, PushService
+from engine.rules.parse import check_zone
+from engine.rules.when import read_dnd, read_limits
+from engine.rules.yamlpos import parse_yaml, read_yaml
+
+CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
+CONFIG_KEYS = ("limits", "min_gap", "dnd", "timezone", "test_users", "vapid", "push_services",
+               "kafka", "redis", "site_origins", "admin_token", "state_dir")
+MIN_TOKEN_LENGTH = 16  # a short admin token can be guessed; it guards sends to everyone
+_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+# Test push services (the emulator) run on loopback over plain http.
+_LOOPBACK = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?")
+
+
+def load_config(path: Path | str | None) -> GlobalConfig:
+    """The global config; `None` gives the defaults. ConfigError lists every problem."""
+    if path is None:
+        return GlobalConfig()
+    path = Path(path)
+    value, pos, text, problems = read_yaml(path)
+    if value is None and problems:
+        raise ConfigError(problems)
+    return _build(value, pos, text, str(path), problems)
+
+
+def parse_config(text: str, file: str = "pushcast.yaml") -> GlobalConfig:
+    """The global config from YAML text (tests, tools)."""
+    value, pos, problems = parse_yaml(text, file)
+    if value is None and problems:
+        raise ConfigError(problems)
+    return _build(value, pos, text, file, problems)
+
+
+def _build(value, pos, text: str, file: str, problems: list[Problem]) -> GlobalConfig:
+    ck = Checker(file, text=text)
+    config = read_config(ck, At(value, pos, ""))
+    problems = sorted(problems + ck.problems, key=Problem.sort_key)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def read_config(ck: Checker, at: At) -> GlobalConfig | None:
+    if at.value is None:  # an empty file: all defaults
+        return GlobalConfig(position=at.pos)
+    if not ck.mapping(at, CONFIG_KEYS):
+        return None
+    m = at.value
+    settings: dict = {}
+    readers = {
+        "limits": lambda a: read_limits(ck, a),
+        "min_gap": lambda a: ck.duration(a),
+        "dnd": lambda a: read_dnd(ck, a),
+        "timezone": lambda a: ck.check(a, check_zone),
+        "test_users": lambda a: ck.strings(a, example="[qa-1, qa-2]"),
+        "push_services": lambda a: read_push_services(ck, a),
+        "kafka": lambda a: ck.text(a),
+        "redis": lambda a: read_redis(ck, a),
+        "site_origins": lambda a: read_origins(ck, a),
+        "admin_token": lambda a: read_token(ck, a),
+        "state_dir": lambda a: ck.text(a),
+    }
+    for key, reader in readers.items():
+        if key in m:
+            settings[key] = reader(at.child(key))
+    if "vapid" in m:
+        vapid = at.child("vapid")
+        if ck.mapping(vapid, ("key", "subject"), example="{key: vapid_private.pem, subject: mailto:push@shop.example}"):
+            if "key" in vapid.value:
+                settings["vapid_key"] = ck.text(vapid.child("key"))
+            if "subject" in vapid.value:
+                settings["vapid_subject"] = read_subject(ck, vapid.child("subject"))
+    if ck.problems:
+        return None
+    return GlobalConfig(**settings, position=at.pos)
+
+
+def read_subject(ck: Checker, at: At) -> str | None:
+    subject = ck.text(at)
+    # RFC 8292: push services contact the sender through this; they require mailto: or https:.
+    if subject is not None and not subject.startswith(("mailto:", "https://")):
+        ck.error(at.pos, at.path, f'expected a contact like mailto:push@shop.example or https://shop.example, got "{subject}"')
+        return None
+    return subject
+
+
+def read_push_services(ck: Checker, at: At) -> tuple[PushService, ...] | None:
+    if not ck.sequence(at, example="[{host: fcm.googleapis.com, rate: 500}]"):
+        return None
+    services = []
+    for item in at.items():
+        if not ck.mapping(item, ("host", "rate", "burst"), ("host",)):
+            continue
+        m = item.value
+        host = ck.text(item.child("host")) if "host" in m else None
+        if host is not None and not (_HOST.fullmatch(host) or _LOOPBACK.fullmatch(host)):
+            ck.error(m.value_pos["host"], item.path + ".host",
+                     f'expected a host name like fcm.googleapis.com or *.push.apple.com (or http://127.0.0.1:PORT for tests), got "{host}"')
+            host = None
+        rate = ck.number(item.child("rate"), minimum=0.001) if "rate" in m else None
+        burst = ck.integer(item.child("burst"), minimum=1) if "burst" in m else None
+        if host is not None:
+            services.append(PushService(host, rate, burst))
+    return tuple(services) if len(services) == len(at.value) else None
+
+
+def read_redis(ck: Checker, at: At) -> str | None:
+    url = ck.text(at)
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        ck.error(at.pos, at.path, f'expected a URL like redis://127.0.0.1:6379/0, got "{url}"')
+        return None
+    return url
+
+
+def read_origins(ck: Checker, at: At) -> tuple[str, ...] | None:
+    origins = ck.strings(at, example="[https://shop.example]")
+    if origins is None:
+        return None
+    out = []
+    for item, origin in zip(at.items(), origins):
+        parts = urlsplit(origin.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            ck.error(item.pos, item.path, f'expected an origin like https://shop.example (no path), got "{origin}"')
+            continue
+        out.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(out) if len(out) == len(origins) else None
+
+
+def read_token(ck: Checker, at: At) -> str | None:
+    token = ck.text(at)
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        ck.error(at.pos, at.path, f"must be at least {MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 24)")
+        return None
+    return token
+
+
+def is_config_file(path: Path) -> bool:
+    return path.name in CONFIG_NAMES
+

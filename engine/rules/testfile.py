@@ -1,0 +1,230 @@
+"""Parse campaign test files (`pushcast test`, FORMATS.md "Campaign tests").
+
+Times are turned into seconds from the suite's `start`; campaign and config paths are
+taken relative to the test file, as a reader of the file would expect.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+from engine.rules.errors import ConfigError, Problem
+from engine.rules.fields import At, Checker, kind
+from engine.rules.model import Position
+from engine.rules.parse import BadValue, parse_datetime, parse_duration
+from engine.rules.what import URGENCIES
+from engine.rules.yamlpos import YList, YMap, plain, read_yaml
+
+SUITE_KEYS = ("campaigns", "config", "start", "cases")
+CASE_KEYS = ("name", "events", "until", "expect")
+EVENT_KEYS = ("at", "user", "event", "props", "ts")
+EXPECT_TEXT_KEYS = ("user", "campaign", "title", "body", "url", "icon", "image", "badge", "tag")
+EXPECT_KEYS = ("at", *EXPECT_TEXT_KEYS, "require_interaction", "ttl", "urgency", "actions")
+
+
+@dataclass(frozen=True)
+class TestEvent:
+    __test__ = False  # not a pytest class
+
+    at: int  # seconds from start
+    user: str
+    event: str
+    props: dict
+    ts: int | None  # epoch ms when the event gives `ts`, else None (= its arrival time)
+    position: Position
+
+
+@dataclass(frozen=True)
+class Expectation:
+    at: int | None  # seconds from start; None: any time
+    fields: dict[str, Any]  # every other key the expectation names
+    position: Position
+
+
+@dataclass(frozen=True)
+class TestCase:
+    __test__ = False
+
+    name: str
+    events: tuple[TestEvent, ...]
+    until: int | None  # seconds from start; None: last event + 1d
+    expect: tuple[Expectation, ...]
+    position: Position
+
+
+@dataclass(frozen=True)
+class TestSuite:
+    __test__ = False
+
+    path: Path
+    campaigns: tuple[Path, ...]
+    config: Path | None
+    start: int  # epoch ms
+    cases: tuple[TestCase, ...]
+
+
+def load_test_file(path: Path) -> TestSuite:
+    """Read a test file; ConfigError lists every problem with its position."""
+    path = Path(path)
+    value, pos, text, problems = read_yaml(path)
+    if value is None and problems:
+        raise ConfigError(problems)
+    ck = Checker(str(path), text=text)
+    suite = read_suite(ck, At(value, pos, ""), path)
+    problems = sorted(problems + ck.problems, key=Problem.sort_key)
+    if problems:
+        raise ConfigError(problems)
+    return suite
+
+
+def read_suite(ck: Checker, at: At, path: Path) -> TestSuite | None:
+    if not ck.mapping(at, SUITE_KEYS, ("campaigns", "start", "cases"),
+                      example="{campaigns: [...], start: 2026-11-25T10:00:00Z, cases: [...]}"):
+        return None
+    m = at.value
+    campaigns = read_paths(ck, at.child("campaigns"), path) if "campaigns" in m else None
+    config = None
+    if "config" in m:
+        found = read_paths(ck, at.child("config"), path, single=True)
+        config = found[0] if found else None
+    start = ck.check(at.child("start"), lambda v: parse_datetime(v, timezone.utc)) if "start" in m else None
+    cases = read_cases(ck, at.child("cases"), start or 0) if "cases" in m else None
+    if ck.problems:
+        return None
+    return TestSuite(path, campaigns, config, start, cases)
+
+
+def read_paths(ck: Checker, at: At, base: Path, single: bool = False) -> tuple[Path, ...] | None:
+    items = [at] if single or isinstance(at.value, str) else None
+    if items is None:
+        if not ck.sequence(at, example="[../abandoned-cart.yaml]"):
+            return None
+        items = list(at.items())
+    out = []
+    for item in items:
+        name = ck.text(item)
+        if name is None:
+            continue
+        resolved = Path(os.path.normpath(base.parent / name))
+        if not resolved.exists():
+            ck.error(item.pos, item.path, f'no such file or folder: {resolved} ("{name}" is relative to the test file)')
+            continue
+        out.append(resolved)
+    return tuple(out) if len(out) == len(items) else None
+
+
+def read_cases(ck: Checker, at: At, start: int) -> tuple[TestCase, ...] | None:
+    if not ck.sequence(at):
+        return None
+    if not at.value:
+        ck.error(at.pos, at.path, "must list at least one case")
+        return None
+    cases, names = [], {}
+    for item in at.items():
+        case = read_case(ck, item, start)
+        if case is None:
+            continue
+        if case.name in names:
+            ck.error(item.value.value_pos["name"], item.path + ".name", f'duplicate case name, also at line {names[case.name]}')
+        names[case.name] = case.position.line
+        cases.append(case)
+    return tuple(cases)
+
+
+def read_case(ck: Checker, at: At, start: int) -> TestCase | None:
+    if not ck.mapping(at, CASE_KEYS, ("name", "expect")):
+        return None
+    m = at.value
+    name = ck.text(at.child("name")) if "name" in m else None
+    events: list[TestEvent] = []
+    if "events" in m and ck.sequence(at.child("events")):
+        events = [e for e in (read_event(ck, item, start) for item in at.child("events").items()) if e]
+    until = read_time(ck, at.child("until"), start) if "until" in m else None
+    expect: list[Expectation] = []
+    if "expect" in m and ck.sequence(at.child("expect"), example="[] (nothing sent) or [{at: 11m, title: ...}]"):
+        expect = [e for e in (read_expectation(ck, item, start) for item in at.child("expect").items()) if e]
+    if name is None:
+        return None
+    return TestCase(name, tuple(events), until, tuple(expect), at.pos)
+
+
+def read_time(ck: Checker, at: At, start: int) -> int | None:
+    """`11m` (from start) or an ISO datetime (UTC without an offset) -> seconds from start."""
+    try:
+        return parse_duration(at.value)
+    except BadValue:
+        pass
+    try:
+        ms = parse_datetime(at.value, timezone.utc)
+    except BadValue:
+        ck.error(at.pos, at.path, f"expected a time like 11m (after start) or 2026-11-25T10:11:00Z, got {kind(at.value)}")
+        return None
+    if ms < start:
+        ck.error(at.pos, at.path, "is before the suite's start")
+        return None
+    return (ms - start) // 1000
+
+
+def read_event(ck: Checker, at: At, start: int) -> TestEvent | None:
+    if not ck.mapping(at, EVENT_KEYS, ("at", "user", "event"), example="{at: 1m, user: u1, event: Added To Cart}"):
+        return None
+    m = at.value
+    when = read_time(ck, at.child("at"), start) if "at" in m else None
+    user = ck.text(at.child("user")) if "user" in m else None
+    event = ck.text(at.child("event")) if "event" in m else None
+    props: dict = {}
+    if "props" in m:
+        if isinstance(m["props"], YMap):
+            props = plain(m["props"])
+        else:
+            ck.error(m.value_pos["props"], at.path + ".props", f"expected a mapping of properties, got {kind(m['props'])}")
+    ts = read_ts(ck, at.child("ts")) if "ts" in m else None
+    if when is None or user is None or event is None:
+        return None
+    return TestEvent(when, user, event, props, ts, at.pos)
+
+
+def read_ts(ck: Checker, at: At) -> int | None:
+    if isinstance(at.value, int) and not isinstance(at.value, bool):
+        return at.value  # epoch milliseconds, as producers may send them
+    return ck.check(at, lambda v: parse_datetime(v, timezone.utc))
+
+
+def read_expectation(ck: Checker, at: At, start: int) -> Expectation | None:
+    if not ck.mapping(at, EXPECT_KEYS, example="{at: 11m, user: u1, title: ...}"):
+        return None
+    m = at.value
+    fields: dict[str, Any] = {}
+    ok = True
+    for key in m:
+        if key not in EXPECT_KEYS or key == "at":
+            continue
+        field = at.child(key)
+        if key in EXPECT_TEXT_KEYS:
+            value = ck.text(field, allow_empty=key not in ("user", "campaign", "title"))
+        elif key == "require_interaction":
+            value = ck.boolean(field)
+        elif key == "ttl":
+            value = ck.duration(field)
+        elif key == "urgency":
+            value = ck.choice(field, URGENCIES)
+        else:
+            value = read_expected_actions(ck, field)
+        ok = ok and value is not None
+        fields[key] = value
+    when = read_time(ck, at.child("at"), start) if "at" in m else None
+    if not ok or ("at" in m and when is None):
+        return None
+    return Expectation(when, fields, at.pos)
+
+
+def read_expected_actions(ck: Checker, at: At) -> list[dict] | None:
+    if not isinstance(at.value, YList):
+        ck.error(at.pos, at.path, f"expected a list like [{{title: Checkout, url: ...}}], got {kind(at.value)}")
+        return None
+    ok = all(ck.mapping(item, ("title", "url", "action")) for item in at.items())
+    return plain(at.value) if ok else None
