@@ -1,0 +1,199 @@
+"""Core throughput: events/s through the core entry point, beside the obvious baseline.
+
+Loads the example campaigns plus 50 generated ones, generates a stream for 100,000
+users, and runs it (1) through the core with its windowed aggregates and (2) through
+the same core with every segment answered by re-scanning the user's raw event list
+(what one writes first). Both make the same decisions (checked). Also reports the
+serialized state size per user.
+
+    .venv/bin/python bench/bench_core.py [--users 100000] [--events 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.core import CampaignSet, Event, Notify, Qualified, Suppressed, UserState  # noqa: E402
+from engine.core.process import process_event, process_wake  # noqa: E402
+from engine.rules.config import load_config  # noqa: E402
+from engine.rules.loader import load_campaigns  # noqa: E402
+from engine.rules.model import All, Any_, Did, Not  # noqa: E402
+from engine.rules.predicates import compile_filter  # noqa: E402
+from engine.windows.aggregates import compare  # noqa: E402
+
+T0 = 1_764_064_800_000  # 2025-11-25T10:00Z
+EVENTS = ["Product Viewed", "Added To Cart", "Charged", "Session Started", "Searched",
+          "Wishlist Price Dropped", "Flight Booked"] + [f"Event {i}" for i in range(20)]
+WEIGHTS = [30, 8, 3, 12, 10, 2, 1] + [1.7] * 20
+
+
+def generated_campaign(i: int) -> str:
+    """One of 50 varied live campaigns over the generated events."""
+    trigger = EVENTS[7 + i % 20]
+    segment = [
+        f"{{did: Product Viewed, at_least: {1 + i % 3}, in_last: {7 + i % 23}d, where: {{category: c{i % 5}}}}}",
+        f"{{not: {{did: Charged, in_last: {1 + i % 7}d}}}}",
+        f"{{profile: {{plan: {{in: [free, pro]}}}}}}",
+    ]
+    unless = f"unless: {{event: Event {(i + 1) % 20}, within: {5 + i % 30}m}}" if i % 3 == 0 else ""
+    return f"""
+campaign: gen-{i}
+name: generated {i}
+who:
+  on: {{event: {trigger}, where: {{value: {{gte: {i % 10}}}}}}}
+  {unless}
+  segment: {{all: [{", ".join(segment[: 1 + i % 3])}]}}
+when:
+  delay: {(i % 4) * 5}m
+  limits: {{per_user: {{max: 1, per: 1d}}}}
+what:
+  title: "Offer {i} for {{{{ profile.name | default: 'you' }}}}"
+  url: "https://shop.example/o/{i}?v={{{{ event.value | default: 0 }}}}"
+"""
+
+
+def load_set() -> CampaignSet:
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(50):
+            Path(tmp, f"gen-{i}.yaml").write_text(generated_campaign(i))
+        campaigns = load_campaigns([ROOT / "campaigns.d", Path(tmp)])
+    return CampaignSet(campaigns, load_config(ROOT / "pushcast.yaml"))
+
+
+def generate_stream(users: int, events: int, seed: int = 7) -> list[Event]:
+    rng = random.Random(seed)
+    names = rng.choices(EVENTS, WEIGHTS, k=events)
+    stream: list[Event] = []
+    ts = T0
+    for u in range(users):  # everyone starts with a profile; 60% subscribe
+        user = f"user-{u}"
+        stream.append(Event(user, "$profile", ts, {"name": f"N{u}", "plan": rng.choice(["free", "pro", "gold"]),
+                                                    "tz": rng.choice(["UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York"])}))
+        if rng.random() < 0.6:
+            stream.append(Event(user, "$push_subscribe", ts, {"endpoint": f"https://fcm.googleapis.com/fcm/send/{u}",
+                                                               "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}))
+    span_ms = 30 * 86_400_000
+    step = span_ms // max(events, 1)
+    for i, name in enumerate(names):
+        ts += step
+        user = f"user-{int(rng.paretovariate(1.2) * 997) % users}"
+        props = {"category": f"c{rng.randrange(5)}", "value": rng.randrange(20), "cart_id": f"c{rng.randrange(3)}",
+                 "product": "Shoes", "price": 20, "product_id": f"p{rng.randrange(50)}"}
+        stream.append(Event(user, name, ts, props))
+    return stream
+
+
+def run(campaigns: CampaignSet, stream: list[Event], before_event=None) -> tuple[float, dict, dict]:
+    """Process the stream with timers firing in time order; returns (seconds, states, decision counts)."""
+    import heapq
+    states: dict[str, UserState] = {}
+    timers: list = []
+    counts = {"notify": 0, "qualified": 0, "suppressed": 0}
+
+    def apply(effects) -> None:
+        for e in effects.items:
+            kind = type(e)
+            if kind is Notify:
+                counts["notify"] += 1
+            elif kind is Qualified:
+                counts["qualified"] += 1
+            elif kind is Suppressed:
+                counts["suppressed"] += 1
+            elif e.__class__.__name__ == "Wake":
+                heapq.heappush(timers, (e.at, e.user))
+
+    start = time.perf_counter()
+    for event in stream:
+        while timers and timers[0][0] <= event.ts:
+            due, user = heapq.heappop(timers)
+            state = states[user]
+            if state.next_due == due:
+                apply(process_wake(state, due, campaigns))
+        state = states.get(event.user)
+        if state is None:
+            state = states[event.user] = UserState(event.user)
+        apply(process_event(state, event, campaigns))
+        if before_event is not None:
+            before_event(state, event)
+    return time.perf_counter() - start, states, counts
+
+
+def rescan_set(campaigns: CampaignSet) -> CampaignSet:
+    """The baseline: the same campaigns, with segments that scan the raw event list."""
+    baseline = CampaignSet(campaigns.campaigns, campaigns.config)
+    baseline.counters_by_event.clear()
+    for compiled in baseline.by_id.values():
+        compiled.segment = scan_segment(compiled.campaign.segment)
+    return baseline
+
+
+def scan_segment(segment):
+    from engine.rules.model import ProfileMatch
+    if segment is None:
+        return lambda profile, raw, now: True
+    if isinstance(segment, ProfileMatch):
+        matches = compile_filter(segment.filter)
+        return lambda profile, raw, now: matches(profile)
+    if isinstance(segment, Did):
+        matches = compile_filter(segment.where)
+
+        def did(profile, counters, now, d=segment):
+            n = 0
+            for name, ts, props in counters.get("raw", ()):
+                if name != d.event or not matches(props):
+                    continue
+                if d.between is not None:
+                    n += d.between[0] <= ts < d.between[1]
+                else:
+                    n += now - d.in_last * 1000 < ts <= now
+            return compare(d.count_op, n, d.count)
+        return did
+    if isinstance(segment, (All, Any_)):
+        items = [scan_segment(s) for s in segment.items]
+        combine = all if isinstance(segment, All) else any
+        return lambda profile, raw, now: combine(f(profile, raw, now) for f in items)
+    if isinstance(segment, Not):
+        inner = scan_segment(segment.item)
+        return lambda profile, raw, now: not inner(profile, raw, now)
+    raise TypeError(segment)
+
+
+def append_raw(state: UserState, event: Event) -> None:
+    if not event.name.startswith("$"):
+        state.counters.setdefault("raw", []).append((event.name, event.ts, event.props))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    campaigns = load_set()
+    stream = generate_stream(args.users, args.events)
+    print(f"{len(campaigns.by_id)} campaigns, {len(stream):,} events, {args.users:,} users")
+
+    core_s, states, core_counts = run(campaigns, stream)
+    base_s, _, base_counts = run(rescan_set(campaigns), stream, before_event=append_raw)
+    assert core_counts == base_counts, (core_counts, base_counts)
+
+    sizes = sorted(len(s.dumps()) for s in states.values())
+    core_rate, base_rate = len(stream) / core_s, len(stream) / base_s
+    print(f"decisions (same in both): {core_counts}")
+    print(f"core:     {core_rate:12,.0f} events/s  ({core_s:.2f} s)")
+    print(f"baseline: {base_rate:12,.0f} events/s  ({base_s:.2f} s)  re-scanning raw event lists")
+    print(f"ratio:    {core_rate / base_rate:12.1f} x")
+    print(f"state per user (serialized): mean {statistics.mean(sizes):.0f} B, "
+          f"p99 {sizes[int(len(sizes) * 0.99)]} B, max {sizes[-1]} B")
+
+
+if __name__ == "__main__":
+    main()
