@@ -18,7 +18,7 @@ CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
 CONFIG_KEYS = ("limits", "min_gap", "dnd", "timezone", "test_users", "vapid", "push_services",
                "kafka", "redis", "site_origins", "admin_token", "state_dir")
 MIN_TOKEN_LENGTH = 16  # a short admin token can be guessed; it guards sends to everyone
-_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+_HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", re.IGNORECASE)
 # Test push services (the emulator) run on loopback over plain http.
 _LOOPBACK = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?")
 
@@ -104,7 +104,9 @@ def read_push_services(ck: Checker, at: At) -> tuple[PushService, ...] | None:
             continue
         m = item.value
         host = ck.text(item.child("host")) if "host" in m else None
-        if host is not None and not (_HOST.fullmatch(host) or _LOOPBACK.fullmatch(host)):
+        if host is not None and _HOST.fullmatch(host):
+            host = host.lower()  # host names compare case-insensitively
+        elif host is not None and not _LOOPBACK.fullmatch(host):
             ck.error(m.value_pos["host"], item.path + ".host",
                      f'expected a host name like fcm.googleapis.com or *.push.apple.com (or http://127.0.0.1:PORT for tests), got "{host}"')
             host = None

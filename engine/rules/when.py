@@ -64,6 +64,9 @@ def read_cutoff(ck: Checker, at: At, tz: tzinfo, *, live: bool, schedule: Schedu
     try:
         return parse_time_of_day(at.value), None
     except BadValue as exc:
+        if live and isinstance(at.value, str) and len(at.value.strip()) > 5:
+            ck.error(at.pos, at.path, f"{exc}; a live campaign's cut-off is a time of day (use end: for a date)")
+            return None, None
         if live or isinstance(at.value, str) and len(at.value.strip()) <= 5:
             ck.error(at.pos, at.path, str(exc))
             return None, None

@@ -81,7 +81,7 @@ def read_segment(ck: Checker, at: At, tz: tzinfo) -> Segment | None:
     if not isinstance(m, YMap):
         ck.error(at.pos, at.path, f"expected a segment (a mapping with one of {', '.join(SEGMENT_HEADS)}), got {kind(m)}")
         return None
-    heads = [k for k in SEGMENT_HEADS if k in m]
+    heads = [k for k in m if k in SEGMENT_HEADS]  # file order: blame the later one
     if not heads:
         ck.error(at.pos, at.path, f"expected one of {', '.join(SEGMENT_HEADS)}, got keys {', '.join(map(str, m))}")
         return None
@@ -136,7 +136,7 @@ def read_did(ck: Checker, at: At, tz: tzinfo) -> Did | None:
         between = read_between(ck, at.child("between"), tz)
         ok = ok and between is not None
     else:
-        ck.error(at.pos, at.path, "did needs a time window: in_last: 30d or between: [2026-11-01, 2026-11-30]")
+        ck.error(at.head, at.path, "did needs a time window: in_last: 30d or between: [2026-11-01, 2026-11-30]")
         ok = False
     where = read_filter(ck, at.child("where"), tz) if "where" in m else PropertyFilter()
     if not ok or where is None:
