@@ -1,0 +1,82 @@
+"""What the sender is given (`PushMessage`) and what it gives back (`SendResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.push.errors import MessageError
+from connectors.push.subscription import Subscription
+
+URGENCIES = ("very-low", "low", "normal", "high")
+MAX_TTL = 28 * 24 * 3600  # what push services keep a message at most (FCM, autopush: 4 weeks)
+OUTCOMES = ("sent", "failed", "unsubscribed")
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    """One notification to one subscription."""
+
+    message_id: str  # deterministic id from the core; also the source of the Topic header
+    campaign: str
+    user: str
+    subscription: Subscription
+    payload: dict  # title, body, url, icon, image, badge, tag, require_interaction, actions
+    ttl: int  # seconds the push service keeps it for an offline browser
+    urgency: str = "normal"  # very-low | low | normal | high
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.message_id, str) or not self.message_id:
+            raise MessageError(f"message_id: expected a non-empty string, got {self.message_id!r}")
+        if self.urgency not in URGENCIES:
+            raise MessageError(
+                f"urgency: expected one of {', '.join(URGENCIES)}, got {self.urgency!r}"
+            )
+        if not isinstance(self.ttl, int) or isinstance(self.ttl, bool) or not 0 <= self.ttl <= MAX_TTL:
+            raise MessageError(f"ttl: expected whole seconds 0..{MAX_TTL}, got {self.ttl!r}")
+        if not isinstance(self.subscription, Subscription):
+            raise MessageError(
+                f"subscription: expected a Subscription, got {type(self.subscription).__name__}"
+            )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The final outcome of sending one message.
+
+    `outcome`: `sent` (the push service accepted it), `unsubscribed` (404/410: the
+    subscription is gone and must be removed) or `failed`. `status` is the last HTTP status
+    (None when no response came). `reason` is readable: the push service's own body for
+    permanent failures.
+    """
+
+    message: PushMessage
+    outcome: str
+    status: int | None
+    reason: str
+    attempts: int
+    latency: float  # seconds from the first attempt to the final outcome
+
+    @property
+    def endpoint(self) -> str:
+        return self.message.subscription.endpoint
+
+    def to_events(self, now_ms: int) -> list[dict]:
+        """The result as events for the events topic (FORMATS.md): `$notification_sent`, or
+        `$notification_failed` with status and reason, plus `$push_unsubscribe` on 404/410."""
+        msg = self.message
+        props = {"message": msg.message_id, "campaign": msg.campaign, "endpoint": self.endpoint}
+        if self.outcome == "sent":
+            return [_event(msg.user, "$notification_sent", now_ms, {**props, "status": self.status})]
+        failed = _event(
+            msg.user,
+            "$notification_failed",
+            now_ms,
+            {**props, "status": self.status, "reason": self.reason},
+        )
+        if self.outcome == "unsubscribed":
+            return [failed, _event(msg.user, "$push_unsubscribe", now_ms, dict(props))]
+        return [failed]
+
+
+def _event(user: str, name: str, ts: int, props: dict) -> dict:
+    return {"user": user, "event": name, "ts": ts, "props": props}

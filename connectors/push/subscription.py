@@ -1,0 +1,151 @@
+"""A browser's push subscription: its endpoint and the keys that encrypt messages to it.
+
+A subscription is attacker-controlled input (any visitor can post one), so it is parsed
+strictly here; whether its endpoint may be contacted is `allowlist.AllowList`'s decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import SplitResult, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from connectors.push.errors import SubscriptionError
+
+MAX_ENDPOINT_LENGTH = 2048
+# Printable ASCII without spaces: what real endpoints are, and what is safe on a request line.
+_ENDPOINT_CHARS = re.compile(r"[\x21-\x7e]+")
+_B64_CHARS = re.compile(r"[A-Za-z0-9_\-+/]+={0,2}")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`endpoint` plus `p256dh` (the browser's P-256 public key) and `auth` (16-byte secret),
+    both base64url as the browser gives them. Construction validates all three."""
+
+    endpoint: str
+    p256dh: str
+    auth: str
+    # Decoded once: the send path needs bytes and a key object, not text.
+    public_key: ec.EllipticCurvePublicKey = field(init=False, repr=False, compare=False)
+    auth_secret: bytes = field(init=False, repr=False, compare=False)
+    origin: str = field(init=False, repr=False, compare=False)  # scheme://host[:port]
+    host: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        origin, host = _check_endpoint(self.endpoint)
+        raw_key = _decode_b64(self.p256dh, "keys.p256dh")
+        if len(raw_key) != 65 or raw_key[0] != 4:
+            raise SubscriptionError(
+                "keys.p256dh",
+                f"expected an uncompressed P-256 public key (65 bytes starting 0x04), "
+                f"got {len(raw_key)} bytes",
+            )
+        try:
+            public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw_key)
+        except ValueError:
+            raise SubscriptionError("keys.p256dh", "not a point on the P-256 curve") from None
+        secret = _decode_b64(self.auth, "keys.auth")
+        if len(secret) != 16:
+            raise SubscriptionError(
+                "keys.auth", f"expected a 16-byte authentication secret, got {len(secret)} bytes"
+            )
+        object.__setattr__(self, "public_key", public_key)
+        object.__setattr__(self, "auth_secret", secret)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "host", host)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Subscription":
+        """Parse a browser's `PushSubscription.toJSON()`:
+        `{"endpoint": ..., "expirationTime": ..., "keys": {"p256dh": ..., "auth": ...}}`.
+
+        Keys a browser may add beyond these are ignored; wrong types are errors naming the
+        field.
+        """
+        if not isinstance(data, Mapping):
+            raise SubscriptionError("subscription", f"expected an object, got {_type(data)}")
+        endpoint = data.get("endpoint")
+        if not isinstance(endpoint, str):
+            raise SubscriptionError("endpoint", f"expected a URL string, got {_type(endpoint)}")
+        keys = data.get("keys")
+        if not isinstance(keys, Mapping):
+            raise SubscriptionError(
+                "keys", f"expected an object with p256dh and auth, got {_type(keys)}"
+            )
+        values = []
+        for name in ("p256dh", "auth"):
+            value = keys.get(name)
+            if not isinstance(value, str):
+                raise SubscriptionError(
+                    f"keys.{name}", f"expected a base64url string, got {_type(value)}"
+                )
+            values.append(value)
+        return cls(endpoint, values[0], values[1])
+
+    def to_json(self) -> dict:
+        """The `PushSubscription.toJSON()` form (without `expirationTime`)."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+def _check_endpoint(endpoint: str) -> tuple[str, str]:
+    if not isinstance(endpoint, str) or not endpoint:
+        raise SubscriptionError("endpoint", f"expected a URL string, got {_type(endpoint)}")
+    if len(endpoint) > MAX_ENDPOINT_LENGTH:
+        raise SubscriptionError(
+            "endpoint", f"longer than {MAX_ENDPOINT_LENGTH} characters ({len(endpoint)})"
+        )
+    if not _ENDPOINT_CHARS.fullmatch(endpoint):
+        raise SubscriptionError(
+            "endpoint", "contains spaces, control or non-ASCII characters"
+        )
+    try:
+        parts = urlsplit(endpoint)
+        origin, host, _ = split_origin(parts)
+    except ValueError as exc:
+        raise SubscriptionError("endpoint", f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("https", "http"):
+        raise SubscriptionError("endpoint", f"expected an https URL, got scheme {parts.scheme!r}")
+    if not host:
+        raise SubscriptionError("endpoint", "has no host")
+    if parts.username is not None or parts.password is not None:
+        raise SubscriptionError("endpoint", "must not contain user information (user@host)")
+    if parts.fragment:
+        raise SubscriptionError("endpoint", "must not contain a #fragment")
+    return origin, host
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def split_origin(parts: SplitResult) -> tuple[str, str, int]:
+    """(origin, host, port) of a parsed URL; the origin omits a default port, as the VAPID
+    `aud` claim does. Raises ValueError for a bad port."""
+    host = parts.hostname or ""
+    port = parts.port
+    default = _DEFAULT_PORTS.get(parts.scheme, 0)
+    netloc_host = f"[{host}]" if ":" in host else host
+    if port is None or port == default:
+        return f"{parts.scheme}://{netloc_host}", host, default
+    return f"{parts.scheme}://{netloc_host}:{port}", host, port
+
+
+def _decode_b64(value: str, field_name: str) -> bytes:
+    # Browsers send base64url without padding; some stored subscriptions use the standard
+    # alphabet or padding. Accept both, reject anything else.
+    if not _B64_CHARS.fullmatch(value):
+        raise SubscriptionError(field_name, "not base64url text")
+    text = value.rstrip("=").replace("+", "-").replace("/", "_")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise SubscriptionError(field_name, "not base64url text") from None
+
+
+def _type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
