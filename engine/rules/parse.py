@@ -27,6 +27,10 @@ _DATETIME = re.compile(
 )
 
 
+# Far-off years are typos, and near datetime's limits an offset or a day overflows.
+MIN_YEAR, MAX_YEAR = 1970, 9998
+
+
 class BadValue(ValueError):
     """A value of the wrong shape; `str()` is the message to show after the field path."""
 
@@ -98,11 +102,17 @@ def parse_local_datetime(value: Any) -> tuple[datetime, bool]:
         text = value.strip()
         try:
             if _BARE_DATE.fullmatch(text):
-                return datetime.combine(date.fromisoformat(text), datetime.min.time()), True
-            if _DATETIME.fullmatch(text):
-                return datetime.fromisoformat(text.upper()), False
+                moment, is_date = datetime.combine(date.fromisoformat(text), datetime.min.time()), True
+            elif _DATETIME.fullmatch(text):
+                moment, is_date = datetime.fromisoformat(text.upper()), False
+            else:
+                moment = None
         except ValueError:
-            pass  # well-formed but impossible, e.g. 2026-02-30: same message below
+            moment = None  # well-formed but impossible, e.g. 2026-02-30: same message below
+        if moment is not None:
+            if not MIN_YEAR <= moment.year <= MAX_YEAR:
+                raise BadValue(f"expected a year between {MIN_YEAR} and {MAX_YEAR}, got {describe(value)}")
+            return moment, is_date
     raise BadValue(f"expected a datetime like 2026-12-24T10:00:00Z or a date like 2026-12-24, got {describe(value)}")
 
 

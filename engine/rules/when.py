@@ -70,12 +70,12 @@ def read_cutoff(ck: Checker, at: At, tz: tzinfo, *, live: bool, schedule: Schedu
         if live or isinstance(at.value, str) and len(at.value.strip()) <= 5:
             ck.error(at.pos, at.path, str(exc))
             return None, None
-    # With timezone: user, the cut-off is a local wall time like the `at` times.
-    cutoff_tz = _timezone.utc if schedule and schedule.timezone == "user" else _schedule_zone(schedule, tz)
-    ms = ck.check(at, lambda v: parse_datetime(v, cutoff_tz))
+    # An absolute moment (the core compares it with now): without an offset it is read in
+    # the schedule's zone, or the campaign's when the schedule follows each user's zone.
+    ms = ck.check(at, lambda v: parse_datetime(v, _schedule_zone(schedule, tz)))
     if ms is None:
         return None, None
-    if schedule and schedule.at and ms <= min(schedule.at):
+    if schedule and schedule.at and schedule.timezone != "user" and ms <= min(schedule.at):
         ck.error(at.pos, at.path, f"is before the first scheduled time ({format_ms(min(schedule.at))}): nothing would be sent")
         return None, None
     return None, ms

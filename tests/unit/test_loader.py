@@ -302,7 +302,7 @@ def test_datetimes():
     assert parse_datetime("2026-12-24 10:00:00+0100", utc) == ms("2026-12-24T10:00:00+01:00")
     assert parse_datetime("2026-12-24", kolkata) == ms("2026-12-24T00:00:00+05:30")
     assert parse_datetime("2026-12-24", utc, end_of_day=True) == ms("2026-12-25T00:00:00+00:00")
-    for bad in ("2026-02-30", "24/12/2026", "tomorrow", 20261224):
+    for bad in ("2026-02-30", "24/12/2026", "tomorrow", 20261224, "9999-12-31", "0001-01-01T00:00:00+01:00"):
         with pytest.raises(BadValue):
             parse_datetime(bad, utc)
 
@@ -342,3 +342,60 @@ def test_check_prints_every_error_and_fails(tmp_path):
     assert lines[4].startswith(f'{tmp_path / "a.yaml"}:7:12: campaign "a", what.urgency: ')
     assert lines[5].startswith(f"{tmp_path / 'pushcast.yaml'}:1:10: min_gap: ")
     assert lines[6:] == ["FAILED: 3 errors"]
+
+
+# --- robustness: any mutation of a valid file is a campaign or positioned problems ---------
+
+import json  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engine.rules.yamlpos import parse_yaml, plain  # noqa: E402
+
+_EXAMPLE = plain(parse_yaml((CORPUS / "formats-example.good.yaml").read_text(), "x")[0])
+_VOCABULARY = ["event", "where", "within", "in_last", "between", "did", "all", "any", "not", "profile",
+               "at", "cron", "timezone", "max", "per", "from", "to", "then", "title", "url", "gte", "in"]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
+    st.sampled_from(["10m", "-1d", "0s", "9999-12-31", "0001-01-01", "2026-12-24T10:00", "25:00", "21:00",
+                     "user", "{{ event.x }}", "{{ bad", "https://x.example/{{ event.id }}", "javascript:x",
+                     "Europe/Paris", "0 10 * * MON", "", "delay", "at_least"]),
+    st.text(max_size=12),
+)
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.dictionaries(st.one_of(st.sampled_from(_VOCABULARY), st.text(max_size=5)), inner, max_size=3)),
+    max_leaves=8)
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, prefix + (index,))
+
+
+_ALL_PATHS = [p for p in _paths(_EXAMPLE) if p]
+
+
+def _replace(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replace(value[path[0]], path[1:], new)
+    return copy
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(_ALL_PATHS), new=_VALUES)
+def test_any_mutation_loads_or_reports_positioned_problems(path, new):
+    text = json.dumps(_replace(_EXAMPLE, path, new))  # JSON is YAML
+    try:
+        parse_campaign(text, "m.yaml")
+    except ConfigError as error:
+        assert error.problems
+        assert all(p.position is not None and p.message for p in error.problems)

@@ -191,3 +191,29 @@ def test_missing_value_in_a_url_is_a_render_error():
 def test_templates_compare_by_source():
     assert text("Hi {{ event.x }}") == text("Hi {{ event.x }}")
     assert text("Hi {{ event.x }}") != text("Hi {{ event.y }}")
+
+
+# --- robustness ------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LIQUIDISH = st.text(alphabet="{}%|.:'\" aeventprofil_xdfu/h", max_size=40)
+_PROPS = st.dictionaries(st.sampled_from(["a", "x", "id", "e"]),
+                         st.one_of(st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=2)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(source=_LIQUIDISH, is_url=st.booleans(), event=_PROPS, profile=_PROPS)
+def test_any_text_compiles_or_is_refused_and_renders_or_raises_render_error(source, is_url, event, profile):
+    try:
+        t = compile_template(source, "what.body", is_url=is_url)
+    except TemplateProblems as problems:
+        assert problems.problems and all(offset >= 0 for offset, _ in problems.problems)
+        return
+    try:
+        out = t.render(profile, event)
+    except RenderError:
+        return
+    assert isinstance(out, str)
+    assert not any(c in out for c in "\ue000\ue001\ue002")
