@@ -1,0 +1,203 @@
+"""The async sender: encrypt, sign, rate-limit, send, retry; one `SendResult` per message.
+
+Per message: the endpoint is checked against the allow-list, the payload encrypted once
+(a fresh ECDH key, RFC 8291), then each attempt waits for the push service's token
+bucket, takes one of `concurrency` slots for the HTTP exchange only (waits hold no slot),
+and reads the answer:
+
+- 2xx: sent. 404/410: unsubscribed (the subscription must be removed).
+- 429, 500, 502, 503, 504, no response: retried after exponential back-off with jitter,
+  or after `Retry-After` when given (a 429/503 `Retry-After` also pauses the whole push
+  service, up to `max_pause`), while the next try still falls within the retry window
+  (the message's TTL, at most `max_retry_window`) and `max_attempts`. The TTL header of a
+  retry is what remains of the message's TTL.
+- anything else (400, 401, 403, 413, ...): failed, with the push service's body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Callable, Iterable
+
+from connectors.push.allowlist import AllowList
+from connectors.push.errors import PushError, TransportError
+from connectors.push.http1 import Http1Transport
+from connectors.push.message import PushMessage, SendResult
+from connectors.push.payload import build_payload, encrypt, topic_for
+from connectors.push.ratelimit import MemoryRateLimiter, RateLimiter
+from connectors.push.retry import (
+    FAILED,
+    RETRY,
+    SENT,
+    UNSUBSCRIBED,
+    Backoff,
+    classify,
+    describe,
+    parse_retry_after,
+)
+from connectors.push.transport import PushRequest, Transport
+from connectors.push.vapid import VapidSigner
+
+log = logging.getLogger(__name__)
+
+
+class Sender:
+    """Sends `PushMessage`s. `clock` (monotonic seconds), `wallclock` (epoch seconds),
+    `sleep` and `rng` are injectable so that tests run retries without waiting."""
+
+    def __init__(
+        self,
+        vapid: VapidSigner,
+        transport: Transport | None = None,
+        allowlist: AllowList | None = None,
+        rate_limiter: RateLimiter | None = None,
+        *,
+        concurrency: int = 256,
+        max_retry_window: float = 3600.0,
+        max_attempts: int = 8,
+        timeout: float = 10.0,
+        backoff: Backoff = Backoff(),
+        max_pause: float = 300.0,
+        on_result: Callable[[SendResult], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+        sleep: Callable[[float], "asyncio.Future | object"] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ):
+        if concurrency < 1 or max_attempts < 1 or timeout <= 0 or max_retry_window < 0:
+            raise ValueError(
+                "Sender: concurrency and max_attempts must be >= 1, timeout > 0, "
+                "max_retry_window >= 0"
+            )
+        self._vapid = vapid
+        self._allowlist = allowlist or AllowList()
+        self._transport = transport or Http1Transport(address_guard=self._allowlist.permits_address)
+        self._limiter = rate_limiter or MemoryRateLimiter(clock=clock)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_pending = concurrency
+        self._max_retry_window = max_retry_window
+        self._max_attempts = max_attempts
+        self._timeout = timeout
+        self._backoff = backoff
+        self._max_pause = max_pause
+        self._on_result = on_result
+        self._clock = clock
+        self._wallclock = wallclock
+        self._sleep = sleep
+        self._rng = rng
+
+    async def send(self, msg: PushMessage) -> SendResult:
+        """Send one message, retrying as needed; never raises for a delivery problem."""
+        start = self._clock()
+        try:
+            result = await self._send(msg, start)
+        except PushError as exc:
+            result = self._result(msg, FAILED, None, str(exc), 0, start)
+        except Exception as exc:  # a bug must cost one message, not the batch
+            log.exception("sending message %s failed unexpectedly", msg.message_id)
+            result = self._result(msg, FAILED, None, f"internal error: {exc!r}", 0, start)
+        if self._on_result is not None:
+            self._on_result(result)
+        return result
+
+    async def send_many(self, msgs: Iterable[PushMessage]) -> list[SendResult]:
+        """Send all, concurrently (at most `concurrency` requests in flight); results in
+        the order of `msgs`."""
+        msgs = list(msgs)
+        results: list[SendResult | None] = [None] * len(msgs)
+        window = asyncio.Semaphore(self._max_pending)  # bounds the tasks alive at once
+        tasks: set[asyncio.Task] = set()
+
+        async def run(index: int, msg: PushMessage) -> None:
+            try:
+                results[index] = await self.send(msg)
+            finally:
+                window.release()
+
+        for index, msg in enumerate(msgs):
+            await window.acquire()
+            task = asyncio.ensure_future(run(index, msg))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+        return results  # type: ignore[return-value]
+
+    async def close(self) -> None:
+        """Close the transport (its pooled connections)."""
+        await self._transport.close()
+
+    async def _send(self, msg: PushMessage, start: float) -> SendResult:
+        sub = msg.subscription
+        service = self._allowlist.check(sub)
+        body = encrypt(build_payload(msg.message_id, msg.campaign, msg.payload), sub)
+        window = min(float(msg.ttl), self._max_retry_window)
+        topic = topic_for(msg.message_id)
+        attempts = 0
+        while True:
+            wait = await self._limiter.reserve(service)
+            if wait > 0:
+                await self._sleep(wait)
+            elapsed = self._clock() - start
+            ttl = msg.ttl - int(elapsed)
+            if msg.ttl > 0 and ttl <= 0:
+                return self._result(
+                    msg, FAILED, None, f"expired: its TTL of {msg.ttl}s ran out before delivery",
+                    attempts, start,
+                )
+            attempts += 1
+            headers = {
+                "TTL": str(max(ttl, 0)),
+                "Urgency": msg.urgency,
+                "Topic": topic,
+                "Content-Type": "application/octet-stream",
+                "Content-Encoding": "aes128gcm",
+                "Authorization": self._vapid.authorization(sub.origin, self._wallclock()),
+            }
+            request = PushRequest(sub.endpoint, headers, body, self._timeout)
+            async with self._slots:
+                try:
+                    response = await self._transport.send(request)
+                except TransportError as exc:
+                    if not exc.retryable:
+                        return self._result(msg, FAILED, None, str(exc), attempts, start)
+                    response, status, reason, retry_after = None, None, f"no response: {exc}", None
+            if response is not None:
+                status = response.status
+                verdict = classify(status)
+                if verdict == SENT:
+                    return self._result(msg, SENT, status, "", attempts, start)
+                if verdict == UNSUBSCRIBED:
+                    return self._result(msg, UNSUBSCRIBED, status, describe(response), attempts, start)
+                if verdict == FAILED:
+                    return self._result(msg, FAILED, status, describe(response), attempts, start)
+                assert verdict == RETRY
+                reason = describe(response)
+                headers_in = response.headers
+                retry_after = parse_retry_after(
+                    headers_in.get("retry-after"), headers_in.get("date"), self._wallclock()
+                )
+            delay = self._backoff.delay(attempts, self._rng)
+            if retry_after is not None:
+                delay = retry_after if status == 429 else max(delay, retry_after)
+                if status in (429, 503):
+                    await self._limiter.pause(service, min(retry_after, self._max_pause))
+            if attempts >= self._max_attempts:
+                return self._result(
+                    msg, FAILED, status, f"gave up after {attempts} attempts: {reason}",
+                    attempts, start,
+                )
+            if self._clock() + delay > start + window:
+                return self._result(
+                    msg, FAILED, status,
+                    f"gave up after {attempts} attempts: {reason}; the next try (in "
+                    f"{delay:.1f}s) would fall outside the retry window of {window:.0f}s",
+                    attempts, start,
+                )
+            await self._sleep(delay)
+
+    def _result(self, msg, outcome, status, reason, attempts, start) -> SendResult:
+        return SendResult(msg, outcome, status, reason, attempts, self._clock() - start)
