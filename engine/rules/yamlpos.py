@@ -49,8 +49,9 @@ class YList(list):
 
 
 class _Builder:
-    def __init__(self, file: str, constructor: Any):
+    def __init__(self, file: str, constructor: Any, text: str = ""):
         self.file = file
+        self.text = text
         self.constructor = constructor
         self.problems: list[Problem] = []
 
@@ -73,7 +74,12 @@ class _Builder:
             return out
         return self.scalar(node)
 
-    def mapping(self, node: MappingNode) -> YMap:
+    def mapping(self, node: MappingNode) -> YMap | str:
+        if _looks_like_template(node):
+            # `title: {{ event.x }}` is a mapping in YAML: say so once, keep the text.
+            source = self.text[node.start_mark.index:node.end_mark.index]
+            self.problem(node, f"quote a value that starts with {{{{: write \"{source}\"")
+            return source
         self.check_tag(node, _TAG + "map")
         out = YMap(self.pos(node))
         for key_node, value_node in node.value:
@@ -106,6 +112,14 @@ class _Builder:
             self.problem(node, f"unsupported YAML tag {node.tag.replace(_TAG, '!!')}")
 
 
+def _looks_like_template(node: MappingNode) -> bool:
+    """`{{ x }}` unquoted: a flow mapping whose one key is itself a flow mapping."""
+    if not node.flow_style or len(node.value) != 1:
+        return False
+    key, value = node.value[0]
+    return isinstance(key, MappingNode) and key.flow_style and isinstance(value, ScalarNode) and value.value == ""
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, Position, list[Problem]]:
     """Parse one YAML document: (value, position of the document, problems).
 
@@ -127,7 +141,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Position, list[Problem]]:
         return None, start, [Problem(start, None, "", f"invalid YAML: {exc}")]
     if node is None:
         return None, start, []
-    builder = _Builder(file, yaml.constructor)
+    builder = _Builder(file, yaml.constructor, text)
     value = builder.build(node)
     return value, builder.pos(node), builder.problems
 
