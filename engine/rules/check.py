@@ -1,7 +1,8 @@
 """`pushcast check [PATH...]`: the loader's own code path, for humans and pre-deploy hooks.
 
 Campaign files are loaded exactly as the engine loads them; files named `pushcast.yaml`
-(given directly or found at the top of a given folder) are checked as the global config.
+(given directly or found at the top of a given folder) are checked as the global config,
+and files named `*.test.yaml` given directly as campaign test files.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from typing import IO
 from engine.rules.config import CONFIG_NAMES, load_config
 from engine.rules.errors import ConfigError
 from engine.rules.loader import collect_campaigns
+from engine.rules.testfile import load_test_file
+
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 def run_check(paths: list[Path], out: IO[str]) -> int:
     """Print each file and its verdict, then every problem; 0 when all is well, else 1."""
     paths = [Path(p) for p in paths]
     config_files = _config_files(paths)
-    campaign_paths = [p for p in paths if p not in config_files]
+    test_files = [p for p in paths if p.name.endswith(TEST_SUFFIXES) and p.is_file()]
+    campaign_paths = [p for p in paths if p not in config_files and p not in test_files]
     results, problems = collect_campaigns(campaign_paths)
     campaigns = 0
     for result in results:
@@ -28,10 +33,11 @@ def run_check(paths: list[Path], out: IO[str]) -> int:
         else:
             out.write(f"  {result.path}: {_count(len(result.problems))}\n")
         problems.extend(result.problems)
-    for path in config_files:
+    for path, load, kind in [(p, load_config, "global config") for p in config_files] + \
+                            [(p, load_test_file, "campaign tests") for p in test_files]:
         try:
-            load_config(path)
-            out.write(f"  {path}: ok (global config)\n")
+            load(path)
+            out.write(f"  {path}: ok ({kind})\n")
         except ConfigError as error:
             out.write(f"  {path}: {_count(len(error.problems))}\n")
             problems.extend(error.problems)

@@ -399,3 +399,17 @@ def test_any_mutation_loads_or_reports_positioned_problems(path, new):
     except ConfigError as error:
         assert error.problems
         assert all(p.position is not None and p.message for p in error.problems)
+
+
+def test_check_validates_test_files_given_by_name(tmp_path):
+    import io
+
+    from engine.rules.check import run_check
+
+    write(tmp_path, "campaigns.d/a.yaml", MINIMAL.format(id="a"))
+    test_file = write(tmp_path, "campaigns.d/tests/a.test.yaml", "campaigns: [../a.yaml]\nstart: soon\ncases: []\n")
+    out = io.StringIO()
+    assert run_check([tmp_path / "campaigns.d", test_file], out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[1] == f"  {test_file}: 2 errors"
+    assert lines[-1] == "FAILED: 2 errors"
