@@ -55,10 +55,13 @@ def process_wake(state: UserState, now: int, campaigns: CampaignSet) -> Effects:
 
 
 def _finish(state: UserState, now: int, campaigns: CampaignSet, out: Effects, next_due_before: int | None) -> None:
-    state.sent = prune(state.sent, now, campaigns.history_horizon_ms)
+    if state.sent:
+        state.sent = prune(state.sent, now, campaigns.history_horizon_ms)
+    if not state.waits:
+        return
     next_due = state.next_due
     # Waits due by now have fired, so an unchanged earliest due needs no new timer.
-    if next_due is not None and next_due != next_due_before:
+    if next_due != next_due_before:
         out.add(Wake(state.user, next_due))
 
 

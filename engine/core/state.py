@@ -68,7 +68,10 @@ class UserState:
 
     @property
     def next_due(self) -> int | None:
-        return min((w.due for w in self.waits), default=None)
+        waits = self.waits
+        if not waits:
+            return None
+        return min(w.due for w in waits)
 
     def to_dict(self) -> dict:
         data: dict = {"u": self.user}

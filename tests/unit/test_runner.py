@@ -10,9 +10,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent / "testfiles"
 
 
-def test_the_example_campaign_tests_pass():
+def test_the_example_and_rule_campaign_tests_pass():
+    files = sorted((ROOT / "campaigns.d/tests").glob("*.test.yaml")) + sorted((ROOT / "tests/campaigns").glob("*.test.yaml"))
     out = io.StringIO()
-    assert run_test_files(sorted((ROOT / "campaigns.d/tests").glob("*.test.yaml")), out) == 0, out.getvalue()
+    assert run_test_files(files, out) == 0, out.getvalue()
     assert "FAIL" not in out.getvalue()
 
 
