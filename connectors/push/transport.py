@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping, Protocol, Union
+from urllib.parse import urlsplit
 
 from connectors.push.errors import TransportError
 
@@ -118,6 +120,8 @@ class AiohttpTransport:
         import aiohttp
 
         session = self._session or self._open()
+        if self._guard is not None:
+            _check_literal_address(request.url, self._guard)  # aiohttp resolves no IP literal
         try:
             async with session.post(
                 request.url,
@@ -150,6 +154,18 @@ class AiohttpTransport:
 
 class _AddressRefused(OSError):
     pass
+
+
+def _check_literal_address(url: str, guard: AddressGuard) -> None:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+        ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name (resolved through the guarded resolver) or a URL aiohttp rejects
+    port = port or (443 if parts.scheme == "https" else 80)
+    if not guard(host, port, host):
+        raise TransportError("refused", f"{host} is not a public address")
 
 
 class _GuardedResolver:
