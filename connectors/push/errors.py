@@ -1,10 +1,12 @@
-"""Errors of web push delivery: one root, each naming what is wrong and what to do."""
+"""Errors of web push delivery, each naming what is wrong and what to do."""
 
 from __future__ import annotations
 
+from engine.rules.errors import PushcastError
 
-class PushError(Exception):
-    """Root of every error raised by `connectors.push`."""
+
+class PushError(PushcastError):
+    """Root of every error raised by `connectors.push` (under pushcast's one root)."""
 
 
 class SubscriptionError(PushError, ValueError):
