@@ -116,7 +116,7 @@ class TemplateProblems(ValueError):
 class Template:
     """A compiled template field; implements `engine.rules.model.Text`."""
 
-    __slots__ = ("source", "field", "is_url", "required", "campaign", "_compiled", "_constant")
+    __slots__ = ("source", "field", "is_url", "required", "campaign", "_compiled", "_constant", "_simple")
 
     def __init__(self, source: str, field: str, *, is_url: bool = False, required: bool = False,
                  campaign: str | None = None):
@@ -127,6 +127,7 @@ class Template:
         self.campaign = campaign
         self._compiled = None
         self._constant: str | None = None
+        self._simple: list | None = None
         if "{{" not in source and "{%" not in source:
             self._constant = source.strip() if is_url else source
             if is_url and not is_http_url(self._constant):
@@ -145,11 +146,14 @@ class Template:
             problems.extend(_name_problems(self._compiled, env))
         if problems:
             raise TemplateProblems(problems)
+        self._simple = simple_parts(source)
 
     def render(self, profile: dict, event: dict) -> str:
         """Render for one user; RenderError if a value is missing or a URL is unusable."""
         if self._constant is not None:
             return self._constant
+        if self._simple is not None:
+            return self._render_simple(profile, event)
         try:
             out = self._compiled.render(profile=profile, event=event)
         except UndefinedError as exc:
@@ -161,6 +165,30 @@ class Template:
             raise self._error(exc.message or str(exc)) from None
         except Exception as exc:  # a filter fed odd user data must not crash the engine
             raise self._error(f"{type(exc).__name__}: {exc}") from None
+        if self.is_url:
+            out = self._finish_url(out)
+        if self.required and not out.strip():
+            raise self._error(f"rendered empty from {self.source!r}")
+        return out
+
+    def _render_simple(self, profile: dict, event: dict) -> str:
+        """The same output as Liquid for `text {{ root.name | default: 'x' }}` templates,
+        without Liquid's per-render context: most campaign fields look like this."""
+        roots = {"profile": profile, "event": event}
+        pieces: list[str] = []
+        for part in self._simple:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            root, name, fallback = part
+            value = roots[root].get(name)
+            if fallback is not _NO_DEFAULT and _liquid_empty(value):
+                value = fallback
+            if value is None:
+                raise self._error(f'"{root}.{name}" is missing and has no default', f"{root}.{name}")
+            text = to_liquid_string(value, False)
+            pieces.append(_ENCODE + _SENTINELS.sub("", text) + _CLOSE if self.is_url else text)
+        out = "".join(pieces)
         if self.is_url:
             out = self._finish_url(out)
         if self.required and not out.strip():
@@ -221,9 +249,12 @@ def _name_problems(template: Any, env: Environment) -> list[tuple[int, str]]:
     return sorted(problems)
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+
+
 def is_http_url(url: str) -> bool:
     """An absolute http(s) URL with a host and no spaces or control characters."""
-    if not url or any(c.isspace() or ord(c) < 32 for c in url):
+    if not url or _SPACE_OR_CONTROL.search(url):
         return False
     try:
         parts = urlsplit(url)
@@ -236,3 +267,38 @@ def compile_template(source: str, field: str, *, is_url: bool = False, required:
                      campaign: str | None = None) -> Template:
     """Compile once at load time; raises TemplateProblems with offsets into `source`."""
     return Template(source, field, is_url=is_url, required=required, campaign=campaign)
+
+
+_NO_DEFAULT = object()
+_SIMPLE_OUTPUT = re.compile(
+    r"\{\{\s*(profile|event)\.([A-Za-z_][A-Za-z0-9_]*)\s*"
+    r"(?:\|\s*default:\s*(?:'([^'{}]*)'|\"([^\"{}]*)\"|(-?\d+)(?![.\d]))\s*)?\}\}"
+)
+
+
+def simple_parts(source: str) -> list | None:
+    """Literal text and (root, name, default) outputs, or None when the template uses
+    anything else (tags, filters, nested paths), which Liquid then renders."""
+    parts: list = []
+    last = 0
+    for match in _SIMPLE_OUTPUT.finditer(source):
+        parts.append(source[last:match.start()])
+        root, name, single, double, number = match.groups()
+        fallback = single if single is not None else double if double is not None else (
+            int(number) if number is not None else _NO_DEFAULT)
+        parts.append((root, name, fallback))
+        last = match.end()
+    parts.append(source[last:])
+    literal = "".join(p for p in parts if isinstance(p, str))
+    if "{{" in literal or "{%" in literal or "}}" in literal or "%}" in literal:
+        return None
+    return [p for p in parts if p != ""]
+
+
+def _liquid_empty(value: Any) -> bool:
+    """Liquid's `default` replaces nil, false and empty strings or collections (not 0)."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, (str, list, dict, tuple)):
+        return not value
+    return False
