@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, default=Path("vapid_private.pem"))
     gen.add_argument("--force", action="store_true")
     gen.set_defaults(func=_vapid_generate)
+
+    from engine.cli_run import add_run_parser, add_stats_parser
+
+    add_run_parser(sub)
+    add_stats_parser(sub)
     return parser
 
 

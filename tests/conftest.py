@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.push_emulator",
+    "tests.fixtures.runtime",
     "tests.fixtures.services",
 ]

@@ -1,0 +1,135 @@
+"""Admin routes (bearer token): campaigns, their stats, reload, the test clock; and the
+open operational ones: /metrics and /healthz."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from connectors.http.body import only_keys, read_json
+from connectors.http.context import context, require_admin
+from connectors.http.errors import ApiError, ok
+from connectors.metrics import CONTENT_TYPE_LATEST
+from engine.core import UserState
+from engine.local.clock import iso, parse_iso
+from engine.local.stats import campaign_stats
+
+
+def _describe(campaign) -> dict:
+    trigger = campaign.trigger
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "kind": "live" if trigger is not None else "scheduled",
+        "trigger": getattr(trigger, "event", None),
+        "file": campaign.position.file if campaign.position is not None else None,
+    }
+
+
+async def list_campaigns(request: web.Request) -> web.Response:
+    require_admin(request)
+    runtime = context(request).runtime
+    return ok({"campaigns": [_describe(c) for c in runtime.campaigns.campaigns]})
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    require_admin(request)
+    runtime = context(request).runtime
+    campaign_id = request.match_info["id"]
+    await runtime.barrier()  # everything acknowledged before this request is counted
+    stored = runtime.store.stats(campaign_id)
+    if campaign_id not in runtime.campaigns.by_id and not stored:
+        raise ApiError(404, f"no campaign {campaign_id!r} (GET /v1/campaigns lists them)")
+    return ok(campaign_stats(campaign_id, stored.get(campaign_id, {})))
+
+
+async def get_user(request: web.Request) -> web.Response:
+    """One user's stored state (profile, subscriptions, pending waits, recent sends)."""
+    require_admin(request)
+    runtime = context(request).runtime
+    await runtime.barrier()
+    user = request.match_info["user"]
+    raw = runtime.store.load_state(user)
+    if raw is None:
+        raise ApiError(404, f"no state for user {user!r}")
+    state = UserState.loads(raw)
+    return ok({
+        "user": state.user,
+        "profile": state.profile,
+        "subscriptions": sorted(state.subscriptions),
+        "waits": [{"campaign": w.campaign, "kind": w.kind, "due": iso(w.due), "message": w.message_id}
+                  for w in sorted(state.waits, key=lambda w: w.due)],
+        "sent": [{"campaign": s.campaign, "message": s.message_id, "at": iso(s.at),
+                  "delivered": bool(s.delivered), "clicked": bool(s.clicked), "converted": s.converted}
+                 for s in state.sent],
+    })
+
+
+async def post_clock(request: web.Request) -> web.Response:
+    require_admin(request)
+    runtime = context(request).runtime
+    clock = runtime.clock
+    if not clock.settable:
+        raise ApiError(404, "the clock can be moved only in a runtime started with --test-clock")
+    data = only_keys(await read_json(request, 4096), ("advance", "set"), '{"advance": seconds} or {"set": ISO 8601}')
+    if len(data) != 1:
+        raise ApiError(400, 'expected exactly one of "advance" (seconds) or "set" (ISO 8601)')
+    try:
+        if "advance" in data:
+            seconds = data["advance"]
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise ApiError(400, f"advance: expected seconds (a number), got {seconds!r}", field="advance")
+            clock.advance(seconds)
+        else:
+            text = data["set"]
+            if not isinstance(text, str):
+                raise ApiError(400, f"set: expected an ISO 8601 datetime, got {text!r}", field="set")
+            try:
+                at = parse_iso(text)
+            except ValueError:
+                raise ApiError(400, f"set: expected an ISO 8601 datetime, got {text!r}", field="set") from None
+            clock.set(at)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    await runtime.save_clock()
+    fired = await runtime.fire_due()
+    return ok({"now": iso(clock.now()), "now_ms": clock.now(), "timers_fired": fired})
+
+
+async def post_reload(request: web.Request) -> web.Response:
+    require_admin(request)
+    watcher = context(request).watcher
+    if watcher is None:
+        raise ApiError(404, "no campaign folder is watched")
+    problems: list[str] = []
+    reloaded = watcher.reload(problems)
+    return ok({"reloaded": reloaded, "problems": problems,
+               "campaigns": sorted(context(request).runtime.campaigns.by_id)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    ctx = context(request)
+    if ctx.metrics is None:
+        raise ApiError(404, "metrics are off")
+    runtime = ctx.runtime
+    ctx.metrics.outbox_pending.set(runtime.store.pending_count())
+    ctx.metrics.timers_pending.set(len(runtime.timers))
+    body = ctx.metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = context(request).runtime
+    return ok({"status": "ok", "now": iso(runtime.clock.now()), "campaigns": len(runtime.campaigns.by_id),
+               "timers": len(runtime.timers), "outbox_pending": runtime.store.pending_count()})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/v1/campaigns", list_campaigns)
+    r.add_get("/v1/campaigns/{id}/stats", get_stats)
+    r.add_get("/v1/users/{user}", get_user)
+    r.add_post("/v1/admin/clock", post_clock)
+    r.add_post("/v1/admin/reload", post_reload)
+    r.add_get("/metrics", metrics)
+    r.add_get("/healthz", healthz)

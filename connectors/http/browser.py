@@ -1,0 +1,119 @@
+"""What the browser calls: its subscription (from `pushcast.js`), shown/clicked reports
+(from the service worker), the VAPID public key, and the SDK files themselves.
+
+These routes take CORS from `site_origins` only and a per-address rate limit. Their
+input is untrusted: a subscription must be a valid `PushSubscription.toJSON()` on an
+allow-listed push service, and a report must carry the signature the message was sent
+with (`sig`, HMAC-SHA256 of the message id), so stats cannot be forged.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from connectors.http.body import only_keys, read_json, string_field
+from connectors.http.context import context
+from connectors.http.errors import ApiError, ok
+from engine.core import Event, EventError
+from engine.local.runtime import Report, check_signature
+from engine.local.validate import check_subscription
+
+MAX_BODY = 16 * 1024
+ROUTES = frozenset({"/v1/subscriptions", "/v1/track", "/v1/vapid-public-key", "/v1/events"})
+
+
+async def _user_and_subscription(request: web.Request, deleting: bool) -> tuple[str, dict]:
+    data = only_keys(await read_json(request, MAX_BODY), ("user", "subscription", "endpoint"), "{user, subscription}")
+    user = string_field(data, "user")
+    if deleting and "subscription" not in data:
+        return user, {"endpoint": string_field(data, "endpoint", max_length=2048)}
+    if "subscription" not in data:
+        raise ApiError(400, "subscription: required, the browser's PushSubscription.toJSON()", field="subscription")
+    if deleting:
+        sub = data["subscription"]
+        if not isinstance(sub, dict):
+            raise ApiError(400, "subscription: expected an object with endpoint", field="subscription")
+        return user, {"endpoint": string_field(sub, "endpoint", max_length=2048)}
+    try:
+        return user, check_subscription(data["subscription"], context(request).allowlist, field="subscription")
+    except EventError as exc:
+        raise ApiError(400, str(exc), field=exc.field) from None
+
+
+async def post_subscription(request: web.Request) -> web.Response:
+    user, props = await _user_and_subscription(request, deleting=False)
+    ctx = context(request)
+    await ctx.runtime.submit([Event(user, "$push_subscribe", ctx.runtime.clock.now(), props)])
+    return ok({"subscribed": True}, status=201)
+
+
+async def delete_subscription(request: web.Request) -> web.Response:
+    user, props = await _user_and_subscription(request, deleting=True)
+    ctx = context(request)
+    await ctx.runtime.submit([Event(user, "$push_unsubscribe", ctx.runtime.clock.now(), props)])
+    return ok({"subscribed": False})
+
+
+TRACK_KEYS = ("message", "campaign", "user", "action", "type", "sig")
+
+
+async def post_track(request: web.Request) -> web.Response:
+    ctx = context(request)
+    data = only_keys(await read_json(request, MAX_BODY), TRACK_KEYS,
+                     "{message, campaign, user, action, type: shown|clicked, sig}")
+    message = string_field(data, "message", max_length=64)
+    campaign = string_field(data, "campaign", max_length=64)
+    user = string_field(data, "user")
+    action = data.get("action") or ""
+    if not isinstance(action, str) or len(action) > 64:
+        raise ApiError(400, "action: expected the action button's name (a string) or empty", field="action")
+    kind = data.get("type")
+    if kind not in ("shown", "clicked"):
+        raise ApiError(400, f"type: expected shown or clicked, got {kind!r}", field="type")
+    sig = string_field(data, "sig", max_length=128)
+    if not check_signature(ctx.runtime.secret, message, sig):
+        raise ApiError(403, "sig: not the signature this message was sent with", field="sig")
+    await ctx.runtime.submit([Report(message, kind, campaign, user, action)])
+    return web.Response(status=204)
+
+
+async def vapid_public_key(request: web.Request) -> web.Response:
+    return ok({"publicKey": context(request).vapid_public_key})
+
+
+async def options(request: web.Request) -> web.Response:
+    return web.Response(status=204)  # the middleware answers preflights before this
+
+
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    sdk = context(request).sdk_dir
+    page = sdk / "demo.html" if sdk is not None else None
+    if page is None or not page.is_file():
+        return web.Response(text="pushcast is running. The demo page (sdk/demo.html) is not installed.\n")
+    return web.FileResponse(page)
+
+
+async def service_worker(request: web.Request) -> web.StreamResponse:
+    sdk = context(request).sdk_dir
+    worker = sdk / "pushcast-sw.js" if sdk is not None else None
+    if worker is None or not worker.is_file():
+        raise ApiError(404, "sdk/pushcast-sw.js is not installed")
+    return web.FileResponse(worker, headers={"Content-Type": "text/javascript"})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/v1/subscriptions", post_subscription)
+    r.add_delete("/v1/subscriptions", delete_subscription)
+    r.add_route("OPTIONS", "/v1/subscriptions", options)
+    r.add_post("/v1/track", post_track)
+    r.add_route("OPTIONS", "/v1/track", options)
+    r.add_get("/v1/vapid-public-key", vapid_public_key)
+    r.add_get("/", demo_page)
+    r.add_get("/pushcast-sw.js", service_worker)
+
+
+def add_sdk(app: web.Application, sdk_dir) -> None:
+    """Serve the SDK folder at /sdk/ (the middleware lets its service worker claim /)."""
+    if sdk_dir is not None and sdk_dir.is_dir():
+        app.router.add_static("/sdk/", sdk_dir, show_index=False, follow_symlinks=False)

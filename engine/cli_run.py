@@ -1,0 +1,71 @@
+"""`pushcast run` and `pushcast stats`: the embedded runtime and its campaign stats."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_run_parser(sub) -> argparse.ArgumentParser:
+    run = sub.add_parser("run", help="run the embedded runtime: HTTP API, timers, sending, local state")
+    run.add_argument("--config", type=Path, help="pushcast.yaml (default: ./pushcast.yaml when present)")
+    run.add_argument("--campaigns", type=Path, default=Path("campaigns.d"), help="campaign folder (default: campaigns.d)")
+    run.add_argument("--events", metavar="FILE|-", help="also read newline-delimited JSON events from FILE or stdin")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    run.add_argument("--state-dir", type=Path, help="where state is kept (default: state_dir of pushcast.yaml, .pushcast)")
+    run.add_argument("--test-clock", nargs="?", const="now", metavar="ISO",
+                     help="a clock that moves only by POST /v1/admin/clock (tests); starts now or at ISO")
+    run.add_argument("--open-events", action="store_true",
+                     help="accept non-reserved events on POST /v1/events without the admin token (browser demos)")
+    run.add_argument("--browser-rate", type=float, default=10.0, metavar="PER_SECOND",
+                     help="requests a second each address may make to the browser endpoints (burst: 4x; default 10)")
+    run.add_argument("--sdk-dir", type=Path, help=argparse.SUPPRESS)
+    run.set_defaults(func=run_command)
+    return run
+
+
+def add_stats_parser(sub) -> argparse.ArgumentParser:
+    stats = sub.add_parser("stats", help="print campaign stats from the state dir")
+    stats.add_argument("campaign", nargs="?", help="one campaign (default: all)")
+    stats.add_argument("--state-dir", type=Path, default=Path(".pushcast"))
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.set_defaults(func=stats_command)
+    return stats
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from engine.local.server import RunOptions, run
+
+    return run(RunOptions(config=args.config, campaigns=args.campaigns, events=args.events, host=args.host,
+                          port=args.port, state_dir=args.state_dir, test_clock=args.test_clock,
+                          open_events=args.open_events, sdk_dir=args.sdk_dir,
+                          browser_rate=args.browser_rate))
+
+
+def stats_command(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.local.stats import campaign_stats, format_table
+    from engine.local.store import DB_NAME, Store
+
+    path = args.state_dir / DB_NAME
+    if not path.exists():
+        print(f"pushcast stats: no state in {args.state_dir} (start `pushcast run` first, or pass --state-dir)",
+              file=sys.stderr)
+        return 1
+    store = Store(path, synchronous="NORMAL")
+    try:
+        stored = store.stats(args.campaign)
+    finally:
+        store.close()
+    if args.campaign is not None and not stored:
+        print(f"pushcast stats: no stats for campaign {args.campaign!r} yet", file=sys.stderr)
+        return 1
+    rows = [campaign_stats(name, metrics) for name, metrics in sorted(stored.items())]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        sys.stdout.write(format_table(rows) if rows else "no stats yet\n")
+    return 0

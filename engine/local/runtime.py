@@ -1,0 +1,298 @@
+"""The embedded runtime's heart: one writer that applies events, wake-ups, send results
+and tracking reports to user states through the core, and commits each batch of them,
+with the sends and counters they produce, in one SQLite transaction.
+
+Everything that changes state goes through `submit()` and the single writer task, so
+a user's events are applied in arrival order and no two batches interleave. Jobs queued
+while a batch is being written are taken together into the next one (group commit):
+one fsync covers many HTTP requests, timers and send results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import orjson
+
+from connectors.push.message import MAX_TTL
+from engine.core import (CampaignSet, Conversion, Event, Notify, Qualified, Suppressed, UserState,
+                         process_event, process_wake)
+from engine.local.clock import SystemClock
+from engine.local.store import Batch, OutboxRow, Store
+from engine.local.timers import Timers
+
+log = logging.getLogger("pushcast.runtime")
+
+MAX_BATCH_ITEMS = 5000
+TRACK_KINDS = {"shown": "$notification_shown", "clicked": "$notification_clicked"}
+
+
+@dataclass(frozen=True)
+class Wakeup:
+    user: str
+    due: int
+
+
+@dataclass(frozen=True)
+class SendDone:
+    """The final outcome of one outbox row: `outcome` sent | failed | unsubscribed."""
+
+    row: OutboxRow
+    outcome: str
+    events: list  # the sender's result events (FORMATS.md), fed back to the core
+
+
+@dataclass(frozen=True)
+class Report:
+    """A shown/clicked report from a service worker, its signature already checked."""
+
+    message_id: str
+    kind: str  # shown | clicked
+    campaign: str
+    user: str
+    action: str = ""
+
+
+@dataclass
+class Job:
+    items: list
+    meta: dict = field(default_factory=dict)  # settings committed with the batch (file offsets)
+    future: asyncio.Future | None = None
+
+
+def sign(secret: bytes, message_id: str) -> str:
+    """The tracking signature of a message id: HMAC-SHA256, base64url without padding."""
+    digest = hmac.new(secret, message_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def check_signature(secret: bytes, message_id: str, sig: str) -> bool:
+    return hmac.compare_digest(sign(secret, message_id), sig)
+
+
+class Runtime:
+    """Applies work to user states; `campaigns` may be replaced at any time (reload)."""
+
+    def __init__(self, store: Store, campaigns: CampaignSet, *, secret: bytes, clock=None, metrics=None,
+                 cache_size: int = 200_000):
+        self.store = store
+        self.campaigns = campaigns
+        self.secret = secret
+        self.clock = clock or SystemClock()
+        self.metrics = metrics
+        self.cache_size = cache_size
+        self.states: OrderedDict[str, UserState] = OrderedDict()
+        self.timers = Timers()
+        self.timers.load(store.timers())
+        self.timer_changed = asyncio.Event()
+        self.outbox_ready = asyncio.Event()
+        self.outbox_ready.set()  # rows left by a previous run are sent first
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self.clock.on_change(lambda _now: self.timer_changed.set())
+
+    # --- submitting work ---------------------------------------------------------------
+
+    def submit_nowait(self, items: list, meta: dict | None = None) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        # A caller that does not await (the timer loop) must not leave an unread error.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.put_nowait(Job(items, meta or {}, future))
+        return future
+
+    async def submit(self, items: list, meta: dict | None = None) -> None:
+        """Apply these items; returns once they are committed to disk."""
+        await self.submit_nowait(items, meta)
+
+    async def barrier(self) -> None:
+        """Wait until everything submitted before is committed."""
+        await self.submit([])
+
+    async def save_clock(self) -> None:
+        """Keep a test clock's reading, so that a restart does not take time back."""
+        await self.submit([], {"test_clock": str(self.clock.now())})
+
+    async def fire_due(self) -> int:
+        """Submit the wake-ups of every timer due by now and wait for them: what a clock
+        move needs before it answers, so the caller sees their effects."""
+        due = self.timers.pop_due(self.clock.now())
+        if due:
+            await self.submit([Wakeup(user, at) for user, at in due])
+        await self.barrier()
+        return len(due)
+
+    # --- the writer ----------------------------------------------------------------------
+
+    async def run_writer(self) -> None:
+        while True:
+            jobs = [await self._queue.get()]
+            size = len(jobs[0].items)
+            while size < MAX_BATCH_ITEMS and not self._queue.empty():
+                job = self._queue.get_nowait()
+                jobs.append(job)
+                size += len(job.items)
+            self.write(jobs)
+
+    def drain(self) -> None:
+        """Write whatever is queued (at shutdown)."""
+        jobs = []
+        while not self._queue.empty():
+            jobs.append(self._queue.get_nowait())
+        if jobs:
+            self.write(jobs)
+
+    def write(self, jobs: list[Job]) -> None:
+        started = time.perf_counter()
+        dirty: dict[str, UserState] = {}
+        enqueued = 0
+        try:
+            with self.store.batch() as batch:
+                now = self.clock.now()
+                for job in jobs:
+                    for item in job.items:
+                        enqueued += self._apply(batch, item, now, dirty)
+                    for key, value in job.meta.items():
+                        batch.set_meta(key, value)
+                batch.save_states([(user, state.dumps(), state.next_due) for user, state in dirty.items()])
+                batch.flush_counts()
+        except Exception as exc:
+            log.exception("writing a batch of %d jobs failed; its changes are discarded", len(jobs))
+            for user in dirty:  # memory must not run ahead of disk
+                self.states.pop(user, None)
+            for job in jobs:
+                if job.future is not None and not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        earliest = False
+        for user, state in dirty.items():
+            earliest |= self.timers.set(user, state.next_due)
+        if earliest:
+            self.timer_changed.set()
+        if enqueued:
+            self.outbox_ready.set()
+        self._evict()
+        if self.metrics is not None:
+            self.metrics.committed(batch.counts, sum(len(j.items) for j in jobs), time.perf_counter() - started)
+        for job in jobs:
+            if job.future is not None and not job.future.done():
+                job.future.set_result(None)
+
+    def state(self, user: str, dirty: dict[str, UserState]) -> UserState:
+        state = dirty.get(user)
+        if state is not None:
+            return state
+        state = self.states.get(user)
+        if state is None:
+            raw = self.store.load_state(user)
+            state = UserState.loads(raw) if raw is not None else UserState(user)
+            self.states[user] = state
+        else:
+            self.states.move_to_end(user)
+        dirty[user] = state
+        return state
+
+    def _evict(self) -> None:
+        while len(self.states) > self.cache_size:
+            self.states.popitem(last=False)
+
+    def _apply(self, batch: Batch, item, now: int, dirty: dict) -> int:
+        """Apply one item; returns how many sends it queued. One bad item never spoils the
+        batch: a failure is logged and counted, the rest goes on."""
+        try:
+            if isinstance(item, Event):
+                return self._effects(batch, process_event(self.state(item.user, dirty), item, self.campaigns), now)
+            if isinstance(item, Wakeup):
+                if self.metrics is not None:
+                    self.metrics.timer_fired(self.clock, item.due)
+                return self._effects(batch, process_wake(self.state(item.user, dirty), now, self.campaigns), now)
+            if isinstance(item, SendDone):
+                return self._send_done(batch, item, now, dirty)
+            if isinstance(item, Report):
+                return self._report(batch, item, now, dirty)
+            raise TypeError(f"unknown work item {item!r}")
+        except Exception:
+            log.exception("processing %r failed", item)
+            if self.metrics is not None:
+                self.metrics.processing_error()
+            return 0
+
+    def _effects(self, batch: Batch, effects, now: int) -> int:
+        queued = 0
+        for effect in effects.items:
+            if isinstance(effect, Notify):
+                queued += self._enqueue(batch, effect, now)
+            elif isinstance(effect, Qualified):
+                batch.count(effect.campaign, "qualified")
+            elif isinstance(effect, Suppressed):
+                batch.count(effect.campaign, f"suppressed.{effect.reason}")
+                if effect.reason == "render_error":
+                    log.warning("campaign %s, user %s: not sent, %s", effect.campaign, effect.user, effect.detail)
+            elif isinstance(effect, Conversion):
+                batch.count(effect.campaign, f"conversions.{effect.kind}")
+                if effect.revenue:
+                    batch.count(effect.campaign, "revenue", effect.revenue)
+        return queued
+
+    def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
+        # The signature lets the service worker's reports prove they are about a real
+        # message; `user` lets it say whose (the SDK may not know the user id offline).
+        payload = orjson.dumps({**notify.payload, "user": notify.user, "sig": sign(self.secret, notify.message_id)})
+        ttl = max(0, min(int(notify.ttl), MAX_TTL))
+        queued = 0
+        for sub in notify.subscriptions:
+            queued += batch.enqueue(notify.message_id, sub.endpoint, notify.user, notify.campaign, sub.p256dh,
+                                    sub.auth, payload, ttl, notify.urgency, notify.test, now)
+        if queued:
+            batch.count(notify.campaign, "test.sent" if notify.test else "sent")
+        return queued
+
+    def _send_done(self, batch: Batch, done: SendDone, now: int, dirty: dict) -> int:
+        row = done.row
+        if not batch.complete(row.seq, done.outcome, now):
+            return 0
+        prefix = "test." if row.test else ""
+        batch.count(row.campaign, prefix + ("delivered" if done.outcome == "sent" else "failed"))
+        if done.outcome == "unsubscribed":
+            batch.count(row.campaign, prefix + "unsubscribed")
+        queued = 0
+        state = self.state(row.user, dirty)
+        for raw in done.events:
+            event = Event(raw["user"], raw["event"], now, raw["props"])
+            queued += self._effects(batch, process_event(state, event, self.campaigns), now)
+        return queued
+
+    def _report(self, batch: Batch, report: Report, now: int, dirty: dict) -> int:
+        known = self.store.message(report.message_id)
+        campaign, user, test = known if known is not None else (report.campaign, report.user, False)
+        if not batch.report(report.message_id, report.kind, now):
+            return 0  # the same message reported again: counted once
+        batch.count(campaign, ("test." if test else "") + report.kind)
+        props = {"message": report.message_id, "campaign": campaign, "action": report.action}
+        event = Event(user, TRACK_KINDS[report.kind], now, props)
+        return self._effects(batch, process_event(self.state(user, dirty), event, self.campaigns), now)
+
+    # --- timers ----------------------------------------------------------------------------
+
+    async def run_timers(self) -> None:
+        """Fire each user's timer when due (real clock: within milliseconds of it)."""
+        while True:
+            self.timer_changed.clear()
+            due = self.timers.pop_due(self.clock.now())
+            if due:
+                self.submit_nowait([Wakeup(user, at) for user, at in due])
+                await asyncio.sleep(0)
+                continue
+            next_due = self.timers.next_due()
+            timeout = None if next_due is None else self.clock.seconds_until(next_due)
+            if timeout == float("inf"):
+                timeout = None
+            try:
+                await asyncio.wait_for(self.timer_changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass

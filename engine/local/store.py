@@ -1,0 +1,213 @@
+"""The embedded runtime's disk: one SQLite file (WAL) holding every user's state, the
+outbox of decided notifications, exact per-campaign counters and a few settings.
+
+Everything one batch changes is written in one transaction (`Store.batch()`), so a crash
+leaves either the whole batch or none of it: states, timers (`users.next_due`), queued
+sends and counters never disagree, and nothing is counted twice.
+
+The outbox keeps a row per (message id, endpoint) after sending (`done` set) for
+`DEDUPE_HORIZON_MS`: a message decided again (an event file replayed, a clock set back)
+finds its row and is not sent or counted twice within that horizon.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+DB_NAME = "pushcast.db"
+DEDUPE_HORIZON_MS = 7 * 24 * 3600 * 1000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    user TEXT PRIMARY KEY,
+    state BLOB NOT NULL,
+    next_due INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS users_next_due ON users(next_due) WHERE next_due IS NOT NULL;
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    user TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    ttl INTEGER NOT NULL,
+    urgency TEXT NOT NULL,
+    test INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    done INTEGER,
+    outcome TEXT,
+    UNIQUE (message_id, endpoint)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq) WHERE done IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_done ON outbox(done) WHERE done IS NOT NULL;
+CREATE TABLE IF NOT EXISTS stats (
+    campaign TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (campaign, metric)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reports (
+    message_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (message_id, kind)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    message_id: str
+    endpoint: str
+    user: str
+    campaign: str
+    p256dh: str
+    auth: str
+    payload: bytes
+    ttl: int
+    urgency: str
+    test: bool
+    created: int
+
+
+class Store:
+    """The SQLite file. Not thread-safe: the runtime uses it from its event loop only."""
+
+    def __init__(self, path: Path | str, synchronous: str = "FULL"):
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed batch survives power loss too, not only a killed process.
+        self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.executescript(_SCHEMA)
+
+    @classmethod
+    def open_dir(cls, state_dir: Path | str, **kwargs) -> "Store":
+        state_dir = Path(state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        return cls(state_dir / DB_NAME, **kwargs)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def batch(self) -> Iterator["Batch"]:
+        """One transaction: committed when the block ends, rolled back on an exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield Batch(self.db)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- reads -----------------------------------------------------------------------
+
+    def load_state(self, user: str) -> bytes | None:
+        row = self.db.execute("SELECT state FROM users WHERE user = ?", (user,)).fetchone()
+        return row[0] if row else None
+
+    def timers(self) -> Iterator[tuple[int, str]]:
+        yield from self.db.execute("SELECT next_due, user FROM users WHERE next_due IS NOT NULL")
+
+    def pending(self, limit: int, after_seq: int = 0) -> list[OutboxRow]:
+        rows = self.db.execute(
+            "SELECT seq, message_id, endpoint, user, campaign, p256dh, auth, payload, ttl, urgency, test, created"
+            " FROM outbox WHERE done IS NULL AND seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+        return [OutboxRow(*row[:10], bool(row[10]), row[11]) for row in rows]
+
+    def pending_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM outbox WHERE done IS NULL").fetchone()[0]
+
+    def message(self, message_id: str) -> tuple[str, str, bool] | None:
+        """(campaign, user, test) of a message still remembered in the outbox."""
+        row = self.db.execute("SELECT campaign, user, test FROM outbox WHERE message_id = ? LIMIT 1",
+                              (message_id,)).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else None
+
+    def stats(self, campaign: str | None = None) -> dict[str, dict[str, float]]:
+        """{campaign: {metric: value}}."""
+        if campaign is None:
+            rows = self.db.execute("SELECT campaign, metric, value FROM stats")
+        else:
+            rows = self.db.execute("SELECT campaign, metric, value FROM stats WHERE campaign = ?", (campaign,))
+        out: dict[str, dict[str, float]] = {}
+        for name, metric, value in rows:
+            out.setdefault(name, {})[metric] = value
+        return out
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, value))
+
+    def prune(self, now: int) -> int:
+        """Forget sent outbox rows and reports past the de-duplication horizon."""
+        cutoff = now - DEDUPE_HORIZON_MS
+        with self.batch() as b:
+            removed = b.db.execute("DELETE FROM outbox WHERE done IS NOT NULL AND done < ?", (cutoff,)).rowcount
+            b.db.execute("DELETE FROM reports WHERE at < ?", (cutoff,))
+        return removed
+
+
+class Batch:
+    """The writes of one transaction. Counters are summed in memory and written once."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.counts: dict[tuple[str, str], float] = {}
+
+    def count(self, campaign: str, metric: str, amount: float = 1) -> None:
+        key = (campaign, metric)
+        self.counts[key] = self.counts.get(key, 0) + amount
+
+    def enqueue(self, message_id: str, endpoint: str, user: str, campaign: str, p256dh: str, auth: str,
+                payload: bytes, ttl: int, urgency: str, test: bool, created: int) -> bool:
+        """Queue one send; False when this (message, endpoint) was queued before."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO outbox(message_id, endpoint, user, campaign, p256dh, auth, payload, ttl,"
+            " urgency, test, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (message_id, endpoint, user, campaign, p256dh, auth, payload, ttl, urgency, int(test), created))
+        return cursor.rowcount == 1
+
+    def complete(self, seq: int, outcome: str, at: int) -> bool:
+        """Mark a send done; False when it already was (a result seen twice)."""
+        cursor = self.db.execute("UPDATE outbox SET done = ?, outcome = ? WHERE seq = ? AND done IS NULL", (at, outcome, seq))
+        return cursor.rowcount == 1
+
+    def report(self, message_id: str, kind: str, at: int) -> bool:
+        """Record a shown/clicked report; False when this message already had one."""
+        cursor = self.db.execute("INSERT OR IGNORE INTO reports(message_id, kind, at) VALUES (?, ?, ?)", (message_id, kind, at))
+        return cursor.rowcount == 1
+
+    def save_states(self, rows: list[tuple[str, bytes, int | None]]) -> None:
+        self.db.executemany(
+            "INSERT INTO users(user, state, next_due) VALUES (?, ?, ?) ON CONFLICT(user) DO UPDATE"
+            " SET state = excluded.state, next_due = excluded.next_due", rows)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, value))
+
+    def flush_counts(self) -> None:
+        if self.counts:
+            self.db.executemany(
+                "INSERT INTO stats(campaign, metric, value) VALUES (?, ?, ?) ON CONFLICT(campaign, metric)"
+                " DO UPDATE SET value = value + excluded.value",
+                [(campaign, metric, amount) for (campaign, metric), amount in self.counts.items()])
