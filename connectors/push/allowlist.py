@@ -31,6 +31,7 @@ DEFAULT_PUSH_HOSTS = (
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _HOST_PATTERN = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*")
+_MAX_DECISIONS = 10_000
 _INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".corp")
 
 
@@ -47,6 +48,7 @@ class AllowList:
                 self._wildcards[host[2:]] = host
             else:
                 self._exact[host] = host
+        self._decisions: dict[str, str | _Refusal] = {}  # origin -> service or refusal
         self._origins: dict[str, str] = {}
         self._origin_hosts: set[tuple[str, int]] = set()
         for entry in origins:
@@ -62,6 +64,24 @@ class AllowList:
         else:
             url = endpoint
             origin, host = _origin_of(url)
+        decision = self._decisions.get(origin)
+        if decision is None:
+            decision = self._decide(origin, host)
+            if len(self._decisions) >= _MAX_DECISIONS:
+                self._decisions.clear()
+            self._decisions[origin] = decision
+        if isinstance(decision, _Refusal):
+            raise EndpointRefused(url, decision.reason)
+        return decision
+
+    def _decide(self, origin: str, host: str) -> "str | _Refusal":
+        try:
+            return self._service_for(origin, host)
+        except EndpointRefused as exc:
+            return _Refusal(exc.reason)
+
+    def _service_for(self, origin: str, host: str) -> str:
+        url = origin
         service = self._origins.get(origin)
         if service is not None:
             return service
@@ -82,7 +102,7 @@ class AllowList:
         if service is None:
             raise EndpointRefused(
                 url,
-                f"{host} is not on the push service allow-list (push.hosts); "
+                f"{host} is not on the push service allow-list (push_services); "
                 "add it there if it is a push service you trust",
             )
         return service
@@ -100,6 +120,13 @@ class AllowList:
         if (host.lower(), port) in self._origin_hosts:
             return True
         return _is_public(address)
+
+
+class _Refusal:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
 def _origin_of(url: str) -> tuple[str, str]:
@@ -141,22 +168,22 @@ def _is_public(address: str) -> bool:
 def _check_host_entry(entry: object) -> str:
     if not isinstance(entry, str) or not _HOST_PATTERN.fullmatch(entry.lower()):
         raise ConfigError(
-            f"push.hosts: expected a host name like fcm.googleapis.com or "
+            f"push_services: expected a host name like fcm.googleapis.com or "
             f"*.push.apple.com, got {entry!r}"
         )
     host = entry.lower()
     if "." not in host.removeprefix("*."):
         if host.startswith("*."):
-            raise ConfigError(f"push.hosts: wildcard {entry!r} is too broad; name a domain under it")
-        raise ConfigError(f"push.hosts: expected a fully qualified host name, got {entry!r}")
+            raise ConfigError(f"push_services: wildcard {entry!r} is too broad; name a domain under it")
+        raise ConfigError(f"push_services: expected a fully qualified host name, got {entry!r}")
     if _is_ip_literal(host.removeprefix("*.")):
-        raise ConfigError(f"push.hosts: {entry!r} is an IP address; use push.origins for that")
+        raise ConfigError(f"push_services: {entry!r} is an IP address; list it as http://HOST:PORT")
     return host
 
 
 def _check_origin_entry(entry: object) -> tuple[str, str, int]:
     if not isinstance(entry, str):
-        raise ConfigError(f"push.origins: expected an origin like http://127.0.0.1:8090, got {entry!r}")
+        raise ConfigError(f"push_services: expected an origin like http://127.0.0.1:8090, got {entry!r}")
     try:
         parts = urlsplit(entry)
         explicit_port = parts.port
@@ -173,6 +200,6 @@ def _check_origin_entry(entry: object) -> tuple[str, str, int]:
         or parts.username is not None
     ):
         raise ConfigError(
-            f"push.origins: expected scheme://host:port with an explicit port, got {entry!r}"
+            f"push_services: expected scheme://host:port with an explicit port, got {entry!r}"
         )
     return origin, host, port

@@ -236,10 +236,7 @@ class Http1Transport:
             except (OSError, ssl.SSLError) as exc:
                 error = exc
                 continue
-            sock = conn.transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return conn
+            return conn  # asyncio has set TCP_NODELAY
         raise TransportError("connect", f"cannot connect to {host}:{port}: {error}")
 
     async def _exchange(self, loop, conn: _Connection, data: bytes, deadline: float, timeout: float):

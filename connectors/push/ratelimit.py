@@ -28,9 +28,9 @@ class Rate:
 
     def __post_init__(self) -> None:
         if not self.per_second > 0:
-            raise ConfigError(f"push.rates: per_second must be above 0, got {self.per_second!r}")
+            raise ConfigError(f"push_services: rate must be above 0, got {self.per_second!r}")
         if not self.burst >= 1:
-            raise ConfigError(f"push.rates: burst must be at least 1, got {self.burst!r}")
+            raise ConfigError(f"push_services: burst must be at least 1, got {self.burst!r}")
 
 
 # FCM's default project quota is 600,000 messages a minute; the others publish no number.

@@ -76,6 +76,8 @@ class Sender:
         self._allowlist = allowlist or AllowList()
         self._transport = transport or Http1Transport(address_guard=self._allowlist.permits_address)
         self._limiter = rate_limiter or MemoryRateLimiter(clock=clock)
+        # an in-memory limiter answers without awaiting: skip a coroutine per attempt
+        self._reserve_now = getattr(self._limiter, "reserve_now", None)
         self._slots = asyncio.Semaphore(concurrency)
         self._max_pending = concurrency
         self._max_retry_window = max_retry_window
@@ -138,7 +140,10 @@ class Sender:
         topic = topic_for(msg.message_id)
         attempts = 0
         while True:
-            wait = await self._limiter.reserve(service)
+            if self._reserve_now is not None:
+                wait = self._reserve_now(service)
+            else:
+                wait = await self._limiter.reserve(service)
             if wait > 0:
                 await self._sleep(wait)
             elapsed = self._clock() - start

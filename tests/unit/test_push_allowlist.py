@@ -90,7 +90,7 @@ def test_bad_entries_are_config_errors_naming_the_key(hosts, origins, words):
     with pytest.raises(ConfigError) as caught:
         AllowList(hosts=hosts, origins=origins)
     assert words in str(caught.value)
-    assert str(caught.value).startswith("push.hosts" if hosts else "push.origins")
+    assert str(caught.value).startswith("push_services: ")
 
 
 @pytest.mark.parametrize(

@@ -55,5 +55,5 @@ def test_default_rates_are_sane():
 
 @pytest.mark.parametrize("per_second, burst", [(0, 1), (-1, 1), (10, 0.5)])
 def test_bad_rates_are_config_errors(per_second, burst):
-    with pytest.raises(ConfigError, match="push.rates"):
+    with pytest.raises(ConfigError, match="push_services"):
         Rate(per_second, burst)
