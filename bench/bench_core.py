@@ -179,8 +179,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
     campaigns = load_set()
-    stream = generate_stream(args.users, args.events)
-    print(f"{len(campaigns.by_id)} campaigns, {len(stream):,} events, {args.users:,} users")
+    # Wide: many users with short histories (the stream). Deep: fewer users with
+    # a month of history each, where re-scanning raw lists shows its real cost.
+    for label, users, events in (("wide", args.users, args.events), ("deep", args.users // 10, args.events)):
+        print(f"\n[{label}] {len(campaigns.by_id)} campaigns, {users:,} users, {events:,} events "
+              f"(+ profiles and subscriptions)")
+        compare_runs(campaigns, generate_stream(users, events))
+
+
+def compare_runs(campaigns: CampaignSet, stream: list[Event]) -> None:
 
     core_s, states, core_counts = run(campaigns, stream)
     base_s, _, base_counts = run(rescan_set(campaigns), stream, before_event=append_raw)

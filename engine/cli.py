@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub)
     add_stats_parser(sub)
+
+    from engine.cli_batch import add_backtest_parser
+
+    add_backtest_parser(sub)
     return parser
 
 

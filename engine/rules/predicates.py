@@ -44,6 +44,8 @@ def _compile_condition(cond: Condition) -> Predicate:
         return props.get(prop, _MISSING)
 
     if op == "eq":
+        if isinstance(value, str):  # the common case: no numeric coercion to consider
+            return lambda p: p.get(prop) == value
         return lambda p: _equal(get(p), value)
     if op == "ne":
         return lambda p: not _equal(get(p), value)
