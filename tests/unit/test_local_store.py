@@ -1,0 +1,68 @@
+"""The SQLite store, the timer heap, the stats table."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.local.stats import campaign_stats, format_table
+from engine.local.store import DEDUPE_HORIZON_MS, Store
+from engine.local.timers import Timers
+
+
+def enqueue(batch, message="m1", endpoint="https://e/1"):
+    return batch.enqueue(message, endpoint, "u1", "c", "k", "a", b"{}", 60, "normal", False, 1000)
+
+
+def test_a_batch_is_all_or_nothing(tmp_path):
+    store = Store.open_dir(tmp_path)
+    with pytest.raises(RuntimeError):
+        with store.batch() as batch:
+            batch.save_states([("u1", b"{}", 5)])
+            assert enqueue(batch)
+            batch.count("c", "sent")
+            batch.flush_counts()
+            raise RuntimeError("crash mid-batch")
+    assert store.load_state("u1") is None and store.pending_count() == 0 and store.stats() == {}
+
+
+def test_sends_reports_and_counters_are_deduplicated(tmp_path):
+    store = Store.open_dir(tmp_path)
+    with store.batch() as batch:
+        assert enqueue(batch) and not enqueue(batch) and enqueue(batch, endpoint="https://e/2")
+        assert batch.report("m1", "clicked", 1) and not batch.report("m1", "clicked", 2)
+        batch.count("c", "sent")
+        batch.count("c", "sent")
+        batch.count("c", "revenue", 2.5)
+        batch.flush_counts()
+    [first, second] = store.pending(10)
+    with store.batch() as batch:
+        assert batch.complete(first.seq, "sent", 2000) and not batch.complete(first.seq, "sent", 2001)
+    assert [r.seq for r in store.pending(10)] == [second.seq]
+    assert store.stats() == {"c": {"sent": 2, "revenue": 2.5}}
+    assert store.message("m1") == ("c", "u1", False)
+    # Past the horizon, a sent row is forgotten; a pending one never is.
+    assert store.prune(2000 + DEDUPE_HORIZON_MS + 1) == 1
+    assert store.pending_count() == 1
+
+
+def test_timers_keep_one_live_entry_per_user():
+    timers = Timers()
+    timers.load([(300, "a"), (100, "b")])
+    assert timers.set("a", 50) is True  # earlier than all: the timer loop must re-plan
+    assert timers.set("c", 400) is False
+    timers.set("b", None)
+    assert timers.next_due() == 50
+    assert timers.pop_due(300) == [("a", 50)]  # a's superseded 300 is skipped, b was cleared
+    assert len(timers) == 1 and timers.next_due() == 400
+
+
+def test_stats_are_shaped_and_printed():
+    stats = campaign_stats("cart", {"qualified": 3, "suppressed.limit": 1, "suppressed.dnd": 1, "sent": 1,
+                                    "delivered": 1, "conversions.view": 1, "revenue": 10.5, "test.sent": 2})
+    assert stats["suppressed"] == {"dnd": 1, "limit": 1} and stats["suppressed_total"] == 2
+    assert stats["conversions"] == {"click": 0, "view": 1} and stats["test"]["sent"] == 2
+    table = format_table([stats])
+    header, rule, row = table.splitlines()[:3]
+    assert header.split()[:3] == ["campaign", "qualified", "suppressed"]
+    assert row.split() == ["cart", "3", "2", "1", "1", "0", "0", "0", "0", "1", "10.50", "2"]
+    assert "cart: limit 1" in table
