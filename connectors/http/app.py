@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from connectors.http import admin, browser, events
-from connectors.http.context import CTX, ApiContext, context
+from connectors.http.context import CTX, ApiContext, context, is_admin
 from connectors.http.errors import ApiError, error
 
 log = logging.getLogger("pushcast.http")
@@ -41,9 +41,10 @@ async def middleware(request: web.Request, handler):
                 return web.Response(status=204, headers={
                     **extra, "Access-Control-Allow-Methods": "GET, POST, DELETE",
                     "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"})
-            if request.method != "GET" or route == "/v1/events":
+            limited = request.method != "GET" and not (route == "/v1/events" and is_admin(request))
+            if limited:
                 wait = ctx.rate_limit.take(request.remote or "?")
-                if wait > 0 and not (route == "/v1/events" and is_admin(request)):
+                if wait > 0:
                     if ctx.metrics is not None:
                         ctx.metrics.rate_limited.inc()
                     raise ApiError(429, "too many requests from this address; slow down",

@@ -49,9 +49,12 @@ async def test_browser_routes_are_rate_limited_per_address(tmp_path):
         tick.now += 1.0
         assert (await client.post("/v1/track", data=b"{}")).status == 400
         assert metrics.registry.get_sample_value("pushcast_http_rate_limited_total") == 3
-        # Admin routes are not the browser's and are not limited.
+        # Admin requests are not limited, not even on /v1/events.
         for _ in range(5):
             response = await client.get("/v1/campaigns", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert response.status == 200
+            response = await client.post("/v1/events", json={"user": "u1", "event": "Viewed"},
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
             assert response.status == 200
     finally:
         await client.close()
@@ -70,7 +73,9 @@ async def test_events_need_the_token_unless_open_and_reserved_ones_always_do(tmp
         await client.close()
         await running.stop()
 
-    client, running, _ = await client_for(tmp_path / "open", open_events=True)
+    tick = Tick()
+    client, running, _ = await client_for(tmp_path / "open", open_events=True,
+                                          rate_limit=ClientRateLimit(1.0, 3.0, clock=tick))
     try:
         assert (await client.post("/v1/events", json={"user": "u1", "event": "Product Viewed"})).status == 200
         profile = await client.post("/v1/events", json=[{"user": "u1", "event": "Product Viewed"},
@@ -78,6 +83,9 @@ async def test_events_need_the_token_unless_open_and_reserved_ones_always_do(tmp
         body = await profile.json()
         assert profile.status == 403 and body["index"] == 1
         assert running.runtime.states["u1"].profile == {}
+        # Open events are browser traffic: rate limited per address.
+        assert (await client.post("/v1/events", json={"user": "u1", "event": "Product Viewed"})).status == 200
+        assert (await client.post("/v1/events", json={"user": "u1", "event": "Product Viewed"})).status == 429
     finally:
         await client.close()
         await running.stop()

@@ -1,0 +1,180 @@
+"""Embedded runtime: events/s over HTTP (batches of 500, fully processed and committed)
+and the time from an event's arrival to its notification's request at a push sink.
+
+Starts `pushcast run` as a subprocess on the real clock with the example campaigns plus
+a live no-delay campaign, a local push sink (aiohttp, this process) allowed as a push
+service, and measures:
+
+1. throughput: `--events` events for `--users` users (a site's mix: views, carts,
+   searches, purchases) posted in batches of 500 by `--concurrency` clients;
+2. latency: `--pings` single events, one every 10 ms, each triggering a notification for
+   its own subscribed user; from the POST leaving the client to the push request
+   arriving at the sink (both clocks are this process's).
+
+    .venv/bin/python bench/bench_runtime.py [--users 100000] [--events 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-admin-token-0123456789abcdef"
+P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
+LIVE = """
+campaign: bench-live
+who: {on: {event: Bench Ping}}
+when: {limits: {ignore_global: true}}
+what: {title: "Ping {{ event.n }}", ttl: 1h}
+"""
+EVENTS = ["Product Viewed", "Added To Cart", "Charged", "Session Started", "Searched"]
+WEIGHTS = [40, 10, 3, 22, 25]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+class Sink:
+    def __init__(self):
+        self.port = free_port()
+        self.arrivals: dict[str, float] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.arrivals.setdefault(request.path.rsplit("/", 1)[1], time.perf_counter())
+        return web.Response(status=201)
+
+    async def start(self):
+        server = web.Server(self.handle, access_log=None)
+        self.runner = web.ServerRunner(server, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+
+def site_event(rng: random.Random, users: int) -> dict:
+    name = rng.choices(EVENTS, WEIGHTS)[0]
+    props = {"product": f"p{rng.randrange(500)}", "price": rng.randrange(5, 300)}
+    if name in ("Added To Cart", "Charged"):
+        props["cart_id"] = f"c{rng.randrange(10_000)}"
+        props["amount"] = props["price"]
+    return {"user": f"u{rng.randrange(users)}", "event": name, "props": props}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--pings", type=int, default=500)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pushcast-bench-"))
+    sink = Sink()
+    await sink.start()
+    campaigns = work / "campaigns.d"
+    campaigns.mkdir()
+    for file in (ROOT / "campaigns.d").glob("*.yaml"):
+        shutil.copy(file, campaigns)
+    (campaigns / "bench-live.yaml").write_text(LIVE)
+    config = work / "pushcast.yaml"
+    config.write_text(f"push_services:\n  - {{host: 'http://127.0.0.1:{sink.port}'}}\n"
+                      f"vapid: {{subject: 'mailto:bench@shop.example'}}\nadmin_token: {TOKEN}\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "run", "--config", str(config), "--campaigns", str(campaigns),
+         "--state-dir", str(work / "state"), "--port", str(port)],
+        cwd=ROOT, stdout=open(work / "run.log", "wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(url + "/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+            rng = random.Random(7)
+            bodies = [orjson.dumps([site_event(rng, args.users) for _ in range(args.batch)])
+                      for _ in range(args.events // args.batch)]
+            queue = list(reversed(bodies))
+
+            async def client():
+                while queue:
+                    body = queue.pop()
+                    async with session.post(url + "/v1/events", data=body, headers=headers) as response:
+                        assert response.status == 200, await response.text()
+
+            started = time.perf_counter()
+            await asyncio.gather(*[client() for _ in range(args.concurrency)])
+            elapsed = time.perf_counter() - started
+            total = len(bodies) * args.batch
+            print(f"throughput: {total} events in {elapsed:.2f}s = {total / elapsed:,.0f} events/s "
+                  f"(batches of {args.batch}, {args.concurrency} concurrent clients, {args.users} users)")
+
+            subs = [{"user": f"ping{n}", "event": "$push_subscribe",
+                     "props": {"endpoint": f"http://127.0.0.1:{sink.port}/push/{n}",
+                               "keys": {"p256dh": P256DH, "auth": AUTH}}} for n in range(args.pings)]
+            for start in range(0, len(subs), 500):
+                async with session.post(url + "/v1/events", data=orjson.dumps(subs[start:start + 500]),
+                                        headers=headers) as response:
+                    assert response.status == 200, await response.text()
+            posted: dict[str, float] = {}
+            for n in range(args.pings):
+                body = orjson.dumps({"user": f"ping{n}", "event": "Bench Ping", "props": {"n": n}})
+                posted[str(n)] = time.perf_counter()
+                async with session.post(url + "/v1/events", data=body, headers=headers) as response:
+                    assert response.status == 200
+                await asyncio.sleep(0.01)
+            deadline = time.perf_counter() + 10
+            while len(sink.arrivals) < args.pings and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+            latencies = [(sink.arrivals[k] - posted[k]) * 1000 for k in posted if k in sink.arrivals]
+            print(f"latency event -> push request: n={len(latencies)}/{args.pings} "
+                  f"p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms, "
+                  f"max {max(latencies):.1f} ms")
+            async with session.get(url + "/metrics") as response:
+                text = await response.text()
+            for line in text.splitlines():
+                if line.startswith("pushcast_batch_commit_seconds_count") or line.startswith("pushcast_batch_items_total"):
+                    print("  " + line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        await sink.runner.cleanup()
+        size = sum(f.stat().st_size for f in (work / "state").glob("pushcast.db*"))
+        print(f"state on disk: {size / 1e6:.1f} MB")
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
