@@ -107,6 +107,13 @@ class AllowList:
             )
         return service
 
+    def accept(self, data: object) -> Subscription:
+        """Subscribe time: parse a `PushSubscription.toJSON()` and check its endpoint.
+        Raises `SubscriptionError` (naming the field) or `EndpointRefused`."""
+        subscription = Subscription.from_json(data)
+        self.check(subscription)
+        return subscription
+
     def allows(self, endpoint: "str | Subscription") -> bool:
         try:
             self.check(endpoint)

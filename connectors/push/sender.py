@@ -74,7 +74,12 @@ class Sender:
             )
         self._vapid = vapid
         self._allowlist = allowlist or AllowList()
-        self._transport = transport or Http1Transport(address_guard=self._allowlist.permits_address)
+        # Push services are far away: throughput is connections / round trip (HTTP/1.1),
+        # so allow as many connections per service as requests in flight.
+        self._transport = transport or Http1Transport(
+            address_guard=self._allowlist.permits_address,
+            max_connections_per_origin=concurrency,
+        )
         self._limiter = rate_limiter or MemoryRateLimiter(clock=clock)
         # an in-memory limiter answers without awaiting: skip a coroutine per attempt
         self._reserve_now = getattr(self._limiter, "reserve_now", None)

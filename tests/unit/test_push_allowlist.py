@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.push import AllowList, ConfigError, EndpointRefused
+from connectors.push import AllowList, ConfigError, EndpointRefused, SubscriptionError
 from connectors.push.allowlist import DEFAULT_PUSH_HOSTS
 
 
@@ -119,3 +119,15 @@ def test_an_explicit_origin_may_resolve_to_loopback():
     allow = AllowList(origins=["http://localhost:8090"])
     assert allow.permits_address("localhost", 8090, "127.0.0.1")
     assert not allow.permits_address("localhost", 8091, "127.0.0.1")
+
+
+def test_accept_parses_and_checks_at_subscribe_time():
+    keys = {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+            "auth": "BTBZMqHH6r4Tts7J_aSIgg"}
+    allow = AllowList()
+    sub = allow.accept({"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": keys})
+    assert sub.endpoint == "https://fcm.googleapis.com/fcm/send/x"
+    with pytest.raises(EndpointRefused, match="internal host name"):
+        allow.accept({"endpoint": "https://localhost/x", "keys": keys})
+    with pytest.raises(SubscriptionError, match="keys.auth"):
+        allow.accept({"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {"p256dh": keys["p256dh"]}})
