@@ -110,20 +110,23 @@ class Http1Transport:
         self._user_agent = user_agent
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._closed = False
+        self._last_sweep = 0.0
 
     async def send(self, request: PushRequest) -> PushResponse:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.timeout
         scheme, host, port, head = self._head(request)
         key = (scheme, host, port)
+        if loop.time() - self._last_sweep > self._keepalive:
+            self._sweep(loop.time())
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool()
         data = head + request.body
         # A kept-alive connection may have been closed by the server just as we reused it;
         # then the request was not processed, and it is sent once more on a new connection.
-        for _ in range(2):
-            conn = await self._acquire(pool, key, deadline)
+        for attempt in range(2):
+            conn = await self._acquire(pool, key, deadline, fresh=attempt > 0)
             reused = conn.used > 0
             try:
                 response = await self._exchange(loop, conn, data, deadline, request.timeout)
@@ -156,11 +159,11 @@ class Http1Transport:
         except UnicodeEncodeError:
             raise TransportError("protocol", "non-ASCII request target or header") from None
 
-    async def _acquire(self, pool: _Pool, key, deadline: float) -> _Connection:
+    async def _acquire(self, pool: _Pool, key, deadline: float, fresh: bool) -> _Connection:
         loop = asyncio.get_running_loop()
         while True:
             now = time.monotonic()
-            while pool.idle:
+            while pool.idle and not fresh:
                 conn = pool.idle.pop()
                 if not conn.closed and now - conn.idle_since < self._keepalive:
                     return conn
@@ -184,6 +187,20 @@ class Http1Transport:
             finally:
                 if not waiter.done():
                     waiter.cancel()
+
+    def _sweep(self, now: float) -> None:
+        """Close connections idle past keep-alive in every pool, used or not since."""
+        self._last_sweep = now
+        limit = time.monotonic() - self._keepalive
+        for key, pool in list(self._pools.items()):
+            alive = [c for c in pool.idle if not c.closed and c.idle_since > limit]
+            for conn in pool.idle:
+                if conn not in alive:
+                    pool.open -= 1
+                    conn.abort()
+            pool.idle = collections.deque(alive)
+            if pool.open == 0 and not pool.waiters:
+                del self._pools[key]
 
     def _release(self, pool: _Pool, conn: _Connection, keep: bool) -> None:
         conn.waiter = None

@@ -175,3 +175,16 @@ async def test_nothing_listening_is_a_connect_error():
         await transport.send(PushRequest("http://127.0.0.1:9/x", {}, b"", 5))
     await transport.close()
     assert caught.value.kind == "connect"
+
+
+async def test_idle_connections_to_any_origin_are_closed_after_keep_alive():
+    async with RawServer(lambda n, head: OK) as a, RawServer(lambda n, head: OK) as b:
+        guard = AllowList(origins=[a.origin, b.origin]).permits_address
+        transport = Http1Transport(address_guard=guard, keepalive_timeout=0.05)
+        await transport.send(request(a))
+        assert a.open_now == 1
+        await asyncio.sleep(0.1)
+        await transport.send(request(b))  # a request anywhere sweeps every pool
+        await asyncio.sleep(0.05)
+        assert a.open_now == 0 and b.open_now == 1
+        await transport.close()
