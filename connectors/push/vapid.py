@@ -113,8 +113,9 @@ class VapidSigner:
     ):
         if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
             raise VapidError(
-                f"vapid.subject: expected a contact URI like mailto:ops@example.com or "
-                f"https://example.com/contact, got {subject!r}"
+                f"vapid.subject: expected a real contact like mailto:ops@example.com or "
+                f"https://example.com/contact (Apple's push service refuses placeholders such "
+                f"as @localhost), got {subject!r}"
             )
         if not 60 <= lifetime <= MAX_LIFETIME:
             raise VapidError(f"vapid lifetime: expected 60..{MAX_LIFETIME} seconds, got {lifetime}")

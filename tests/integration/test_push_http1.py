@@ -143,7 +143,7 @@ async def test_keep_alive_reuses_and_the_pool_bounds_connections():
 async def test_a_timeout_drops_the_connection_so_a_late_answer_is_never_misread():
     async def answer(n, head):
         if n == 1:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
             return b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n"
         return OK
 

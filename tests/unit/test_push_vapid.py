@@ -88,7 +88,11 @@ def test_header_is_cached_per_origin_and_renewed_before_expiry(key_file):
     assert json.loads(b64d(token.split(".")[1]))["exp"] == int(NOW + 6600) + 7200
 
 
-@pytest.mark.parametrize("subject", ["ops@example.com", "mailto:", "http://shop.example", "", None])
+@pytest.mark.parametrize(
+    "subject",
+    ["ops@example.com", "mailto:", "http://shop.example", "", None,
+     "mailto:ops@localhost", "https://localhost"],  # Apple answers 403 BadJwtToken to these
+)
 def test_subject_must_be_mailto_or_https(key_file, subject):
     with pytest.raises(VapidError, match="vapid.subject"):
         load_signer(key_file[0], subject)
