@@ -107,7 +107,7 @@ async def main() -> None:
                       f"vapid: {{subject: 'mailto:bench@shop.example'}}\nadmin_token: {TOKEN}\n")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "run", "--config", str(config), "--campaigns", str(campaigns),
+        [sys.executable, *os.environ.get("PYPROFILE", "").split(), "-m", "engine.cli", "run", "--config", str(config), "--campaigns", str(campaigns),
          "--state-dir", str(work / "state"), "--port", str(port)],
         cwd=ROOT, stdout=open(work / "run.log", "wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

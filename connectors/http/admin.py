@@ -9,7 +9,6 @@ from connectors.http.body import only_keys, read_json
 from connectors.http.context import context, require_admin
 from connectors.http.errors import ApiError, ok
 from connectors.metrics import CONTENT_TYPE_LATEST
-from engine.core import UserState
 from engine.local.clock import iso, parse_iso
 from engine.local.stats import campaign_stats
 
@@ -49,10 +48,9 @@ async def get_user(request: web.Request) -> web.Response:
     runtime = context(request).runtime
     await runtime.barrier()
     user = request.match_info["user"]
-    raw = runtime.store.load_state(user)
-    if raw is None:
+    state = runtime.user_state(user)
+    if state is None:
         raise ApiError(404, f"no state for user {user!r}")
-    state = UserState.loads(raw)
     return ok({
         "user": state.user,
         "profile": state.profile,

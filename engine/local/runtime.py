@@ -17,6 +17,7 @@ import hmac
 import logging
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import orjson
@@ -60,6 +61,13 @@ class Report:
     action: str = ""
 
 
+@dataclass(frozen=True)
+class Prune:
+    """Forget sent messages past the de-duplication horizon (in the writer's order)."""
+
+    now: int
+
+
 @dataclass
 class Job:
     items: list
@@ -88,13 +96,15 @@ class Runtime:
         self.clock = clock or SystemClock()
         self.metrics = metrics
         self.cache_size = cache_size
-        self.states: OrderedDict[str, UserState] = OrderedDict()
+        self.states: OrderedDict[str, bytes] = OrderedDict()  # committed states, most recent last
+        self._new_users: set[str] = set()
+        self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="pushcast-commit")
         self.timers = Timers()
         self.timers.load(store.timers())
         self.timer_changed = asyncio.Event()
         self.outbox_ready = asyncio.Event()
         self.outbox_ready.set()  # rows left by a previous run are sent first
-        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
         self.clock.on_change(lambda _now: self.timer_changed.set())
 
     # --- submitting work ---------------------------------------------------------------
@@ -130,76 +140,118 @@ class Runtime:
     # --- the writer ----------------------------------------------------------------------
 
     async def run_writer(self) -> None:
+        """Take queued jobs, several at a time, until `stop_writer()`."""
         while True:
-            jobs = [await self._queue.get()]
-            size = len(jobs[0].items)
+            job = await self._queue.get()
+            if job is None:
+                return
+            jobs = [job]
+            size = len(job.items)
             while size < MAX_BATCH_ITEMS and not self._queue.empty():
                 job = self._queue.get_nowait()
+                if job is None:
+                    await self.write(jobs)
+                    return
                 jobs.append(job)
                 size += len(job.items)
-            self.write(jobs)
+            await self.write(jobs)
 
-    def drain(self) -> None:
-        """Write whatever is queued (at shutdown)."""
-        jobs = []
-        while not self._queue.empty():
-            jobs.append(self._queue.get_nowait())
-        if jobs:
-            self.write(jobs)
+    def stop_writer(self) -> None:
+        """The writer ends after what is queued now: nothing acknowledged is dropped."""
+        self._queue.put_nowait(None)
 
-    def write(self, jobs: list[Job]) -> None:
+    async def write(self, jobs: list[Job]) -> None:
+        """Apply jobs in one transaction. The COMMIT (the fsync) runs in a thread, so the
+        event loop goes on reading requests meanwhile; the writer waits for it."""
         started = time.perf_counter()
         dirty: dict[str, UserState] = {}
         enqueued = 0
         try:
-            with self.store.batch() as batch:
+            self._prefetch(jobs)
+            batch = self.store.begin()
+            try:
                 now = self.clock.now()
                 for job in jobs:
                     for item in job.items:
                         enqueued += self._apply(batch, item, now, dirty)
                     for key, value in job.meta.items():
                         batch.set_meta(key, value)
-                batch.save_states([(user, state.dumps(), state.next_due) for user, state in dirty.items()])
+                rows = [(user, state.dumps(), state.next_due) for user, state in dirty.items()]
+                batch.save_states(rows)
                 batch.flush_counts()
+                commit = asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
+                try:
+                    await asyncio.shield(commit)
+                except asyncio.CancelledError:
+                    await commit  # never leave a COMMIT running behind a rollback
+                    raise
+            except BaseException:
+                self.store.rollback()
+                raise
         except Exception as exc:
             log.exception("writing a batch of %d jobs failed; its changes are discarded", len(jobs))
-            for user in dirty:  # memory must not run ahead of disk
-                self.states.pop(user, None)
             for job in jobs:
                 if job.future is not None and not job.future.done():
                     job.future.set_exception(exc)
             return
+        cache = self.states
         earliest = False
-        for user, state in dirty.items():
-            earliest |= self.timers.set(user, state.next_due)
+        for user, blob, next_due in rows:
+            cache[user] = blob
+            cache.move_to_end(user)
+            earliest |= self.timers.set(user, next_due)
+        while len(cache) > self.cache_size:
+            cache.popitem(last=False)
         if earliest:
             self.timer_changed.set()
         if enqueued:
             self.outbox_ready.set()
-        self._evict()
         if self.metrics is not None:
             self.metrics.committed(batch.counts, sum(len(j.items) for j in jobs), time.perf_counter() - started)
         for job in jobs:
             if job.future is not None and not job.future.done():
                 job.future.set_result(None)
 
+    async def drain(self) -> None:
+        """Write whatever is queued (at shutdown, the writer task gone)."""
+        jobs = []
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is not None:
+                jobs.append(job)
+        if jobs:
+            await self.write(jobs)
+
+    def _prefetch(self, jobs: list[Job]) -> None:
+        """Read the states this batch needs and the cache lacks, in a few queries."""
+        cache = self.states
+        wanted = set()
+        for job in jobs:
+            for item in job.items:
+                user = item.row.user if isinstance(item, SendDone) else getattr(item, "user", None)
+                if user is not None and user not in cache:
+                    wanted.add(user)
+        found = self.store.load_states(list(wanted)) if wanted else {}
+        cache.update(found)
+        self._new_users = wanted - found.keys()  # known to have no state yet
+
     def state(self, user: str, dirty: dict[str, UserState]) -> UserState:
+        """The user's state for this batch (the cache holds committed states as bytes:
+        they cost the garbage collector nothing and cannot run ahead of the disk)."""
         state = dirty.get(user)
-        if state is not None:
-            return state
-        state = self.states.get(user)
         if state is None:
-            raw = self.store.load_state(user)
-            state = UserState.loads(raw) if raw is not None else UserState(user)
-            self.states[user] = state
-        else:
-            self.states.move_to_end(user)
-        dirty[user] = state
+            raw = self.states.get(user)
+            if raw is None and user not in self._new_users:
+                raw = self.store.load_states([user]).get(user)
+            state = dirty[user] = UserState.loads(raw) if raw is not None else UserState(user)
         return state
 
-    def _evict(self) -> None:
-        while len(self.states) > self.cache_size:
-            self.states.popitem(last=False)
+    def user_state(self, user: str) -> UserState | None:
+        """A user's committed state (for reading; changes go through `submit`)."""
+        raw = self.states.get(user)
+        if raw is None:
+            raw = self.store.load_state(user)
+        return UserState.loads(raw) if raw is not None else None
 
     def _apply(self, batch: Batch, item, now: int, dirty: dict) -> int:
         """Apply one item; returns how many sends it queued. One bad item never spoils the
@@ -215,6 +267,11 @@ class Runtime:
                 return self._send_done(batch, item, now, dirty)
             if isinstance(item, Report):
                 return self._report(batch, item, now, dirty)
+            if isinstance(item, Prune):
+                removed = batch.prune(item.now)
+                if removed:
+                    log.info("forgot %d sent message(s) past the de-duplication horizon", removed)
+                return 0
             raise TypeError(f"unknown work item {item!r}")
         except Exception:
             log.exception("processing %r failed", item)

@@ -23,7 +23,7 @@ from engine.local.clock import ManualClock, SystemClock, now_ms, parse_iso
 from engine.local.events_file import EventFileReader
 from engine.local.outbox import OutboxSender
 from engine.local.reload import CampaignWatcher, load_set
-from engine.local.runtime import Runtime
+from engine.local.runtime import Prune, Runtime
 from engine.local.store import Store
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
@@ -185,9 +185,9 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
         await outbox.close()
         await asyncio.gather(*[t for t in tasks if t.get_name() != "writer"], return_exceptions=True)
         writer = next(t for t in tasks if t.get_name() == "writer")
-        writer.cancel()
+        runtime.stop_writer()
         await asyncio.gather(writer, return_exceptions=True)
-        runtime.drain()
+        await runtime.drain()
         await sender.close()
         store.close()
         print("pushcast: stopped", file=out, flush=True)
@@ -196,9 +196,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
 
 async def _prune(runtime: Runtime) -> None:
     while True:
-        removed = runtime.store.prune(runtime.clock.now())
-        if removed:
-            log.info("forgot %d sent message(s) past the de-duplication horizon", removed)
+        await runtime.submit([Prune(runtime.clock.now())])
         await asyncio.sleep(PRUNE_INTERVAL)
 
 

@@ -83,7 +83,10 @@ class OutboxRow:
 
 
 class Store:
-    """The SQLite file. Not thread-safe: the runtime uses it from its event loop only."""
+    """The SQLite file, through two connections: `db` for the runtime's single writer
+    (its transactions, and the reads that must see them), `reader` for everyone else,
+    who see committed data only. Both are used from the event loop's thread, except the
+    writer's COMMIT, which the runtime runs in a thread of its own while it waits."""
 
     def __init__(self, path: Path | str, synchronous: str = "FULL"):
         self.path = Path(path)
@@ -93,6 +96,8 @@ class Store:
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(_SCHEMA)
+        self.reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.reader.execute("PRAGMA busy_timeout=5000")
 
     @classmethod
     def open_dir(cls, state_dir: Path | str, **kwargs) -> "Store":
@@ -101,36 +106,41 @@ class Store:
         return cls(state_dir / DB_NAME, **kwargs)
 
     def close(self) -> None:
+        self.reader.close()
         self.db.close()
+
+    def begin(self) -> "Batch":
+        """Open the writer's transaction; finish it with `commit()` or `rollback()`."""
+        self.db.execute("BEGIN IMMEDIATE")
+        return Batch(self.db)
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     @contextmanager
     def batch(self) -> Iterator["Batch"]:
         """One transaction: committed when the block ends, rolled back on an exception."""
-        self.db.execute("BEGIN IMMEDIATE")
+        batch = self.begin()
         try:
-            yield Batch(self.db)
+            yield batch
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.rollback()
             raise
-        self.db.execute("COMMIT")
+        self.commit()
 
-    # --- reads -----------------------------------------------------------------------
+    # --- the writer's reads (inside its transaction) -----------------------------------
 
-    def load_state(self, user: str) -> bytes | None:
-        row = self.db.execute("SELECT state FROM users WHERE user = ?", (user,)).fetchone()
-        return row[0] if row else None
-
-    def timers(self) -> Iterator[tuple[int, str]]:
-        yield from self.db.execute("SELECT next_due, user FROM users WHERE next_due IS NOT NULL")
-
-    def pending(self, limit: int, after_seq: int = 0) -> list[OutboxRow]:
-        rows = self.db.execute(
-            "SELECT seq, message_id, endpoint, user, campaign, p256dh, auth, payload, ttl, urgency, test, created"
-            " FROM outbox WHERE done IS NULL AND seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
-        return [OutboxRow(*row[:10], bool(row[10]), row[11]) for row in rows]
-
-    def pending_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM outbox WHERE done IS NULL").fetchone()[0]
+    def load_states(self, users: list[str]) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for start in range(0, len(users), 500):
+            chunk = users[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self.db.execute(f"SELECT user, state FROM users WHERE user IN ({marks})", chunk))
+        return out
 
     def message(self, message_id: str) -> tuple[str, str, bool] | None:
         """(campaign, user, test) of a message still remembered in the outbox."""
@@ -138,32 +148,44 @@ class Store:
                               (message_id,)).fetchone()
         return (row[0], row[1], bool(row[2])) if row else None
 
+    # --- committed reads -----------------------------------------------------------------
+
+    def load_state(self, user: str) -> bytes | None:
+        row = self.reader.execute("SELECT state FROM users WHERE user = ?", (user,)).fetchone()
+        return row[0] if row else None
+
+    def timers(self) -> Iterator[tuple[int, str]]:
+        yield from self.reader.execute("SELECT next_due, user FROM users WHERE next_due IS NOT NULL")
+
+    def pending(self, limit: int, after_seq: int = 0) -> list[OutboxRow]:
+        rows = self.reader.execute(
+            "SELECT seq, message_id, endpoint, user, campaign, p256dh, auth, payload, ttl, urgency, test, created"
+            " FROM outbox WHERE done IS NULL AND seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+        return [OutboxRow(*row[:10], bool(row[10]), row[11]) for row in rows]
+
+    def pending_count(self) -> int:
+        return self.reader.execute("SELECT count(*) FROM outbox WHERE done IS NULL").fetchone()[0]
+
     def stats(self, campaign: str | None = None) -> dict[str, dict[str, float]]:
         """{campaign: {metric: value}}."""
         if campaign is None:
-            rows = self.db.execute("SELECT campaign, metric, value FROM stats")
+            rows = self.reader.execute("SELECT campaign, metric, value FROM stats")
         else:
-            rows = self.db.execute("SELECT campaign, metric, value FROM stats WHERE campaign = ?", (campaign,))
+            rows = self.reader.execute("SELECT campaign, metric, value FROM stats WHERE campaign = ?", (campaign,))
         out: dict[str, dict[str, float]] = {}
         for name, metric, value in rows:
             out.setdefault(name, {})[metric] = value
         return out
 
     def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.reader.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        (key, value))
-
     def prune(self, now: int) -> int:
-        """Forget sent outbox rows and reports past the de-duplication horizon."""
-        cutoff = now - DEDUPE_HORIZON_MS
-        with self.batch() as b:
-            removed = b.db.execute("DELETE FROM outbox WHERE done IS NOT NULL AND done < ?", (cutoff,)).rowcount
-            b.db.execute("DELETE FROM reports WHERE at < ?", (cutoff,))
-        return removed
+        """Forget sent outbox rows and reports past the de-duplication horizon (its own
+        transaction: not while the runtime's writer runs; it uses `Batch.prune`)."""
+        with self.batch() as batch:
+            return batch.prune(now)
 
 
 class Batch:
@@ -204,6 +226,12 @@ class Batch:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                         (key, value))
+
+    def prune(self, now: int) -> int:
+        cutoff = now - DEDUPE_HORIZON_MS
+        removed = self.db.execute("DELETE FROM outbox WHERE done IS NOT NULL AND done < ?", (cutoff,)).rowcount
+        self.db.execute("DELETE FROM reports WHERE at < ?", (cutoff,))
+        return removed
 
     def flush_counts(self) -> None:
         if self.counts:

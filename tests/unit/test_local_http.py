@@ -82,7 +82,7 @@ async def test_events_need_the_token_unless_open_and_reserved_ones_always_do(tmp
                                                         {"user": "u1", "event": "$profile", "props": {"test": True}}])
         body = await profile.json()
         assert profile.status == 403 and body["index"] == 1
-        assert running.runtime.states["u1"].profile == {}
+        assert running.runtime.user_state("u1").profile == {}
         # Open events are browser traffic: rate limited per address.
         assert (await client.post("/v1/events", json={"user": "u1", "event": "Product Viewed"})).status == 200
         assert (await client.post("/v1/events", json={"user": "u1", "event": "Product Viewed"})).status == 429

@@ -125,7 +125,7 @@ async def test_send_results_are_counted_once_and_feed_back_to_the_core(tmp_path)
         assert (stats["sent"], stats["failed"], stats["unsubscribed"]) == (1, 1, 1)
         assert "delivered" not in stats
         # The 410 removed the subscription from the user's state.
-        assert runtime.states["u1"].subscriptions == {}
+        assert runtime.user_state("u1").subscriptions == {}
         [row] = [r for r in runtime.store.db.execute("SELECT seq, outcome FROM outbox")]
         # A result seen twice (a retried submit) counts nothing more.
         from engine.local.store import OutboxRow
