@@ -1,0 +1,462 @@
+"""The browser SDK in a real headless Chromium: service worker, demo page, reports.
+
+The push path starts at the service worker: DevTools' `ServiceWorker.deliverPushMessage`
+runs its `push` handler with a payload, since a real `pushManager.subscribe` needs the
+browser vendor's push service. A click cannot be made on a headless notification, so the
+test calls the worker's own click handler (`self.pushcastWorker.onClick`) on the real
+notification, which is what the `notificationclick` listener calls.
+
+The page talks to `StubSite`: the routes of the pushcast HTTP API as the browser sees them
+(`/`, `/sdk/`, `/v1/...`), recording each request, so the demo tests check exactly what
+the SDK sends. The push test reaches its server only through the `push_site` fixture and
+three members: `origin`, `push_payload(user)` and `wait_report(type, message)`. To run it
+against `pushcast run`, make `push_site` start it and give those three: a payload as
+pushcast renders it (with a real `sig`) and a `wait_report` that polls the campaign's
+stats until `shown`/`clicked` count the message.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.fixtures.browser import TIMEOUT_S, ServiceWorkerDevTools, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SDK = Path(__file__).resolve().parents[2] / "sdk"
+WORKER_PATH = "/sdk/pushcast-sw.js"
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: object
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class StubSite:
+    """The pushcast HTTP API as the browser sees it, recording every call to `/v1/`."""
+
+    def __init__(self):
+        key = ec.generate_private_key(ec.SECP256R1())
+        self.vapid_public_key = _b64url(
+            key.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+        )
+        self.calls: list[Call] = []
+        self.origin = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> "StubSite":
+        app = web.Application()
+        app.router.add_get("/", self._demo)
+        app.router.add_get("/favicon.ico", self._no_content)
+        app.router.add_static("/sdk/", SDK)
+        app.router.add_get("/v1/vapid-public-key", self._vapid_key)
+        app.router.add_route("*", "/v1/{name}", self._record)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.origin = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def _no_content(self, request):
+        return web.Response(status=204)
+
+    async def _demo(self, request):
+        return web.FileResponse(SDK / "demo.html")
+
+    async def _vapid_key(self, request):
+        return web.json_response({"publicKey": self.vapid_public_key})
+
+    async def _record(self, request):
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        self.calls.append(Call(request.method, request.path, body))
+        return web.json_response({"ok": True}, status=202)
+
+    def push_payload(self, user: str) -> dict:
+        """A push payload with every field the service worker shows."""
+        return {
+            "title": "Still thinking about Trail shoes?",
+            "body": "Hi Asha, your cart is waiting.",
+            "url": f"{self.origin}/cart/c-9?utm_source=push",
+            "icon": f"{self.origin}/sdk/icon.png",
+            "image": f"{self.origin}/sdk/cart.png",
+            "badge": f"{self.origin}/sdk/badge.png",
+            "tag": "abandoned-cart:c-9",
+            "require_interaction": True,
+            "actions": [
+                {"action": "checkout", "title": "Checkout", "url": f"{self.origin}/checkout/c-9"},
+                {"action": "later", "title": "Later", "url": ""},
+            ],
+            "message": "m-3f9a2c",
+            "campaign": "abandoned-cart",
+            "sig": "c2lnbmF0dXJl",
+            "user": user,
+        }
+
+    def received(self, method: str, path: str, where: Callable[[object], bool] = lambda b: True):
+        return [c.body for c in self.calls if c.method == method and c.path == path and where(c.body)]
+
+    async def wait_for(self, method: str, path: str, where: Callable[[object], bool] = lambda b: True):
+        """The first recorded body of `method path` for which `where(body)` holds."""
+
+        async def probe():
+            found = self.received(method, path, where)
+            return found[0] if found else None
+
+        try:
+            return await wait_until(probe, f"{method} {path}", TIMEOUT_S)
+        except AssertionError as error:
+            seen = "\n".join(f"  {c.method} {c.path} {json.dumps(c.body)}" for c in self.calls)
+            raise AssertionError(f"{error}; the server got:\n{seen or '  nothing'}") from None
+
+    async def wait_report(self, type_: str, message: str) -> dict:
+        return await self.wait_for(
+            "POST", "/v1/track", lambda b: b.get("type") == type_ and b.get("message") == message
+        )
+
+
+@pytest.fixture
+async def site():
+    stub = await StubSite().start()
+    try:
+        yield stub
+    finally:
+        await stub.stop()
+
+
+@pytest.fixture
+async def push_site(site):
+    """The server of the push test: the stub for now, `pushcast run` later."""
+    return site
+
+
+@pytest.fixture
+async def page(browser_context):
+    """A tab (nothing loaded yet) whose console is echoed into the test's output."""
+    tab = await browser_context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    yield tab
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+async def open_demo(page, origin: str) -> None:
+    """Load the demo page with notifications allowed; return once its SDK check is done."""
+    await page.context.grant_permissions(["notifications"], origin=origin)
+    await page.goto(origin + "/")
+    await page.wait_for_function("() => !!window.Pushcast")
+    await page.evaluate("() => Pushcast.ready")
+
+
+async def service_worker(context, origin: str):
+    """Playwright's handle on the pushcast service worker of `origin`."""
+
+    async def probe():
+        for worker in context.service_workers:
+            if worker.url.startswith(origin + WORKER_PATH):
+                return worker
+        return None
+
+    return await wait_until(probe, f"the service worker {origin}{WORKER_PATH}")
+
+
+NOTIFICATIONS_JS = """async (scope) => {
+  const registration = await navigator.serviceWorker.getRegistration(scope);
+  const shown = await registration.getNotifications();
+  return shown.map(n => ({
+    title: n.title, body: n.body, tag: n.tag, icon: n.icon, image: n.image, badge: n.badge,
+    requireInteraction: n.requireInteraction, data: n.data,
+    actions: n.actions.map(a => ({action: a.action, title: a.title})),
+  }));
+}"""
+
+
+async def test_push_shows_the_notification_and_reports_shown_and_clicked(
+    push_site, browser_context, page
+):
+    devtools = await ServiceWorkerDevTools.attach(browser_context, page)
+    await open_demo(page, push_site.origin)
+    scope = await page.evaluate("() => Pushcast.register().then(r => r.scope)")
+    assert scope == f"{push_site.origin}/sdk/"
+    registration_id = await devtools.active_registration(scope)
+
+    payload = push_site.push_payload(user="u-browser")
+    await devtools.deliver_push(push_site.origin, registration_id, payload)
+
+    async def notifications():
+        return await page.evaluate(NOTIFICATIONS_JS, scope)
+
+    (shown,) = await wait_until(notifications, "the notification to be shown")
+    assert shown == {
+        "title": payload["title"],
+        "body": payload["body"],
+        "tag": payload["tag"],
+        "icon": payload.get("icon", ""),
+        "image": payload.get("image", ""),
+        "badge": payload.get("badge", ""),
+        "requireInteraction": bool(payload.get("require_interaction")),
+        "actions": [{"action": a["action"], "title": a["title"]} for a in payload["actions"]],
+        "data": payload,
+    }
+    report = {
+        "message": payload["message"],
+        "campaign": payload["campaign"],
+        "user": payload["user"],
+        "sig": payload["sig"],
+    }
+    assert await push_site.wait_report("shown", payload["message"]) == {
+        "type": "shown", "action": "", **report
+    }
+
+    # The click decisions, evaluated in the service worker itself.
+    button = payload["actions"][0]
+    worker = await service_worker(browser_context, push_site.origin)
+    decided = await worker.evaluate(
+        """([p, action]) => ({
+          button: PushcastCore.clickTarget(p, action),
+          body: PushcastCore.clickTarget(p, ''),
+          unknown: PushcastCore.clickTarget(p, 'no-such-button'),
+          bare: PushcastCore.clickTarget({}, ''),
+          noUrl: PushcastCore.clickTarget({url: '/m', actions: [{action: 'later', title: 'Later'}]}, 'later'),
+          script: PushcastCore.clickTarget({url: 'javascript:alert(1)'}, ''),
+          report: PushcastCore.trackBody(p, 'clicked', action),
+        })""",
+        [payload, button["action"]],
+    )
+    assert decided == {
+        "button": button["url"],
+        "body": payload["url"],
+        "unknown": payload["url"],
+        "bare": "/",
+        "noUrl": "/m",  # a button without a URL opens the message's URL
+        "script": "/",  # only http(s) URLs are opened
+        "report": {"type": "clicked", "action": button["action"], **report},
+    }
+
+    # The worker's click handler on the real notification: closes it, reports the click.
+    # Opening a window needs a real click's user activation, so only that part fails here.
+    outcome = await worker.evaluate(
+        """async ([tag, action]) => {
+          const [notification] = await self.registration.getNotifications({tag});
+          return self.pushcastWorker.onClick(notification, action);
+        }""",
+        [payload["tag"], button["action"]],
+    )
+    assert outcome["url"] == button["url"]
+    assert outcome["reported"] is True, outcome
+    assert await push_site.wait_report("clicked", payload["message"]) == {
+        "type": "clicked", "action": button["action"], **report
+    }
+    await wait_until(
+        lambda: _none(notifications), "the clicked notification to close", TIMEOUT_S
+    )
+    assert not devtools.errors, f"service worker errors: {devtools.errors}"
+
+
+async def _none(probe) -> bool:
+    return not await probe()
+
+
+async def test_a_payload_that_is_not_json_still_shows_a_notification(
+    site, browser_context, page
+):
+    devtools = await ServiceWorkerDevTools.attach(browser_context, page)
+    await open_demo(page, site.origin)
+    scope = await page.evaluate("() => Pushcast.register().then(r => r.scope)")
+    await devtools.deliver_push(site.origin, await devtools.active_registration(scope), "Hello")
+
+    async def notifications():
+        return await page.evaluate(NOTIFICATIONS_JS, scope)
+
+    (shown,) = await wait_until(notifications, "the notification to be shown")
+    assert (shown["title"], shown["body"], shown["actions"]) == ("New notification", "Hello", [])
+    assert site.received("POST", "/v1/track") == []  # not a pushcast message: nothing to count
+
+
+# Stands in for the browser's push service, which needs the vendor's servers: subscribe()
+# and getSubscription() keep a made-up subscription in localStorage so it survives reloads.
+FAKE_PUSH_SERVICE = """(() => {
+  const KEY = 'test:push-subscription';
+  const load = () => JSON.parse(localStorage.getItem(KEY) || 'null');
+  const made = (record) => record && {
+    endpoint: record.endpoint,
+    expirationTime: null,
+    options: {userVisibleOnly: true, applicationServerKey: new Uint8Array(record.key).buffer},
+    toJSON: () => ({endpoint: record.endpoint, expirationTime: null,
+                    keys: {p256dh: 'BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4',
+                           auth: 'BTBZMqHH6r4Tts7J_aSIgg'}}),
+    unsubscribe: () => { localStorage.removeItem(KEY); return Promise.resolve(true); },
+  };
+  PushManager.prototype.subscribe = function (options) {
+    if (!options || options.userVisibleOnly !== true) return Promise.reject(new Error('userVisibleOnly must be true'));
+    const record = {endpoint: 'https://push.example/sub-1',
+                    key: Array.from(new Uint8Array(options.applicationServerKey))};
+    localStorage.setItem(KEY, JSON.stringify(record));
+    return Promise.resolve(made(record));
+  };
+  PushManager.prototype.getSubscription = function () { return Promise.resolve(made(load())); };
+})();"""
+
+
+async def test_demo_subscribes_from_the_button_and_reposts_when_the_subscription_changes(
+    site, browser_context, page
+):
+    await page.add_init_script(FAKE_PUSH_SERVICE)
+    await open_demo(page, site.origin)
+    user = await page.input_value("#user")
+    assert user.startswith("demo-")
+    await page.wait_for_function("() => document.getElementById('status').textContent === 'off'")
+
+    await page.get_by_role("button", name="Enable notifications").click()  # a user gesture
+    posted = await site.wait_for("POST", "/v1/subscriptions")
+    assert posted == {
+        "user": user,
+        "subscription": {
+            "endpoint": "https://push.example/sub-1",
+            "expirationTime": None,
+            "keys": {
+                "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+                "auth": "BTBZMqHH6r4Tts7J_aSIgg",
+            },
+        },
+    }
+    key = await page.evaluate(
+        "() => JSON.parse(localStorage.getItem('test:push-subscription')).key"
+    )
+    assert _b64url(bytes(key)) == site.vapid_public_key, "subscribed with the server's VAPID key"
+    profile = await site.wait_for("POST", "/v1/events", lambda b: b["event"] == "$profile")
+    assert profile["user"] == user and profile["props"]["tz"]
+    await page.wait_for_function("() => document.getElementById('status').textContent === 'on'")
+    scope = f"{site.origin}/sdk/"
+    assert await page.evaluate(
+        "(scope) => navigator.serviceWorker.getRegistration(scope).then(r => !!(r && r.active))", scope
+    )
+
+    # Same endpoint, same user: a reload posts nothing.
+    await open_demo(page, site.origin)
+    assert len(site.received("POST", "/v1/subscriptions")) == 1
+
+    # The browser replaced the subscription while the page was closed: re-posted on load.
+    await page.evaluate(
+        """() => { const r = JSON.parse(localStorage.getItem('test:push-subscription'));
+                   r.endpoint = 'https://push.example/sub-2';
+                   localStorage.setItem('test:push-subscription', JSON.stringify(r)); }"""
+    )
+    await open_demo(page, site.origin)
+    moved = await site.wait_for(
+        "POST", "/v1/subscriptions", lambda b: b["subscription"]["endpoint"].endswith("/sub-2")
+    )
+    assert moved["user"] == user
+
+    # Another user in the same browser: the endpoint moves from the old user to the new one.
+    await page.fill("#user", "u-other")
+    await page.dispatch_event("#user", "change")
+    await site.wait_for(
+        "POST", "/v1/subscriptions",
+        lambda b: b["user"] == "u-other" and b["subscription"]["endpoint"].endswith("/sub-2"),
+    )
+    assert site.received("DELETE", "/v1/subscriptions") == [
+        {"user": user, "endpoint": "https://push.example/sub-2"}
+    ]
+
+    # The worker re-posts a subscription the browser replaced (pushsubscriptionchange) for
+    # the user the page stored, and deletes the old endpoint.
+    worker = await service_worker(browser_context, site.origin)
+    outcome = await worker.evaluate(
+        """() => self.pushcastWorker.onSubscriptionChange(
+             {endpoint: 'https://push.example/sub-2'},
+             {endpoint: 'https://push.example/sub-3',
+              toJSON: () => ({endpoint: 'https://push.example/sub-3', expirationTime: null,
+                              keys: {p256dh: 'k', auth: 'a'}})})"""
+    )
+    assert outcome == {"posted": True, "endpoint": "https://push.example/sub-3"}
+    assert await site.wait_for(
+        "POST", "/v1/subscriptions", lambda b: b["subscription"]["endpoint"].endswith("/sub-3")
+    ) == {
+        "user": "u-other",
+        "subscription": {
+            "endpoint": "https://push.example/sub-3",
+            "expirationTime": None,
+            "keys": {"p256dh": "k", "auth": "a"},
+        },
+    }
+    await site.wait_for(
+        "DELETE", "/v1/subscriptions",
+        lambda b: b == {"user": "u-other", "endpoint": "https://push.example/sub-2"},
+    )
+
+    # Turning notifications off unsubscribes and tells the server.
+    deletes = len(site.received("DELETE", "/v1/subscriptions"))
+    await page.get_by_role("button", name="Turn off").click()
+    await wait_until(
+        lambda: _count_above(site, "DELETE", "/v1/subscriptions", deletes), "the DELETE"
+    )
+    assert site.received("DELETE", "/v1/subscriptions")[-1] == {
+        "user": "u-other", "endpoint": "https://push.example/sub-2"
+    }
+    await page.wait_for_function("() => document.getElementById('status').textContent === 'off'")
+
+
+async def _count_above(site, method, path, count) -> bool:
+    return len(site.received(method, path)) > count
+
+
+async def test_demo_buttons_send_the_sample_events(site, page):
+    await open_demo(page, site.origin)
+    user = await page.input_value("#user")
+    cart = await page.text_content("#cart")
+    before = dt.datetime.now(dt.timezone.utc)
+    for name in ("Added To Cart", "Charged", "Product Viewed", "Flight Booked"):
+        await page.get_by_role("button", name=name, exact=True).click()
+    events = {}
+    for name in ("Added To Cart", "Charged", "Product Viewed", "Flight Booked"):
+        events[name] = await site.wait_for("POST", "/v1/events", lambda b, n=name: b["event"] == n)
+    after = dt.datetime.now(dt.timezone.utc)
+
+    for name, event in events.items():
+        assert event["user"] == user, name
+        ts = dt.datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
+        assert before - dt.timedelta(seconds=5) <= ts <= after + dt.timedelta(seconds=5), name
+    assert events["Added To Cart"]["props"]["cart_id"] == cart
+    assert events["Added To Cart"]["props"]["price"] >= 10  # the abandoned-cart filter
+    assert events["Charged"]["props"]["cart_id"] == cart
+    assert events["Product Viewed"]["props"]["product_id"]
+    departure = dt.datetime.fromisoformat(
+        events["Flight Booked"]["props"]["departure"].replace("Z", "+00:00")
+    )
+    assert abs(departure - (before + dt.timedelta(days=2))) < dt.timedelta(minutes=1)
+    assert {"destination", "booking_ref"} <= events["Flight Booked"]["props"].keys()
+    # The page logs after the server answered, so this may come a moment after the request.
+    await page.wait_for_function(
+        "() => document.getElementById('log').textContent.includes('Sent Flight Booked')"
+    )
+    assert await page.evaluate(
+        """() => import('/sdk/pushcast.mjs').then(m =>
+             m.default === window.Pushcast && typeof m.subscribe === 'function')"""
+    ), "pushcast.mjs exports the same SDK as the global"
