@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.cli_batch import add_backtest_parser
 
     add_backtest_parser(sub)
+    __import__("engine.cli_worker", fromlist=["add_worker_parser"]).add_worker_parser(sub)
     return parser
 
 

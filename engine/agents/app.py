@@ -1,0 +1,273 @@
+"""The Faust app of a Kafka worker, built by `create_runtime` (nothing is wired at import).
+
+    events topic (key: user) ──▶ user agent ──▶ state table (changelog-backed)
+          ▲  ▲                      │ Notify
+          │  └── wake / run ◀── timer, scheduler (this worker's partitions)
+          │                         ▼
+          └──── result events ◀── sender agent ◀── sends topic
+    malformed records ──▶ dead-letter topic
+
+Processing is at-least-once: Faust flushes the producer before it commits offsets, a
+batch's notifications are acknowledged by Kafka before its states are written, and a
+stored state remembers the last offset it applied, so a redelivered record changes
+nothing and a redelivered notification is caught by the send de-duplication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+
+from engine.agents.campaigns import CampaignSource
+from engine.agents.clock import SystemClock
+from engine.agents.metrics import WorkerMetrics
+from engine.agents.records import (
+    DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify, encode_notify, encode_run, encode_wake, peek_due,
+)
+from engine.agents.sends import SendProcessor
+from engine.agents.settings import WorkerSettings
+from engine.agents.users import DeadLetter, Record, UserProcessor
+from engine.agents.wakes import WakeIndex
+from engine.core.schedule import run_times
+
+log = logging.getLogger(__name__)
+
+
+def _record(event) -> Record:
+    message = event.message
+    return Record(message.key, message.value, message.headers, int(round(message.timestamp * 1000)),
+                  message.partition, message.offset, message.topic, event)
+
+
+def _in_context(event) -> None:
+    # Faust picks a table's partition (changelog and store) from the current event; a
+    # batch holds records of several partitions, so each write names its own record.
+    _current_event.set(weakref.ref(event))
+
+
+@dataclass
+class Runtime:
+    settings: WorkerSettings
+    app: faust.App
+    metrics: WorkerMetrics
+    campaigns: CampaignSource
+    users: UserProcessor
+    sends: SendProcessor | None
+    index: WakeIndex
+    clock: Any
+    events_topic: Any = None
+    sends_topic: Any = None
+    dead_letter_topic: Any = None
+    table: Any = None
+    ready: bool = False  # partitions assigned and the table recovered
+    schedule_after: int = 0
+
+    # --- the user agent ---------------------------------------------------------------
+
+    async def handle_user_batch(self, events: list) -> None:
+        with self.metrics.batch_seconds.time():
+            records = [_record(e) for e in events]
+            table = self.table
+
+            def load(user: str, record: Record) -> bytes | None:
+                _in_context(record.ref)
+                return table.get(user)
+
+            result = self.users.process(records, load)
+            pending = [
+                await self.sends_topic.send(key=n.user.encode(), value=encode_notify(n, p))
+                for n, p in result.notifications
+            ]
+            for future in pending:  # the sends are in Kafka before the state says they happened
+                await future
+            for user, (stored, record) in result.states.items():
+                _in_context(record.ref)
+                table[user] = stored.dumps()
+                self.index.set(user, stored.state.next_due, stored.partition)
+            await self.dead_letter(result.dead_letters)
+            self.metrics.waits_pending.set(len(self.index))
+
+    async def dead_letter(self, letters: list[DeadLetter]) -> None:
+        for letter in letters:
+            record = letter.record
+            self.metrics.dead_letters.labels(record.topic, letter.field).inc()
+            log.warning("dead letter from %s[%d]@%d: %s", record.topic, record.partition, record.offset,
+                        letter.reason)
+            headers = [
+                (DLQ_REASON, letter.reason.encode()),
+                (DLQ_FIELD, letter.field.encode()),
+                (DLQ_SOURCE, f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ]
+            await self.dead_letter_topic.send(key=record.key, value=record.value or b"", headers=headers)
+
+    # --- the sender agent -------------------------------------------------------------
+
+    async def handle_send_batch(self, events: list) -> None:
+        notifications, letters = [], []
+        for event in events:
+            record = _record(event)
+            try:
+                notifications.append(decode_notify(record.value))
+            except Exception as exc:
+                letters.append(DeadLetter(record, "value", f"not a pushcast send: {exc!r}"))
+        await self.dead_letter(letters)
+        results = await self.sends.process(notifications)
+        import orjson
+
+        for event, partition in results:
+            await self.events_topic.send(key=event["user"].encode(), value=orjson.dumps(event), partition=partition)
+
+    # --- timers: wake-ups and scheduled runs ------------------------------------------
+
+    def owned_partitions(self) -> set[int]:
+        topic = self.events_topic.get_topic_name()
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+
+    async def on_recovered(self) -> None:
+        """Partitions were assigned and the table recovered: rebuild the wake index."""
+        owned = self.owned_partitions()
+        index = WakeIndex(self.settings.refire_ms)
+        users_by_partition: dict[int, int] = {}
+        for key, value in self.table.data.items():
+            if value is None:
+                continue
+            partition, due = peek_due(value)
+            if partition in owned:
+                users_by_partition[partition] = users_by_partition.get(partition, 0) + 1
+                if due is not None:
+                    index.set(key.decode() if isinstance(key, bytes) else key, due, partition)
+        self.index = index
+        self.metrics.waits_pending.set(len(index))
+        self.ready = True
+        log.warning("partitions %s of %s: %d pending waits", sorted(owned), self.events_topic.get_topic_name(),
+                    len(index))
+        await self.catch_up_runs()
+
+    async def on_revoked(self, revoked) -> None:
+        self.ready = False
+        self.index.drop_partitions({tp.partition for tp in revoked if tp.topic == self.events_topic.get_topic_name()})
+
+    async def timer_loop(self) -> None:
+        tick = self.settings.timer_tick
+        reload_every = max(1, int(self.settings.reload_interval / tick))
+        ticks = 0
+        self.schedule_after = self.clock.now_ms() - 1
+        while True:
+            await asyncio.sleep(tick)
+            ticks += 1
+            try:
+                if ticks % reload_every == 0:
+                    self.campaigns.reload_if_changed()
+                if self.ready and not self.app.rebalancing:
+                    await self.fire_due()
+                    await self.run_schedules()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the timer must outlive one bad tick
+                log.exception("timer tick failed")
+
+    async def fire_due(self) -> None:
+        now = self.clock.now_ms()
+        for user, due, partition in self.index.pop_due(now):
+            value, headers = encode_wake(user, due)
+            await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
+            self.metrics.wakes_fired.inc()
+            self.metrics.wait_lateness.observe(max(0, now - due) / 1000)
+
+    async def run_schedules(self, after: int | None = None, partitions: set[int] | None = None) -> None:
+        now = self.clock.now_ms()
+        start = self.schedule_after if after is None else after
+        runs = []
+        for compiled in self.campaigns().by_id.values():
+            for slot, at in run_times(compiled, start, now):
+                runs.append((at, compiled.id, slot))
+        if after is None:
+            self.schedule_after = now
+        if not runs:
+            return
+        owned = self.owned_partitions() if partitions is None else partitions
+        users = []
+        for key, value in self.table.data.items():
+            if value is None:
+                continue
+            partition, _ = peek_due(value)
+            if partition in owned:
+                users.append((key.decode() if isinstance(key, bytes) else key, partition))
+        for at, campaign, slot in sorted(runs):
+            self.metrics.scheduled_runs.labels(campaign).inc()
+            for i, (user, partition) in enumerate(users):
+                value, headers = encode_run(user, campaign, slot, at)
+                await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
+                if i % 1000 == 999:
+                    await asyncio.sleep(0)
+
+    async def catch_up_runs(self) -> None:
+        # Runs while partitions moved may have missed them; a replayed run is a no-op per user.
+        now = self.clock.now_ms()
+        after = max(now - self.settings.schedule_catchup_ms, self.schedule_after - self.settings.schedule_catchup_ms)
+        if self.schedule_after and after < self.schedule_after:
+            await self.run_schedules(after=after)
+
+
+def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
+                   metrics: WorkerMetrics | None = None) -> Runtime:
+    """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
+    none (the sender agent is not started); the CLI builds them from the config."""
+    metrics = metrics or WorkerMetrics()
+    clock = clock or SystemClock()
+    campaigns = CampaignSource(settings.campaigns, settings.config, metrics)
+    store = "memory://" if settings.store == "memory" else "rocksdb://"
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store=store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        table_standby_replicas=settings.standby_replicas,
+        broker_commit_interval=settings.commit_interval,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        autodiscover=False,
+    )
+    users = UserProcessor(campaigns, metrics, clock.now_ms)
+    sends = SendProcessor(sender, dedup, metrics, clock.now_ms) if sender is not None else None
+    runtime = Runtime(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock)
+    runtime.events_topic = app.topic(settings.events_topic, partitions=settings.partitions,
+                                     key_serializer="raw", value_serializer="raw")
+    runtime.sends_topic = app.topic(settings.sends_topic, partitions=settings.sends_partitions,
+                                    key_serializer="raw", value_serializer="raw")
+    runtime.dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1,
+                                          key_serializer="raw", value_serializer="raw")
+    runtime.table = app.Table("users", default=None, partitions=settings.partitions,
+                              schema=faust.Schema(key_serializer="raw", value_serializer="raw"))
+
+    async def user_agent(stream):
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            await runtime.handle_user_batch(events)
+
+    app.agent(runtime.events_topic, name="users")(user_agent)
+
+    if sends is not None:
+        async def sender_agent(stream):
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+                await runtime.handle_send_batch(events)
+
+        app.agent(runtime.sends_topic, name="sender")(sender_agent)
+
+    runtime.table.on_recover(runtime.on_recovered)
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender, revoked, **kwargs) -> None:
+        await runtime.on_revoked(revoked)
+
+    app.task(runtime.timer_loop)
+    return runtime

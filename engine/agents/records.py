@@ -1,0 +1,148 @@
+"""What travels on the Kafka topics, and the stored form of a user's state.
+
+- events topic: a user's JSON event (FORMATS.md), or an internal record (a Kafka header
+  `pushcast-internal`: `wake` or `run`) that only pushcast writes: a wake-up for a due wait,
+  or one user's share of a scheduled run. Internal records are not JSON events, so no
+  producer of user events (HTTP, files) can express one.
+- sends topic: one `Notify` as JSON, with the partition of the user's events (`p`), so that
+  delivery reports go back to the partition that holds the user's state.
+- dead-letter topic: the original key and bytes, unchanged, with the reason in headers
+  (the Kafka Connect convention), so a fixed record can be produced again as it is.
+- state table value: a one-line header `partition offset next_due`, then the core's
+  `UserState.dumps()`. The offset makes replays after a crash idempotent (a record at or
+  below it was applied already); `next_due` lets a worker rebuild its wake index without
+  parsing every state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from engine.core import Event, EventError, Notify, Subscription, UserState, parse_event
+
+INTERNAL_HEADER = "pushcast-internal"
+WAKE = b"wake"
+RUN = b"run"
+DLQ_REASON = "pushcast-dlq-reason"
+DLQ_FIELD = "pushcast-dlq-field"
+DLQ_SOURCE = "pushcast-dlq-source"  # topic/partition/offset of the original record
+
+
+@dataclass(frozen=True)
+class WakeUp:
+    """Fire this user's waits due at or before `at` (epoch ms)."""
+
+    user: str
+    at: int
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One user's share of a scheduled campaign's run at `at` (epoch ms)."""
+
+    user: str
+    campaign: str
+    slot: str
+    at: int
+
+
+def header(headers, name: str) -> bytes | None:
+    """A header's value from faust's headers (a mapping or a list of pairs)."""
+    if not headers:
+        return None
+    items = headers.items() if hasattr(headers, "items") else headers
+    for key, value in items:
+        if key == name:
+            return value
+    return None
+
+
+def decode_record(key: bytes | None, value: bytes | None, headers, timestamp_ms: int) -> Event | WakeUp | ScheduledRun:
+    """One events-topic record; raises EventError (with `.field`) for a dead letter.
+
+    A missing `ts` is the record's Kafka timestamp: the same on every replay, so message
+    ids stay deterministic.
+    """
+    if value is None:
+        raise EventError("value", "empty record (no value)")
+    try:
+        raw = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise EventError("value", f"not JSON: {exc}") from None
+    kind = header(headers, INTERNAL_HEADER)
+    if kind is not None:
+        return _decode_internal(kind, raw)
+    event = parse_event(raw, timestamp_ms)
+    if key is not None:
+        try:
+            key_text = key.decode() if isinstance(key, (bytes, bytearray)) else str(key)
+        except UnicodeDecodeError:
+            raise EventError("key", "the Kafka key is not UTF-8 (it must be the user id)") from None
+        if key_text != event.user:
+            raise EventError("key", f"the Kafka key {key_text!r} is not the event's user {event.user!r}")
+    return event
+
+
+def _decode_internal(kind: bytes, raw: object) -> WakeUp | ScheduledRun:
+    try:
+        if kind == WAKE:
+            return WakeUp(str(raw["user"]), int(raw["at"]))
+        if kind == RUN:
+            return ScheduledRun(str(raw["user"]), str(raw["campaign"]), str(raw["slot"]), int(raw["at"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EventError("value", f"malformed internal {kind.decode(errors='replace')} record: {exc!r}") from None
+    raise EventError(INTERNAL_HEADER, f"unknown internal record kind {kind!r}")
+
+
+def encode_wake(user: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return orjson.dumps({"user": user, "at": at}), [(INTERNAL_HEADER, WAKE)]
+
+
+def encode_run(user: str, campaign: str, slot: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return orjson.dumps({"user": user, "campaign": campaign, "slot": slot, "at": at}), [(INTERNAL_HEADER, RUN)]
+
+
+def encode_notify(notify: Notify, partition: int) -> bytes:
+    return orjson.dumps({
+        "id": notify.message_id, "campaign": notify.campaign, "user": notify.user, "at": notify.at,
+        "payload": notify.payload, "subs": [[s.endpoint, s.p256dh, s.auth] for s in notify.subscriptions],
+        "ttl": notify.ttl, "urgency": notify.urgency, "test": notify.test, "p": partition,
+    })
+
+
+def decode_notify(value: bytes) -> tuple[Notify, int]:
+    """A sends-topic record: the Notify and the partition of the user's events."""
+    raw = orjson.loads(value)
+    subs = tuple(Subscription(*row) for row in raw["subs"])
+    notify = Notify(raw["id"], raw["campaign"], raw["user"], int(raw["at"]), raw["payload"], subs,
+                    int(raw["ttl"]), raw.get("urgency", "normal"), bool(raw.get("test", False)))
+    return notify, int(raw["p"])
+
+
+@dataclass
+class StoredState:
+    """A user's state as kept in the table, with its replay guard."""
+
+    state: UserState
+    partition: int = -1
+    offset: int = -1  # the last events-topic offset applied to this state
+
+    def dumps(self) -> bytes:
+        due = self.state.next_due
+        head = b"%d %d %s\n" % (self.partition, self.offset, b"-" if due is None else b"%d" % due)
+        return head + self.state.dumps()
+
+    @classmethod
+    def loads(cls, raw: bytes) -> "StoredState":
+        head, _, body = raw.partition(b"\n")
+        partition, offset, _due = head.split(b" ")
+        return cls(UserState.loads(body), int(partition), int(offset))
+
+
+def peek_due(raw: bytes) -> tuple[int, int | None]:
+    """(partition, next_due) from a stored value, reading only its header."""
+    head = raw[: raw.index(b"\n")]
+    partition, _offset, due = head.split(b" ")
+    return int(partition), None if due == b"-" else int(due)

@@ -1,0 +1,37 @@
+"""A worker's settings: what `pushcast worker` flags set. Plain data, no wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class WorkerSettings:
+    bootstrap: str = "127.0.0.1:9092"
+    app_id: str = "pushcast"
+    events_topic: str = "pushcast-events"
+    sends_topic: str = "pushcast-sends"
+    dead_letter_topic: str = "pushcast-dead-letters"
+    partitions: int = 8  # of the events topic and the state table (fixed once created)
+    sends_partitions: int = 8
+    replication: int = 1
+    store: str = "rocksdb"  # rocksdb (rocksdict) | memory
+    data_dir: Path = Path(".pushcast/kafka")
+    standby_replicas: int = 1
+    campaigns: list[Path] = field(default_factory=lambda: [Path("campaigns.d")])
+    config: Path | None = None
+    redis: str | None = None  # None: the config's `redis`; empty: none (memory limits, no dedup)
+    dry_run: bool = False  # accept every send without contacting a push service
+    metrics_port: int | None = 9464
+    batch_size: int = 500
+    batch_within: float = 0.02  # seconds a batch waits to fill
+    commit_interval: float = 1.0
+    session_timeout: float = 30.0
+    heartbeat_interval: float = 3.0
+    timer_tick: float = 0.01  # seconds between checks of the wake index
+    refire_ms: int = 30_000
+    schedule_catchup_ms: int = 3_600_000  # runs this recent are replayed on partition assignment
+    reload_interval: float = 5.0
+    dedup_lease_ms: int = 15_000
+    loglevel: str = "warning"

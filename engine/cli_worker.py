@@ -1,0 +1,136 @@
+"""`pushcast worker`: one Kafka worker (user agent, timers, scheduler, sender agent).
+
+Any number of workers with the same `--app-id` share the partitions; a second machine
+needs only the same flags, Kafka and Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from engine.agents.settings import WorkerSettings
+
+
+def add_worker_parser(sub) -> None:
+    d = WorkerSettings()
+    worker = sub.add_parser("worker", help="run a Kafka worker (Faust): rules, timers, sending")
+    worker.add_argument("--kafka", help="bootstrap servers (default: pushcast.yaml `kafka`, then 127.0.0.1:9092)")
+    worker.add_argument("--redis", help="redis:// URL for shared rate limits and send de-duplication "
+                                        "(default: pushcast.yaml `redis`; 'none' to run without)")
+    worker.add_argument("--config", type=Path, help="pushcast.yaml (default: ./pushcast.yaml if present)")
+    worker.add_argument("--campaigns", type=Path, nargs="+", default=[Path("campaigns.d")])
+    worker.add_argument("--app-id", default=d.app_id, help="the consumer group: workers with the same id share work")
+    worker.add_argument("--topic-prefix", default="pushcast-",
+                        help="topics are PREFIXevents, PREFIXsends, PREFIXdead-letters")
+    worker.add_argument("--partitions", type=int, default=d.partitions,
+                        help="partitions of the events topic and state table when they are created")
+    worker.add_argument("--sends-partitions", type=int, default=d.sends_partitions)
+    worker.add_argument("--replication", type=int, default=d.replication)
+    worker.add_argument("--store", choices=("rocksdb", "memory"), default=d.store)
+    worker.add_argument("--data-dir", type=Path, default=d.data_dir, help="local table stores (one per worker)")
+    worker.add_argument("--standby-replicas", type=int, default=d.standby_replicas)
+    worker.add_argument("--metrics-port", type=int, default=d.metrics_port, help="Prometheus /metrics (0: off)")
+    worker.add_argument("--dry-run", action="store_true",
+                        help="decide and report, but accept every send without contacting a push service")
+    worker.add_argument("--batch-size", type=int, default=d.batch_size)
+    worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
+    worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
+                        help="seconds before a silent worker's partitions move")
+    worker.add_argument("--heartbeat-interval", type=float, default=d.heartbeat_interval)
+    worker.add_argument("--reload-interval", type=float, default=d.reload_interval,
+                        help="seconds between checks of the campaign files")
+    worker.add_argument("--dedup-lease", type=float, default=d.dedup_lease_ms / 1000,
+                        help="seconds a send claim lasts without renewal")
+    worker.add_argument("--loglevel", default=d.loglevel)
+    worker.set_defaults(func=run_worker)
+
+
+def settings_from_args(args: argparse.Namespace):
+    from engine.rules.config import load_config
+
+    config_path = args.config
+    if config_path is None and Path("pushcast.yaml").exists():
+        config_path = Path("pushcast.yaml")
+    config = load_config(config_path)
+    redis = args.redis if args.redis is not None else config.redis
+    settings = WorkerSettings(
+        bootstrap=args.kafka or config.kafka or "127.0.0.1:9092",
+        app_id=args.app_id,
+        events_topic=f"{args.topic_prefix}events",
+        sends_topic=f"{args.topic_prefix}sends",
+        dead_letter_topic=f"{args.topic_prefix}dead-letters",
+        partitions=args.partitions,
+        sends_partitions=args.sends_partitions,
+        replication=args.replication,
+        store=args.store,
+        data_dir=args.data_dir,
+        standby_replicas=args.standby_replicas,
+        campaigns=list(args.campaigns),
+        config=config_path,
+        redis=None if redis in (None, "", "none") else redis,
+        dry_run=args.dry_run,
+        metrics_port=args.metrics_port or None,
+        batch_size=args.batch_size,
+        commit_interval=args.commit_interval,
+        session_timeout=args.session_timeout,
+        heartbeat_interval=args.heartbeat_interval,
+        reload_interval=args.reload_interval,
+        dedup_lease_ms=int(args.dedup_lease * 1000),
+        loglevel=args.loglevel,
+    )
+    return settings, config
+
+
+def build_runtime(settings: WorkerSettings, config):
+    from connectors.push.config import build_sender
+    from connectors.push.transport import MockTransport, PushResponse
+    from connectors.redis_dedup import MemorySendDedup, RedisSendDedup
+    from engine.agents.app import create_runtime
+    from engine.agents.clock import clock_from_env
+
+    transport = MockTransport(lambda request: PushResponse(201)) if settings.dry_run else None
+    if settings.redis:
+        from connectors.push.config import allowlist_and_rates
+        from connectors.push.ratelimit import RedisRateLimiter
+
+        _, rates, default = allowlist_and_rates(config.push_services)
+        limiter = RedisRateLimiter.from_url(settings.redis, rates, default)
+        dedup = RedisSendDedup.from_url(settings.redis, lease_ms=settings.dedup_lease_ms)
+    else:
+        limiter = None
+        dedup = MemorySendDedup()
+    sender = build_sender(config, transport=transport, rate_limiter=limiter)
+    return create_runtime(settings, sender=sender, dedup=dedup, clock=clock_from_env())
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from engine.rules.errors import PushcastError
+
+    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings, config = settings_from_args(args)
+        runtime = build_runtime(settings, config)
+    except PushcastError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, registry=runtime.metrics.registry)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = faust.Worker(runtime.app, loglevel=settings.loglevel.upper(), quiet=True)
+    worker.execute_from_commandline()  # returns only at shutdown (it exits the process)
+    return 0
+
+
+if __name__ == "__main__":  # `python -m engine.cli_worker ...` without the full CLI
+    parser = argparse.ArgumentParser(prog="pushcast")
+    add_worker_parser(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args(["worker", *sys.argv[1:]])
+    sys.exit(ns.func(ns))
