@@ -117,8 +117,8 @@ class ResponseParser:
         return None
 
     def _read_head(self, head: bytes) -> bool:
-        lines = head.split(b"\r\n")
-        status_line = lines[0].decode("latin-1")
+        lines = head.decode("latin-1").split("\r\n")
+        status_line = lines[0]
         version, _, rest = status_line.partition(" ")
         code = rest[:3]
         if (
@@ -135,11 +135,11 @@ class ResponseParser:
             return False
         headers: dict[str, str] = {}
         for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep or not name or name != name.strip():
+            name, sep, value = line.partition(":")
+            if not sep or not name or name[0] in " \t" or name[-1] in " \t":
                 raise ValueError(f"bad header line {line[:80]!r}")
-            key = name.decode("latin-1").lower()
-            text = value.strip().decode("latin-1")
+            key = name.lower()
+            text = value.strip()
             if key in headers and key in ("content-length", "transfer-encoding"):
                 if headers[key] != text:
                     raise ValueError(f"conflicting {key} headers")
