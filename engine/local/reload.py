@@ -69,6 +69,8 @@ class CampaignWatcher:
                  f"; added {', '.join(added)}" if added else "", f"; removed {', '.join(removed)}" if removed else "")
         if self.metrics is not None:
             self.metrics.reloaded(True, len(new.by_id))
+        if getattr(self.runtime, "scheduler", None) is not None:
+            self.runtime.scheduler.changed.set()  # new schedules: re-plan
         return True
 
     async def run(self) -> None:

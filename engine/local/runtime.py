@@ -25,7 +25,9 @@ import orjson
 from connectors.push.message import MAX_TTL
 from engine.core import (CampaignSet, Conversion, Event, Notify, Qualified, Suppressed, UserState,
                          process_event, process_wake)
+from engine.core.schedule import process_scheduled_run
 from engine.local.clock import SystemClock
+from engine.local.schedule import ScheduledRun
 from engine.local.store import Batch, OutboxRow, Store
 from engine.local.timers import Timers
 
@@ -98,6 +100,7 @@ class Runtime:
         self.cache_size = cache_size
         self.states: OrderedDict[str, bytes] = OrderedDict()  # committed states, most recent last
         self._new_users: set[str] = set()
+        self.scheduler = None  # engine.local.schedule.Scheduler, when scheduled campaigns run
         self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="pushcast-commit")
         self.timers = Timers()
         self.timers.load(store.timers())
@@ -129,8 +132,11 @@ class Runtime:
         await self.submit([], {"test_clock": str(self.clock.now())})
 
     async def fire_due(self) -> int:
-        """Submit the wake-ups of every timer due by now and wait for them: what a clock
-        move needs before it answers, so the caller sees their effects."""
+        """Make the scheduled runs and submit the wake-ups of every timer due by now, and
+        wait for them: what a clock move needs before it answers, so the caller sees
+        their effects."""
+        if self.scheduler is not None:
+            await self.scheduler.run_due()
         due = self.timers.pop_due(self.clock.now())
         if due:
             await self.submit([Wakeup(user, at) for user, at in due])
@@ -267,6 +273,12 @@ class Runtime:
                 return self._send_done(batch, item, now, dirty)
             if isinstance(item, Report):
                 return self._report(batch, item, now, dirty)
+            if isinstance(item, ScheduledRun):
+                compiled = self.campaigns.get(item.campaign)
+                if compiled is None:  # removed by a reload since the run began
+                    return 0
+                state = self.state(item.user, dirty)
+                return self._effects(batch, process_scheduled_run(state, compiled, item.slot, now, self.campaigns), now)
             if isinstance(item, Prune):
                 removed = batch.prune(item.now)
                 if removed:

@@ -24,6 +24,7 @@ from engine.local.events_file import EventFileReader
 from engine.local.outbox import OutboxSender
 from engine.local.reload import CampaignWatcher, load_set
 from engine.local.runtime import Prune, Runtime
+from engine.local.schedule import Scheduler
 from engine.local.store import Store
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
@@ -124,6 +125,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     runtime = Runtime(store, campaigns, secret=secret, clock=_clock(options, store), metrics=metrics)
     sender = Sender(signer, allowlist=allowlist, rate_limiter=limiter)
     outbox = OutboxSender(runtime, sender, metrics=metrics)
+    scheduler = Scheduler(runtime)
     watcher = CampaignWatcher(runtime, [options.campaigns], config, metrics=metrics)
     sdk_dir = options.sdk_dir or ROOT / "sdk"
     if options.browser_rate <= 0:
@@ -150,7 +152,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
 
     tasks = [asyncio.create_task(coro, name=name) for name, coro in (
         ("writer", runtime.run_writer()), ("timers", runtime.run_timers()), ("sender", outbox.run()),
-        ("watcher", watcher.run()), ("pruner", _prune(runtime)))]
+        ("watcher", watcher.run()), ("scheduler", scheduler.run()), ("pruner", _prune(runtime)))]
     if options.events is not None:
         tasks.append(asyncio.create_task(EventFileReader(runtime, options.events, allowlist, metrics).run(),
                                          name="events-file"))

@@ -1,0 +1,103 @@
+"""Scheduled campaigns in the embedded runtime: at each run time, every stored user is
+offered to the campaign (`engine.core.schedule.process_scheduled_run`), in chunks that
+go through the writer like any other work.
+
+The last run time of each campaign is kept in the store (`schedule:<id>`): runs missed
+while the runtime was down are made at the next start; a campaign seen for the first
+time runs from then on, not for its past dates. A run cut short by a crash is made again
+in full: the core recognises users already reached by that run (same message id), so
+nobody gets it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from engine.core.schedule import run_times
+
+log = logging.getLogger("pushcast.schedule")
+
+CHUNK = 1000
+LOOKAHEAD_MS = 7 * 24 * 3600 * 1000
+IDLE_SECONDS = 60.0  # re-plan at least this often (reloads may add campaigns)
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    user: str
+    campaign: str
+    slot: str
+    at: int
+
+
+class Scheduler:
+    def __init__(self, runtime, chunk: int = CHUNK):
+        self.runtime = runtime
+        self.chunk = chunk
+        self.changed = asyncio.Event()
+        self._lock = asyncio.Lock()
+        runtime.clock.on_change(lambda _now: self.changed.set())
+        runtime.scheduler = self
+
+    def _scheduled(self):
+        return [c for c in self.runtime.campaigns.by_id.values() if c.campaign.when.schedule is not None]
+
+    def _last(self, campaign: str) -> int | None:
+        value = self.runtime.store.get_meta(f"schedule:{campaign}")
+        return int(value) if value is not None else None
+
+    async def run_due(self) -> int:
+        """Make every run due by now; returns how many runs were made."""
+        async with self._lock:
+            made = 0
+            now = self.runtime.clock.now()
+            for compiled in self._scheduled():
+                last = self._last(compiled.id)
+                if last is None:
+                    await self.runtime.submit([], {f"schedule:{compiled.id}": str(now)})
+                    continue
+                for slot, at in run_times(compiled, last, now):
+                    await self._run(compiled.id, slot, at)
+                    made += 1
+            return made
+
+    async def _run(self, campaign: str, slot: str, at: int) -> None:
+        log.info("campaign %s: scheduled run %s", campaign, slot)
+        after = ""
+        users = 0
+        reader = self.runtime.store.reader
+        while True:
+            rows = [r[0] for r in reader.execute("SELECT user FROM users WHERE user > ? ORDER BY user LIMIT ?",
+                                                 (after, self.chunk))]
+            if not rows:
+                break
+            await self.runtime.submit([ScheduledRun(user, campaign, slot, at) for user in rows])
+            users += len(rows)
+            after = rows[-1]
+        await self.runtime.submit([], {f"schedule:{campaign}": str(at)})
+        log.info("campaign %s: run %s offered to %d user(s)", campaign, slot, users)
+
+    def next_run(self) -> int | None:
+        now = self.runtime.clock.now()
+        times = []
+        for compiled in self._scheduled():
+            last = self._last(compiled.id)
+            runs = run_times(compiled, last if last is not None else now, now + LOOKAHEAD_MS)
+            if runs:
+                times.append(runs[0][1])
+        return min(times, default=None)
+
+    async def run(self) -> None:
+        while True:
+            self.changed.clear()
+            await self.run_due()
+            next_run = self.next_run()
+            timeout = IDLE_SECONDS
+            if next_run is not None:
+                timeout = min(timeout, self.runtime.clock.seconds_until(next_run))
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass

@@ -1,0 +1,62 @@
+"""Scheduled campaigns in the embedded runtime: every stored user is offered each run,
+once, and a run made again reaches nobody twice."""
+
+from __future__ import annotations
+
+from engine.core import Event
+from engine.local.schedule import Scheduler
+from tests.unit.core_helpers import DAY, HOUR, T0
+from tests.unit.local_helpers import Running, make_runtime, subscribe
+
+WEEKLY = """
+campaign: weekly
+who: {segment: {did: Session Started, in_last: 30d}}
+when: {schedule: {cron: "0 10 * * MON"}}
+what: {title: "Weekly news"}
+"""
+MONDAY = T0 + 5 * DAY  # T0 is Wednesday 2026-11-25 10:00 UTC
+
+
+async def test_each_run_reaches_every_qualifying_user_once(tmp_path):
+    runtime = make_runtime(tmp_path, WEEKLY)
+    running = Running(runtime)
+    scheduler = Scheduler(runtime, chunk=2)  # several chunks per run
+    try:
+        await scheduler.run_due()  # first sight: runs from now on
+        users = [f"u{n}" for n in range(5)]
+        await runtime.submit([subscribe(u) for u in users]
+                             + [Event(u, "Session Started", T0, {}) for u in users[:4]])
+        assert scheduler.next_run() == MONDAY
+
+        runtime.clock.set(MONDAY - HOUR)
+        await runtime.fire_due()
+        assert runtime.store.pending_count() == 0
+        runtime.clock.set(MONDAY + 1)
+        await runtime.fire_due()
+        assert sorted(r.user for r in runtime.store.pending(100)) == users[:4]
+        assert runtime.store.stats("weekly")["weekly"] == {"qualified": 4, "sent": 4}
+
+        # The same run made again (a crash before its end was recorded) reaches nobody twice.
+        await scheduler._run("weekly", "2026-11-30T10:00", MONDAY)
+        assert runtime.store.pending_count() == 4
+        assert runtime.store.stats("weekly")["weekly"]["sent"] == 4
+        assert scheduler.next_run() == MONDAY + 7 * DAY
+    finally:
+        await running.stop()
+
+
+async def test_runs_missed_while_down_are_made_at_the_next_start(tmp_path):
+    runtime = make_runtime(tmp_path, WEEKLY)
+    running = Running(runtime)
+    await Scheduler(runtime).run_due()
+    await runtime.submit([subscribe("u1"), Event("u1", "Session Started", T0, {})])
+    await running.stop()
+
+    later = make_runtime(tmp_path, WEEKLY)
+    later.clock.set(MONDAY + 2 * HOUR)
+    running = Running(later)
+    try:
+        assert await Scheduler(later).run_due() == 1
+        assert later.store.pending_count() == 1
+    finally:
+        await running.stop()
