@@ -62,8 +62,10 @@ async def post_track(request: web.Request) -> web.Response:
     data = only_keys(await read_json(request, MAX_BODY), TRACK_KEYS,
                      "{message, campaign, user, action, type: shown|clicked, sig}")
     message = string_field(data, "message", max_length=64)
-    campaign = string_field(data, "campaign", max_length=64)
-    user = string_field(data, "user")
+    # The message's own campaign and user are known from the outbox; these only help
+    # for messages sent so long ago that the outbox forgot them.
+    campaign = string_field(data, "campaign", required=False, max_length=64) or ""
+    user = string_field(data, "user", required=False) or ""
     action = data.get("action") or ""
     if not isinstance(action, str) or len(action) > 64:
         raise ApiError(400, "action: expected the action button's name (a string) or empty", field="action")

@@ -339,9 +339,15 @@ class Runtime:
     def _report(self, batch: Batch, report: Report, now: int, dirty: dict) -> int:
         known = self.store.message(report.message_id)
         campaign, user, test = known if known is not None else (report.campaign, report.user, False)
+        if not campaign:
+            log.info("a %s report for message %s names no campaign and is too old to look up; not counted",
+                     report.kind, report.message_id)
+            return 0
         if not batch.report(report.message_id, report.kind, now):
             return 0  # the same message reported again: counted once
         batch.count(campaign, ("test." if test else "") + report.kind)
+        if not user:
+            return 0
         props = {"message": report.message_id, "campaign": campaign, "action": report.action}
         event = Event(user, TRACK_KINDS[report.kind], now, props)
         return self._effects(batch, process_event(self.state(user, dirty), event, self.campaigns), now)

@@ -150,6 +150,12 @@ async def test_reports_count_once_per_message_and_take_the_campaign_from_the_out
         await runtime.submit([report, report])
         stats = runtime.store.stats()
         assert stats["cart"]["clicked"] == 1 and "someone-elses" not in stats
+        # The SDK may leave out user and campaign: the outbox knows them.
+        await runtime.submit([Report(row.message_id, "shown", "", "")])
+        assert runtime.store.stats("cart")["cart"]["shown"] == 1
+        # An unknown message naming no campaign counts nowhere.
+        await runtime.submit([Report("forgotten-message", "shown", "", "")])
+        assert set(runtime.store.stats()) == {"cart"}
         runtime.clock.set(T0 + 20 * MIN)
         await runtime.submit([Event("u1", "Charged", T0 + 20 * MIN, {"cart_id": "c1", "amount": 30})])
         stats = runtime.store.stats("cart")["cart"]
