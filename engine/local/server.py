@@ -111,7 +111,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     config = load_config(config_path)  # ConfigError: reported by the caller
     base = config_path.parent if config_path is not None else None
     state_dir = options.state_dir or _resolve(base, config.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # user data and secrets
     campaigns = load_set([options.campaigns], config)
     allowlist, limiter = build_allowlist(config)
     key_path = _resolve(base, config.vapid_key) if config.vapid_key else state_dir / keys.VAPID_KEY_FILE
@@ -165,7 +165,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
         print(f"pushcast: generated admin token {token} (kept in {state_dir / keys.ADMIN_TOKEN_FILE})", file=out)
     if options.test_clock is not None:
         print("pushcast: test clock on (POST /v1/admin/clock moves it)", file=out)
-    print(f"pushcast: listening on http://{options.host}:{port}", file=out, flush=True)
+    print(f"pushcast: listening on http://{options.host}:{port} (demo page at /, SDK at /sdk/)", file=out, flush=True)
     if ready is not None:
         ready.set()
 

@@ -186,3 +186,17 @@ def test_signatures_are_hmac_of_the_message_id():
     assert check_signature(b"k", "msg-1", sig)
     assert not check_signature(b"k", "msg-2", sig)
     assert not check_signature(b"other", "msg-1", sig)
+
+
+async def test_test_profiles_are_counted_apart(tmp_path):
+    runtime = make_runtime(tmp_path, clock=ManualClock(T0 + 11 * MIN))
+    running = Running(runtime)
+    try:
+        await runtime.submit([Event("qa", "$profile", T0, {"test": True}), subscribe("qa"), cart("qa"),
+                              subscribe("u1"), cart("u1"), Event("u1", "Ping", T0 + 11 * MIN, {}),
+                              Event("qa", "Ping", T0 + 11 * MIN, {})])
+        stats = runtime.store.stats("cart")["cart"]
+        assert stats["sent"] == 1 and stats["test.sent"] == 1
+        assert sorted((r.user, r.test) for r in runtime.store.pending(10)) == [("qa", True), ("u1", False)]
+    finally:
+        await running.stop()
