@@ -86,7 +86,11 @@ class OutboxSender:
             self._in_flight.discard(row.seq)
             self._slot_free.set()
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.0) -> None:
+        """Let sends in flight finish for up to `grace` seconds (their outcomes are
+        committed: no repeat at the next start), then cancel the rest (sent again then)."""
+        if grace > 0 and self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -32,6 +32,7 @@ from engine.rules.errors import ConfigError
 log = logging.getLogger("pushcast")
 ROOT = Path(__file__).resolve().parents[2]
 PRUNE_INTERVAL = 3600.0
+SEND_GRACE = 5.0  # seconds a stop waits for sends in flight
 
 
 @dataclass
@@ -184,8 +185,8 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
         for task in tasks:
             if task.get_name() != "writer":
                 task.cancel()
-        await outbox.close()
         await asyncio.gather(*[t for t in tasks if t.get_name() != "writer"], return_exceptions=True)
+        await outbox.close(grace=SEND_GRACE)
         writer = next(t for t in tasks if t.get_name() == "writer")
         runtime.stop_writer()
         await asyncio.gather(writer, return_exceptions=True)

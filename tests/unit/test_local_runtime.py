@@ -200,3 +200,26 @@ async def test_test_profiles_are_counted_apart(tmp_path):
         assert sorted((r.user, r.test) for r in runtime.store.pending(10)) == [("qa", True), ("u1", False)]
     finally:
         await running.stop()
+
+
+async def test_a_stop_lets_sends_in_flight_finish_and_commits_them(tmp_path):
+    runtime = make_runtime(tmp_path, clock=ManualClock(T0 + 11 * MIN))
+    running = Running(runtime)
+
+    class SlowSender(ScriptedSender):
+        async def send(self, message):
+            await asyncio.sleep(0.2)
+            return await super().send(message)
+
+    outbox = OutboxSender(runtime, SlowSender())
+    task = asyncio.create_task(outbox.run())
+    try:
+        await runtime.submit([subscribe("u1"), cart("u1"), Event("u1", "Ping", T0 + 11 * MIN, {})])
+        while not outbox._in_flight:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        await outbox.close(grace=5)
+        assert runtime.store.pending_count() == 0
+        assert runtime.store.stats("cart")["cart"]["delivered"] == 1
+    finally:
+        await running.stop()
