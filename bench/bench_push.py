@@ -212,7 +212,7 @@ async def run_sender(subs, signer, origin: str, client_ssl, transport_name: str,
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     if profile:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
     await sender.close()
     failed = [r for r in results if r.outcome != "sent"]
     if failed:
@@ -241,6 +241,7 @@ def main() -> None:
     parser.add_argument("--loop-sample", type=int, default=300)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="cProfile one run of (c)")
+
     args = parser.parse_args()
 
     from connectors.push.vapid import generate_keys, load_signer
