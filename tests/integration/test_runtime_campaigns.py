@@ -136,3 +136,13 @@ def test_metrics_and_campaign_list(shared_runtime):
     assert "pushcast_config_last_reload_successful 1.0" in text
     assert 'pushcast_notifications_sent_total{campaign="abandoned-cart",test="false"}' in text
     assert "user=" not in text
+
+
+def test_the_test_clock_is_set_forward_and_kept(shared_runtime):
+    run = shared_runtime
+    response = run.post("/v1/admin/clock", {"set": "2026-12-01T09:30:00Z"})
+    assert response.status == 200 and response.json["now"] == "2026-12-01T09:30:00.000Z"
+    assert run.get("/healthz", token=None).json["now"] == "2026-12-01T09:30:00.000Z"
+    # An event without ts happens at the test clock's time.
+    run.events({"user": "clock-1", "event": "Added To Cart", "props": {"cart_id": "c", "price": 20}})
+    assert run.user("clock-1")["waits"][0]["due"] == "2026-12-01T09:40:00.000Z"

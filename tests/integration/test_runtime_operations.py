@@ -102,6 +102,9 @@ def test_events_file_bad_lines_stats_command_and_first_run(tmp_path, push_emulat
     header, _, row = table.splitlines()[:3]
     assert header.split()[:5] == ["campaign", "qualified", "suppressed", "sent", "delivered"]
     assert row.split()[:5] == ["ping", "1", "0", "1", "1"]
+    one = subprocess.run([sys.executable, "-m", "engine.cli", "stats", "ping", "--json", "--state-dir",
+                          str(run.state_dir)], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert [(s["campaign"], s["sent"], s["delivered"]) for s in json.loads(one)] == [("ping", 1, 1)]
     missing = subprocess.run([sys.executable, "-m", "engine.cli", "stats", "nope", "--state-dir", str(run.state_dir)],
                              cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 1 and "nope" in missing.stderr
