@@ -84,7 +84,7 @@ class Sender:
         # an in-memory limiter answers without awaiting: skip a coroutine per attempt
         self._reserve_now = getattr(self._limiter, "reserve_now", None)
         self._slots = asyncio.Semaphore(concurrency)
-        self._max_pending = concurrency
+        self._concurrency = concurrency
         self._max_retry_window = max_retry_window
         self._max_attempts = max_attempts
         self._timeout = timeout
@@ -111,26 +111,21 @@ class Sender:
         return result
 
     async def send_many(self, msgs: Iterable[PushMessage]) -> list[SendResult]:
-        """Send all, concurrently (at most `concurrency` requests in flight); results in
-        the order of `msgs`."""
+        """Send all, `concurrency` at a time; results in the order of `msgs`.
+
+        Workers take the next message as they finish one (no task per message). A message
+        waiting out a push service's pause holds its worker, so a long pause of one service
+        slows a mixed batch: a stream over many services is better fed to `send` directly.
+        """
         msgs = list(msgs)
         results: list[SendResult | None] = [None] * len(msgs)
-        window = asyncio.Semaphore(self._max_pending)  # bounds the tasks alive at once
-        tasks: set[asyncio.Task] = set()
+        queue = iter(enumerate(msgs))
 
-        async def run(index: int, msg: PushMessage) -> None:
-            try:
+        async def worker() -> None:
+            for index, msg in queue:  # shared: each message is taken by one worker
                 results[index] = await self.send(msg)
-            finally:
-                window.release()
 
-        for index, msg in enumerate(msgs):
-            await window.acquire()
-            task = asyncio.ensure_future(run(index, msg))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks)
+        await asyncio.gather(*(worker() for _ in range(min(self._concurrency, len(msgs)))))
         return results  # type: ignore[return-value]
 
     async def close(self) -> None:
