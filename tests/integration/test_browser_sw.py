@@ -350,8 +350,8 @@ async def test_demo_subscribes_from_the_button_and_reposts_when_the_subscription
         "() => JSON.parse(localStorage.getItem('test:push-subscription')).key"
     )
     assert _b64url(bytes(key)) == site.vapid_public_key, "subscribed with the server's VAPID key"
-    profile = await site.wait_for("POST", "/v1/events", lambda b: b["event"] == "$profile")
-    assert profile["user"] == user and profile["props"]["tz"]
+    enabled = await site.wait_for("POST", "/v1/events", lambda b: b["event"] == "Notifications Enabled")
+    assert enabled["user"] == user and enabled["props"]["tz"]
     await page.wait_for_function("() => document.getElementById('status').textContent === 'on'")
     scope = f"{site.origin}/sdk/"
     assert await page.evaluate(
