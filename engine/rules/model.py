@@ -164,6 +164,10 @@ class DoNotDisturb:
     then: str = "delay"  # delay | discard
 
 
+# `dnd: off`: an empty window, so a campaign can opt out of the global quiet hours.
+DND_OFF = DoNotDisturb(TimeOfDay(0, 0), TimeOfDay(0, 0))
+
+
 @dataclass(frozen=True)
 class Schedule:
     """`when.schedule` for campaigns over past behaviour (issue: scheduled campaigns)."""

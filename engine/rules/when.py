@@ -11,7 +11,7 @@ from datetime import tzinfo
 from croniter import croniter
 
 from engine.rules.fields import At, Checker, kind
-from engine.rules.model import DoNotDisturb, FrequencyLimit, Limits, Schedule, When
+from engine.rules.model import DND_OFF, DoNotDisturb, FrequencyLimit, Limits, Schedule, When
 from engine.rules.parse import (
     BadValue, format_ms, parse_datetime, parse_local_datetime, parse_time_of_day, to_epoch_ms, zone,
 )
@@ -123,6 +123,8 @@ def read_campaign_limits(ck: Checker, at: At) -> Limits | None:
 
 
 def read_dnd(ck: Checker, at: At) -> DoNotDisturb | None:
+    if at.value is False or at.value == "off":
+        return DND_OFF  # this campaign ignores the global quiet hours
     if not ck.mapping(at, ("from", "to", "then"), ("from", "to"), example='{from: "21:00", to: "09:00"}'):
         return None
     m = at.value
