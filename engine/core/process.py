@@ -38,11 +38,21 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
         # Segments read past behaviour: the triggering event itself counts only after.
         for compiled in campaigns.triggered_by.get(name, ()):
             _trigger(state, event, compiled, campaigns, out)
-        for spec in campaigns.counters_by_event.get(name, ()):
-            if spec.matches(event.props):
-                record(state.counters, spec, event.ts)
+        specs = campaigns.counters_by_event.get(name)
+        if specs:
+            _forget_unread_counters(state, campaigns)
+            for spec in specs:
+                if spec.matches(event.props):
+                    record(state.counters, spec, event.ts)
     _finish(state, event.ts, campaigns, out, next_due_before)
     return out
+
+
+def _forget_unread_counters(state: UserState, campaigns: CampaignSet) -> None:
+    """Aggregates of conditions no loaded campaign reads any more (after a reload) go."""
+    stale = [key for key in state.counters if key not in campaigns.counters]
+    for key in stale:
+        del state.counters[key]
 
 
 def process_wake(state: UserState, now: int, campaigns: CampaignSet) -> Effects:

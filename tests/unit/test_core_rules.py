@@ -175,3 +175,22 @@ what: {title: tomorrow}
     assert got == [utc_ms(2026, 10, 24, 7, 0), utc_ms(2026, 10, 25, 8, 0)]
     for at in got:
         assert datetime.fromtimestamp(at / 1000, ZoneInfo("Europe/Berlin")).hour == 9
+
+
+def test_aggregates_no_campaign_reads_are_dropped_after_a_reload():
+    viewed = """
+campaign: views
+name: views
+who:
+  on: {event: Checkout}
+  segment: {did: Viewed, at_least: 2, in_last: 1d}
+what: {title: hi}
+"""
+    searched = viewed.replace("views", "searches").replace("did: Viewed", "did: Searched")
+    state = UserState("u1")
+    before = campaigns(viewed)
+    process_event(state, Event("u1", "Viewed", T0, {}), before)
+    assert len(state.counters) == 1
+    after = campaigns(searched)
+    process_event(state, Event("u1", "Searched", T0 + MIN, {}), after)
+    assert list(state.counters) == list(after.counters)
