@@ -96,10 +96,12 @@ async def demo_page(request: web.Request) -> web.StreamResponse:
 
 
 async def service_worker(request: web.Request) -> web.StreamResponse:
+    """/pushcast-sw.js, and /pushcast-core.js that it imports from next to itself."""
+    name = request.path.lstrip("/")
     sdk = context(request).sdk_dir
-    worker = sdk / "pushcast-sw.js" if sdk is not None else None
+    worker = sdk / name if sdk is not None else None
     if worker is None or not worker.is_file():
-        raise ApiError(404, "sdk/pushcast-sw.js is not installed")
+        raise ApiError(404, f"sdk/{name} is not installed")
     return web.FileResponse(worker, headers={"Content-Type": "text/javascript"})
 
 
@@ -113,6 +115,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1/vapid-public-key", vapid_public_key)
     r.add_get("/", demo_page)
     r.add_get("/pushcast-sw.js", service_worker)
+    r.add_get("/pushcast-core.js", service_worker)
 
 
 def add_sdk(app: web.Application, sdk_dir) -> None:
