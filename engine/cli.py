@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.cli_batch import add_backtest_parser
 
     add_backtest_parser(sub)
+
+    from engine.cli_schedule import add_reach_parser, add_send_test_parser
+
+    add_reach_parser(sub)
+    add_send_test_parser(sub)
     __import__("engine.cli_worker", fromlist=["add_worker_parser"]).add_worker_parser(sub)
     return parser
 

@@ -1,15 +1,20 @@
-"""Admin routes (bearer token): campaigns, their stats, reload, the test clock; and the
-open operational ones: /metrics and /healthz."""
+"""Admin routes (bearer token): campaigns, their stats, reach and test sends, reload,
+the test clock; and the open operational ones: /metrics and /healthz."""
 
 from __future__ import annotations
 
+import asyncio
+
+import orjson
 from aiohttp import web
 
-from connectors.http.body import only_keys, read_json
+from connectors.http.body import only_keys, read_json, string_field
 from connectors.http.context import context, require_admin
 from connectors.http.errors import ApiError, ok
 from connectors.metrics import CONTENT_TYPE_LATEST
 from engine.local.clock import iso, parse_iso
+from engine.local.reach import reach_of_store
+from engine.local.send_test import NotATestUser, UnknownCampaign, send_test
 from engine.local.stats import campaign_stats
 
 
@@ -40,6 +45,42 @@ async def get_stats(request: web.Request) -> web.Response:
     if campaign_id not in runtime.campaigns.by_id and not stored:
         raise ApiError(404, f"no campaign {campaign_id!r} (GET /v1/campaigns lists them)")
     return ok(campaign_stats(campaign_id, stored.get(campaign_id, {})))
+
+
+async def post_reach(request: web.Request) -> web.Response:
+    """How many stored users qualify for the campaign now, and how many are reachable."""
+    require_admin(request)
+    runtime = context(request).runtime
+    campaigns = runtime.campaigns
+    compiled = campaigns.get(request.match_info["id"])
+    if compiled is None:
+        raise ApiError(404, f"no campaign {request.match_info['id']!r} (GET /v1/campaigns lists them)")
+    await runtime.barrier()  # everything acknowledged before this request is counted
+    # A scan of every stored state: in a thread with its own read snapshot.
+    found = await asyncio.to_thread(reach_of_store, runtime.store.path, compiled, runtime.clock.now(), campaigns)
+    return ok({**found.to_dict(), "at": iso(found.at)})
+
+
+async def post_send_test(request: web.Request) -> web.Response:
+    """Send the campaign now to the test profiles (or one of them), as a test."""
+    require_admin(request)
+    runtime = context(request).runtime
+    user = None
+    if request.can_read_body:
+        raw = await request.read()
+        if raw.strip():
+            try:
+                data = only_keys(orjson.loads(raw), ("user",), '{"user": "qa-1"} or {}')
+            except orjson.JSONDecodeError as exc:
+                raise ApiError(400, f"invalid JSON: {exc}") from None
+            user = string_field(data, "user", required=False)
+    try:
+        result = await send_test(runtime, request.match_info["id"], user)
+    except UnknownCampaign as exc:
+        raise ApiError(404, str(exc)) from None
+    except NotATestUser as exc:
+        raise ApiError(400, str(exc), field="user") from None
+    return ok(result)
 
 
 async def get_user(request: web.Request) -> web.Response:
@@ -126,6 +167,8 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/v1/campaigns", list_campaigns)
     r.add_get("/v1/campaigns/{id}/stats", get_stats)
+    r.add_post("/v1/campaigns/{id}/reach", post_reach)
+    r.add_post("/v1/campaigns/{id}/send-test", post_send_test)
     r.add_get("/v1/users/{user}", get_user)
     r.add_post("/v1/admin/clock", post_clock)
     r.add_post("/v1/admin/reload", post_reload)

@@ -28,6 +28,7 @@ from engine.core import (CampaignSet, Conversion, Event, Notify, Qualified, Supp
 from engine.core.schedule import process_scheduled_run
 from engine.local.clock import SystemClock
 from engine.local.schedule import ScheduledRun
+from engine.local.send_test import TestSend, test_send
 from engine.local.store import Batch, OutboxRow, Store
 from engine.local.timers import Timers
 
@@ -279,6 +280,10 @@ class Runtime:
                     return 0
                 state = self.state(item.user, dirty)
                 return self._effects(batch, process_scheduled_run(state, compiled, item.slot, now, self.campaigns), now)
+            if isinstance(item, TestSend):
+                effects, result = test_send(self.state(item.user, dirty), item, now, self.campaigns)
+                item.results.append(result)
+                return self._effects(batch, effects, now)
             if isinstance(item, Prune):
                 removed = batch.prune(item.now)
                 if removed:
