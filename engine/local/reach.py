@@ -58,6 +58,13 @@ def stored_states(db: sqlite3.Connection) -> Iterator[bytes]:
             yield blob
 
 
+def qualifies_raw(blob: bytes, compiled: CompiledCampaign, now: int) -> dict | None:
+    """The stored state as a dict when its user qualifies now, else None (a scheduled
+    run builds a `UserState` for these users only)."""
+    data = orjson.loads(blob)
+    return data if compiled.segment(data.get("p", _EMPTY), data.get("c", _EMPTY), now) else None
+
+
 def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int, campaigns: CampaignSet) -> Reach:
     """`engine.core.reach.count_reach` over stored states, without building `UserState`s."""
     loads = orjson.loads

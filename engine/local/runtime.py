@@ -27,6 +27,7 @@ from engine.core import (CampaignSet, Conversion, Event, Notify, Qualified, Supp
                          process_event, process_wake)
 from engine.core.schedule import process_scheduled_run
 from engine.local.clock import SystemClock
+from engine.local.reach import qualifies_raw
 from engine.local.schedule import ScheduledRun
 from engine.local.send_test import TestSend, test_send
 from engine.local.store import Batch, OutboxRow, Store
@@ -278,6 +279,8 @@ class Runtime:
                 compiled = self.campaigns.get(item.campaign)
                 if compiled is None:  # removed by a reload since the run began
                     return 0
+                if item.user not in dirty and not self._may_qualify(item.user, compiled, now):
+                    return 0  # the core would change nothing: no decode, no state rewrite
                 state = self.state(item.user, dirty)
                 return self._effects(batch, process_scheduled_run(state, compiled, item.slot, now, self.campaigns), now)
             if isinstance(item, TestSend):
@@ -295,6 +298,14 @@ class Runtime:
             if self.metrics is not None:
                 self.metrics.processing_error()
             return 0
+
+    def _may_qualify(self, user: str, compiled, now: int) -> bool:
+        """The segment on the stored JSON, before building a `UserState` (a scheduled run
+        offers every stored user; most do not qualify)."""
+        raw = self.states.get(user)
+        if raw is None:
+            raw = self.store.load_states([user]).get(user)
+        return raw is not None and qualifies_raw(raw, compiled, now) is not None
 
     def _effects(self, batch: Batch, effects, now: int) -> int:
         queued = 0

@@ -1,0 +1,215 @@
+"""Scheduled runs and reach over stored user states, one core.
+
+Generates N stored user states (default 1,000,000: profile, subscriptions, windowed
+counters, a send history, as the runtime stores them: orjson bytes) and a scheduled
+campaign with a three-condition segment, then measures:
+
+1. a scheduled run: every stored state offered to `process_scheduled_run`, states that
+   changed encoded again — (a) the baseline: decode every state into a `UserState`
+   (what the runtime's writer does per `ScheduledRun` item); (b) segment first: read
+   the stored JSON straight into the compiled segment and build a `UserState` only for
+   users who qualify (`engine.local.reach.qualifies_raw`). Both must make the same sends.
+2. reach: `engine.local.reach.count_reach_raw` over the same bytes, and
+   `reach_of_store` end to end over a real SQLite store of the states (`--no-store`
+   skips writing it); checked against the core's `count_reach`.
+
+3. the embedded runtime's own scheduled run end to end (`--runtime N` users, default
+   100,000): `Scheduler._run` through the writer into SQLite, as `pushcast run` does it.
+
+    .venv/bin/python bench/bench_schedule.py [--users 1000000] [--no-store] [--runtime 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+
+from engine.core import CampaignSet, Notify, UserState  # noqa: E402
+from engine.core.reach import count_reach  # noqa: E402
+from engine.core.schedule import process_scheduled_run  # noqa: E402
+from engine.core.state import Sent  # noqa: E402
+from engine.local.reach import count_reach_raw, qualifies_raw, reach_of_store  # noqa: E402
+from engine.local.store import Store  # noqa: E402
+from engine.rules.loader import parse_campaign  # noqa: E402
+from engine.rules.model import GlobalConfig, FrequencyLimit  # noqa: E402
+from engine.windows.aggregates import record  # noqa: E402
+
+NOW = int(datetime(2026, 12, 24, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
+DAY = 86_400_000
+SLOT = "2026-12-24T10:00"
+CAMPAIGN = """
+campaign: xmas
+who:
+  segment:
+    all:
+      - profile: {plan: {in: [gold, platinum]}}
+      - did: App Launched
+        at_least: 2
+        in_last: 30d
+      - not: {did: Charged, in_last: 7d}
+when:
+  schedule: {at: "2026-12-24T10:00"}
+  limits: {per_user: {max: 1, per: 7d}}
+what:
+  title: "Merry Christmas, {{ profile.name | default: 'friend' }}"
+  url: https://shop.example/xmas
+"""
+ZONES = ["Europe/Berlin", "Asia/Kolkata", "America/New_York", "UTC", "Pacific/Auckland"]
+KEYS = ["BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4", "BTBZMqHH6r4Tts7J_aSIgg"]
+
+
+def generate(n: int, campaigns: CampaignSet, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    specs = {spec.event: spec for spec in campaigns.counters.values()}
+    blobs = []
+    for i in range(n):
+        user = f"user-{i:07d}"
+        state = UserState(user, profile={"plan": rng.choice(("gold", "platinum", "silver", "free")),
+                                         "name": f"N{i}", "tz": rng.choice(ZONES), "country": rng.choice(("DE", "IN", "US"))})
+        if rng.random() < 0.03:
+            state.profile["test"] = True
+        if rng.random() < 0.7:
+            state.subscriptions[f"https://fcm.googleapis.com/fcm/send/{user}"] = list(KEYS)
+        for _ in range(rng.randint(0, 5)):
+            record(state.counters, specs["App Launched"], NOW - rng.randint(1, 60 * 24) * 3_600_000)
+        for _ in range(rng.choice((0, 0, 0, 1, 2))):
+            record(state.counters, specs["Charged"], NOW - rng.randint(1, 30 * 24) * 3_600_000)
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            state.sent.append(Sent("other", f"m{rng.getrandbits(64):x}", NOW - rng.randint(1, 6) * DAY, 1))
+        blobs.append(state.dumps())
+    return blobs
+
+
+def run_baseline(blobs: list[bytes], campaigns: CampaignSet) -> tuple[int, int]:
+    """Every state decoded, offered to the core, and encoded again when it changed."""
+    compiled = campaigns.get("xmas")
+    sends = written = 0
+    for blob in blobs:
+        state = UserState.loads(blob)
+        out = process_scheduled_run(state, compiled, SLOT, NOW, campaigns)
+        if out.items:
+            state.dumps()
+            written += 1
+            sends += sum(1 for e in out.items if isinstance(e, Notify))
+    return sends, written
+
+
+def run_segment_first(blobs: list[bytes], campaigns: CampaignSet) -> tuple[int, int]:
+    """The segment read from the stored JSON; a `UserState` only for who qualifies."""
+    compiled = campaigns.get("xmas")
+    sends = written = 0
+    for blob in blobs:
+        data = qualifies_raw(blob, compiled, NOW)
+        if data is None:
+            continue
+        state = UserState.from_dict(data)
+        out = process_scheduled_run(state, compiled, SLOT, NOW, campaigns)
+        if out.items:
+            state.dumps()
+            written += 1
+            sends += sum(1 for e in out.items if isinstance(e, Notify))
+    return sends, written
+
+
+def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str) -> tuple[int, float]:
+    """The runtime's scheduled run over these states: (sends queued, seconds)."""
+    import asyncio
+
+    from engine.local.clock import ManualClock
+    from engine.local.runtime import Runtime
+    from engine.local.schedule import Scheduler
+
+    store = Store.open_dir(tmp, synchronous="NORMAL")
+    with store.batch() as batch:
+        batch.save_states([(orjson.loads(blob)["u"], blob, None) for blob in blobs])
+
+    async def go() -> float:
+        runtime = Runtime(store, campaigns, secret=b"bench", clock=ManualClock(NOW))
+        writer = asyncio.create_task(runtime.run_writer())
+        started = time.perf_counter()
+        await Scheduler(runtime)._run("xmas", SLOT, NOW)
+        seconds = time.perf_counter() - started
+        runtime.stop_writer()
+        await writer
+        return seconds
+
+    seconds = asyncio.run(go())
+    queued = store.pending_count()
+    store.close()
+    return queued, seconds
+
+
+def timed(label: str, fn, n: int):
+    started = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - started
+    print(f"  {label:<48} {seconds:7.2f} s   {n / seconds:>11,.0f} users/s   -> {result}")
+    return result, seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--no-store", action="store_true", help="skip the SQLite end-to-end reach")
+    parser.add_argument("--runtime", type=int, default=100_000, metavar="N",
+                        help="users in the runtime's end-to-end scheduled run (0: skip)")
+    args = parser.parse_args()
+    config = GlobalConfig(limits=(FrequencyLimit(3, 86400),), test_users=("user-0000007",))
+    campaigns = CampaignSet([parse_campaign(CAMPAIGN)], config)
+    compiled = campaigns.get("xmas")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one core used")
+    started = time.perf_counter()
+    blobs = generate(args.users, campaigns)
+    size = sum(map(len, blobs)) / len(blobs)
+    print(f"generated {args.users:,} user states in {time.perf_counter() - started:.1f} s (mean {size:.0f} bytes stored)")
+
+    print("scheduled run (segment: profile in [gold, platinum], did App Launched >= 2 in 30d, not did Charged in 7d):")
+    base, base_s = timed("baseline: decode every UserState", lambda: run_baseline(blobs, campaigns), args.users)
+    fast, fast_s = timed("segment first on the stored JSON", lambda: run_segment_first(blobs, campaigns), args.users)
+    assert base == fast, f"different decisions: {base} != {fast}"
+    print(f"  speed-up x{base_s / fast_s:.1f}; {fast[0]:,} sends decided")
+
+    print("reach:")
+    core, _ = timed("baseline: core count_reach over UserStates",
+                    lambda: count_reach((UserState.loads(b) for b in blobs), compiled, NOW, campaigns), args.users)
+    raw, _ = timed("count_reach_raw over the stored bytes",
+                   lambda: (lambda r: (r.qualified, r.reachable))(count_reach_raw(blobs, compiled, NOW, campaigns)),
+                   args.users)
+    assert core == raw, f"different reach: {core} != {raw}"
+    if not args.no_store:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store.open_dir(tmp, synchronous="OFF")
+            started = time.perf_counter()
+            with store.batch() as batch:
+                batch.save_states([(f"user-{i:07d}", blob, None) for i, blob in enumerate(blobs)])
+            store.close()
+            print(f"  (wrote the SQLite store in {time.perf_counter() - started:.1f} s, "
+                  f"{(Path(tmp) / 'pushcast.db').stat().st_size / 1e6:.0f} MB)")
+            found, seconds = timed("reach_of_store: SQLite scan, end to end",
+                                   lambda: reach_of_store(Path(tmp) / "pushcast.db", compiled, NOW, campaigns),
+                                   args.users)
+            assert (found.qualified, found.reachable) == core
+            print(f"  qualified {found.qualified:,}, reachable {found.reachable:,} of {found.users:,} "
+                  f"(target: under 10 s; took {seconds:.2f} s)")
+    if args.runtime:
+        n = min(args.runtime, len(blobs))
+        with tempfile.TemporaryDirectory() as tmp:
+            queued, seconds = runtime_run(blobs[:n], campaigns, tmp)
+        print(f"runtime scheduled run (Scheduler -> writer -> SQLite), {n:,} users: {seconds:.2f} s, "
+              f"{n / seconds:,.0f} users/s, {queued:,} sends queued")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
