@@ -39,7 +39,8 @@ class FileResult:
 def campaign_files(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
     """Files named directly, and the top-level `*.yaml`/`*.yml` of folders, sorted.
 
-    Sub-folders (such as `campaigns.d/tests/`), dotfiles and pushcast.yaml are not campaigns.
+    Sub-folders (such as `campaigns.d/tests/`), dotfiles, pushcast.yaml and campaign test
+    files (`*.test.yaml`) in a folder are not campaigns.
     """
     files: list[Path] = []
     problems: list[Problem] = []
@@ -48,7 +49,8 @@ def campaign_files(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir()
                            if p.suffix in CAMPAIGN_SUFFIXES and p.is_file()
-                           and not p.name.startswith(".") and p.name not in NOT_CAMPAIGNS)
+                           and not p.name.startswith(".") and p.name not in NOT_CAMPAIGNS
+                           and not p.name.endswith((".test.yaml", ".test.yml")))
         elif path.exists():
             found = [path]
         else:
