@@ -212,6 +212,15 @@
     });
   }
 
+  // The visitor's IANA zone: quiet hours and local-time delivery follow their clock.
+  function timeZone() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+    } catch (error) {
+      return undefined;
+    }
+  }
+
   function post(subscription, vapidKey) {
     var cfg = requireConfig();
     var last = remembered();
@@ -222,7 +231,7 @@
       : Promise.resolve();
     return moved
       .then(function () {
-        return request('POST', '/v1/subscriptions', { user: cfg.user, subscription: subscription.toJSON() });
+        return request('POST', '/v1/subscriptions', { user: cfg.user, subscription: subscription.toJSON(), tz: timeZone() });
       })
       .then(function () {
         remember({ user: cfg.user, endpoint: subscription.endpoint });

@@ -9,6 +9,8 @@ with (`sig`, HMAC-SHA256 of the message id), so stats cannot be forged.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from aiohttp import web
 
 from connectors.http.body import only_keys, read_json, string_field
@@ -22,33 +24,50 @@ MAX_BODY = 16 * 1024
 ROUTES = frozenset({"/v1/subscriptions", "/v1/track", "/v1/vapid-public-key", "/v1/events"})
 
 
-async def _user_and_subscription(request: web.Request, deleting: bool) -> tuple[str, dict]:
-    data = only_keys(await read_json(request, MAX_BODY), ("user", "subscription", "endpoint"), "{user, subscription}")
+def _time_zone(data: dict) -> str | None:
+    """The browser's IANA time zone, so DND hours and local delivery use the visitor's
+    clock. The one profile field a browser may set: it cannot grant anything."""
+    if "tz" not in data:
+        return None
+    tz = string_field(data, "tz", max_length=64)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApiError(400, f"tz: not an IANA time zone: {tz!r}", field="tz") from None
+    return tz
+
+
+async def _user_and_subscription(request: web.Request, deleting: bool) -> tuple[str, dict, str | None]:
+    data = only_keys(await read_json(request, MAX_BODY), ("user", "subscription", "endpoint", "tz"),
+                     "{user, subscription, tz?}")
     user = string_field(data, "user")
+    tz = _time_zone(data)
     if deleting and "subscription" not in data:
-        return user, {"endpoint": string_field(data, "endpoint", max_length=2048)}
+        return user, {"endpoint": string_field(data, "endpoint", max_length=2048)}, tz
     if "subscription" not in data:
         raise ApiError(400, "subscription: required, the browser's PushSubscription.toJSON()", field="subscription")
     if deleting:
         sub = data["subscription"]
         if not isinstance(sub, dict):
             raise ApiError(400, "subscription: expected an object with endpoint", field="subscription")
-        return user, {"endpoint": string_field(sub, "endpoint", max_length=2048)}
+        return user, {"endpoint": string_field(sub, "endpoint", max_length=2048)}, tz
     try:
-        return user, check_subscription(data["subscription"], context(request).allowlist, field="subscription")
+        return user, check_subscription(data["subscription"], context(request).allowlist, field="subscription"), tz
     except EventError as exc:
         raise ApiError(400, str(exc), field=exc.field) from None
 
 
 async def post_subscription(request: web.Request) -> web.Response:
-    user, props = await _user_and_subscription(request, deleting=False)
+    user, props, tz = await _user_and_subscription(request, deleting=False)
     ctx = context(request)
-    await ctx.runtime.submit([Event(user, "$push_subscribe", ctx.runtime.clock.now(), props)])
+    now = ctx.runtime.clock.now()
+    events = [Event(user, "$profile", now, {"tz": tz})] if tz else []
+    await ctx.runtime.submit(events + [Event(user, "$push_subscribe", now, props)])
     return ok({"subscribed": True}, status=201)
 
 
 async def delete_subscription(request: web.Request) -> web.Response:
-    user, props = await _user_and_subscription(request, deleting=True)
+    user, props, _ = await _user_and_subscription(request, deleting=True)
     ctx = context(request)
     await ctx.runtime.submit([Event(user, "$push_unsubscribe", ctx.runtime.clock.now(), props)])
     return ok({"subscribed": False})

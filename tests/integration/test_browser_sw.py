@@ -335,6 +335,8 @@ async def test_demo_subscribes_from_the_button_and_reposts_when_the_subscription
 
     await page.get_by_role("button", name="Enable notifications").click()  # a user gesture
     posted = await site.wait_for("POST", "/v1/subscriptions")
+    tz = posted.pop("tz")
+    assert tz == await page.evaluate("() => Intl.DateTimeFormat().resolvedOptions().timeZone"), "the visitor's zone"
     assert posted == {
         "user": user,
         "subscription": {

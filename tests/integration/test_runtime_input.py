@@ -62,6 +62,10 @@ CASES = [
      False, 400, "subscription.endpoint", None),
     ("subscriptions: unknown key", "POST", "/v1/subscriptions",
      {"user": "bad-1", "subscription": GOOD_SUB, "admin": True}, False, 400, "admin", None),
+    ("subscriptions: tz not a zone", "POST", "/v1/subscriptions",
+     {"user": "bad-1", "subscription": GOOD_SUB, "tz": "Mars/Olympus"}, False, 400, "tz", None),
+    ("subscriptions: tz a number", "POST", "/v1/subscriptions",
+     {"user": "bad-1", "subscription": GOOD_SUB, "tz": 5}, False, 400, "tz", None),
     ("subscriptions: oversize", "POST", "/v1/subscriptions",
      {"user": "bad-1", "subscription": {**GOOD_SUB, "pad": "x" * 20_000}}, False, 413, None, None),
     ("unsubscribe: endpoint missing", "DELETE", "/v1/subscriptions", {"user": "bad-1"}, False, 400, "endpoint", None),
@@ -133,3 +137,11 @@ def test_a_good_subscription_is_stored(shared_runtime):
     gone = shared_runtime.request("DELETE", "/v1/subscriptions", {"user": "good-1", "endpoint": FCM}, token=None)
     assert gone.status == 200
     assert shared_runtime.user("good-1")["subscriptions"] == []
+
+
+def test_a_subscription_carries_the_visitors_time_zone_into_the_profile(shared_runtime):
+    response = shared_runtime.post("/v1/subscriptions", {"user": "tz-1", "subscription": GOOD_SUB, "tz": "Asia/Kolkata"},
+                                   token=None, headers={"Origin": SITE_ORIGIN})
+    assert response.status == 201
+    user = shared_runtime.user("tz-1")
+    assert user["profile"] == {"tz": "Asia/Kolkata"} and user["subscriptions"] == [FCM]
