@@ -110,7 +110,6 @@ def build_runtime(settings: WorkerSettings, config):
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
-    from engine.rules.errors import PushcastError
 
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

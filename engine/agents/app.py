@@ -74,10 +74,13 @@ class Runtime:
         with self.metrics.batch_seconds.time():
             records = [_record(e) for e in events]
             table = self.table
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
             def load(user: str, record: Record) -> bytes | None:
                 _in_context(record.ref)
-                return table.get(user)
+                # Keys are bytes everywhere: what the changelog restores must be found again.
+                return table.get(user.encode())
 
             result = self.users.process(records, load)
             pending = [
@@ -88,7 +91,7 @@ class Runtime:
                 await future
             for user, (stored, record) in result.states.items():
                 _in_context(record.ref)
-                table[user] = stored.dumps()
+                table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))
@@ -215,6 +218,26 @@ class Runtime:
             await self.run_schedules(after=after)
 
 
+def _seek_unread_partitions_to_start(app: faust.App, topics: set[str]) -> None:
+    """After a rebalance Faust seeks each partition to its committed offset, but aiokafka
+    seeks only to offsets above 0: a partition with nothing committed keeps its fetch
+    position, and records fetched before the rebalance and dropped by it are never read
+    again. Seek those partitions to their start (committed offsets are never skipped)."""
+    consumer = app.consumer
+    if getattr(consumer, "_pushcast_seek_fix", False):
+        return
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        await original()
+        for tp in consumer.assignment():
+            if tp.topic in topics and not consumer._committed_offset.get(tp):
+                await consumer.seek(tp, 0)
+
+    consumer.perform_seek = perform_seek
+    consumer._pushcast_seek_fix = True
+
+
 def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
                    metrics: WorkerMetrics | None = None) -> Runtime:
     """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
@@ -237,6 +260,9 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
+        # Every record is bytes this module encodes itself (the table's changelog too).
+        key_serializer="raw",
+        value_serializer="raw",
     )
     users = UserProcessor(campaigns, metrics, clock.now_ms)
     sends = SendProcessor(sender, dedup, metrics, clock.now_ms) if sender is not None else None
@@ -247,8 +273,11 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
                                     key_serializer="raw", value_serializer="raw")
     runtime.dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1,
                                           key_serializer="raw", value_serializer="raw")
-    runtime.table = app.Table("users", default=None, partitions=settings.partitions,
-                              schema=faust.Schema(key_serializer="raw", value_serializer="raw"))
+    table = app.Table("users", default=None, partitions=settings.partitions)
+    # Faust derives "json" from an untyped table; values here are bytes made by records.py.
+    table.key_serializer = table.value_serializer = "raw"
+    table._changelog_topic = None  # made again, lazily, with the raw serializers
+    runtime.table = table
 
     async def user_agent(stream):
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
@@ -268,6 +297,10 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     @app.on_partitions_revoked.connect
     async def _revoked(sender, revoked, **kwargs) -> None:
         await runtime.on_revoked(revoked)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender, assigned, **kwargs) -> None:
+        _seek_unread_partitions_to_start(app, {settings.events_topic, settings.sends_topic})
 
     app.task(runtime.timer_loop)
     return runtime
