@@ -157,6 +157,9 @@ class Runtime:
         self.index.drop_partitions({tp.partition for tp in revoked if tp.topic == self.events_topic.get_topic_name()})
 
     async def timer_loop(self) -> None:
+        # mode leaves the root logger at DEBUG (its handler filters): every debug call in
+        # aiokafka and faust would still build a LogRecord, ~10% of a busy worker's time.
+        logging.getLogger().setLevel(self.settings.loglevel.upper())
         tick = self.settings.timer_tick
         reload_every = max(1, int(self.settings.reload_interval / tick))
         ticks = 0
@@ -258,6 +261,9 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.heartbeat_interval,
         consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=settings.batch_size * 4,
+        stream_buffer_maxsize=settings.batch_size * 8,
+        producer_linger=0.005,
         web_enabled=False,
         autodiscover=False,
         # Every record is bytes this module encodes itself (the table's changelog too).
