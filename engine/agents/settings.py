@@ -16,7 +16,9 @@ class WorkerSettings:
     partitions: int = 8  # of the events topic and the state table (fixed once created)
     sends_partitions: int = 8
     replication: int = 1
-    store: str = "rocksdb"  # rocksdb (rocksdict) | memory
+    # memory: state rebuilt from the changelog on start (the reliable one today, see the
+    # README); rocksdb (rocksdict): local state kept across restarts
+    store: str = "memory"
     data_dir: Path = Path(".pushcast/kafka")
     standby_replicas: int = 1
     campaigns: list[Path] = field(default_factory=lambda: [Path("campaigns.d")])
@@ -25,10 +27,11 @@ class WorkerSettings:
     dry_run: bool = False  # accept every send without contacting a push service
     metrics_port: int | None = 9464
     batch_size: int = 500
-    batch_within: float = 0.02  # seconds a batch waits to fill
+    batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0
     session_timeout: float = 30.0
     heartbeat_interval: float = 3.0
+    fetch_wait_ms: int = 50  # longest a Kafka fetch waits for data (Faust's own: 1500)
     timer_tick: float = 0.01  # seconds between checks of the wake index
     refire_ms: int = 30_000
     schedule_catchup_ms: int = 3_600_000  # runs this recent are replayed on partition assignment
