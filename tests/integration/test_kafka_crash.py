@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 START = 1_795_600_800_000  # 2026-11-25T10:00:00Z
-USERS = 2000
+USERS = 10000
 SUBSCRIPTIONS = 20
 WELCOME = """\
 campaign: welcome
