@@ -2,7 +2,8 @@
 and a test send to the test profiles.
 
 `reach` reads the embedded runtime's store itself (read-only; safe while `pushcast run`
-is running, whose committed state it sees). `send-test` asks the running server
+is running, whose committed state it sees); with `--kafka` it asks the running workers,
+one question per partition (`engine.agents.reach`). `send-test` asks the running server
 (`POST /v1/campaigns/{id}/send-test`): sending belongs to the runtime's outbox and
 sender, so a test send needs `pushcast run` up.
 """
@@ -53,33 +54,33 @@ def _now(args, store_meta) -> tuple[int, str]:
     return now_ms(), "now"
 
 
+def _reach_over_kafka(args: argparse.Namespace):
+    """Ask the running workers: each partition's owner counts its users (exact)."""
+    import asyncio
+
+    from engine.agents.clock import clock_from_env
+    from engine.agents.reach import request_reach
+    from engine.local.clock import parse_iso
+
+    at, source = (parse_iso(args.at), "--at") if args.at else (clock_from_env().now_ms(), "now")
+    found = asyncio.run(request_reach(args.kafka, f"{args.topic_prefix}events", f"{args.topic_prefix}reach-replies",
+                                      args.campaign, at, timeout=args.timeout))
+    return found, source
+
+
 def reach_command(args: argparse.Namespace) -> int:
+    from engine.agents.reach import ReachError
     from engine.local.clock import iso
-    from engine.local.reach import reach_of_store
-    from engine.local.reload import load_set
-    from engine.local.store import Store
 
     try:
-        config, base = _config(args.config)
-        campaigns = load_set([args.campaigns], config)
-        state_dir = _state_dir(args, config, base)
-        compiled = campaigns.get(args.campaign)
-        if compiled is None:
-            raise PushcastError(f"no campaign {args.campaign!r} in {args.campaigns} "
-                                f"(known: {', '.join(sorted(campaigns.by_id)) or 'none'})")
-        db_path = state_dir / DB_NAME
-        if not db_path.exists():
-            raise PushcastError(f"no state in {state_dir} (start `pushcast run` first, or pass --state-dir)")
-        store = Store(db_path, synchronous="NORMAL")
-        try:
-            now, source = _now(args, store.get_meta)
-        finally:
-            store.close()
-        found = reach_of_store(db_path, compiled, now, campaigns)
+        if args.kafka:
+            found, source = _reach_over_kafka(args)
+        else:
+            found, source = _reach_over_store(args)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    except (PushcastError, ValueError) as error:
+    except (PushcastError, ReachError, ValueError) as error:
         print(f"pushcast reach: {error}", file=sys.stderr)
         return 1
     if args.json:
@@ -92,6 +93,30 @@ def reach_command(args: argparse.Namespace) -> int:
     print(f"  no subscription  {found.no_subscription}")
     print(f"  test profiles    {found.test_profiles}")
     return 0
+
+
+def _reach_over_store(args: argparse.Namespace):
+    """Read the embedded runtime's store (read-only, beside a running `pushcast run`)."""
+    from engine.local.reach import reach_of_store
+    from engine.local.reload import load_set
+    from engine.local.store import Store
+
+    config, base = _config(args.config)
+    campaigns = load_set([args.campaigns], config)
+    state_dir = _state_dir(args, config, base)
+    compiled = campaigns.get(args.campaign)
+    if compiled is None:
+        raise PushcastError(f"no campaign {args.campaign!r} in {args.campaigns} "
+                            f"(known: {', '.join(sorted(campaigns.by_id)) or 'none'})")
+    db_path = state_dir / DB_NAME
+    if not db_path.exists():
+        raise PushcastError(f"no state in {state_dir} (start `pushcast run` first, or pass --state-dir)")
+    store = Store(db_path, synchronous="NORMAL")
+    try:
+        now, source = _now(args, store.get_meta)
+    finally:
+        store.close()
+    return reach_of_store(db_path, compiled, now, campaigns), source
 
 
 def _token(args, config, state_dir: Path) -> str | None:
@@ -167,6 +192,10 @@ def add_reach_parser(sub) -> argparse.ArgumentParser:
     _common(reach)
     reach.add_argument("--campaigns", type=Path, default=Path("campaigns.d"), help="campaign folder (default: campaigns.d)")
     reach.add_argument("--at", metavar="ISO", help="evaluate at this moment (default: now, or the runtime's test clock)")
+    reach.add_argument("--kafka", metavar="HOST:PORT",
+                       help="ask the running Kafka workers instead of reading the embedded store")
+    reach.add_argument("--topic-prefix", default="pushcast-", help="the workers' --topic-prefix (with --kafka)")
+    reach.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for every partition's answer")
     reach.set_defaults(func=reach_command)
     return reach
 

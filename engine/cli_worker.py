@@ -25,7 +25,7 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--campaigns", type=Path, nargs="+", default=[Path("campaigns.d")])
     worker.add_argument("--app-id", default=d.app_id, help="the consumer group: workers with the same id share work")
     worker.add_argument("--topic-prefix", default="pushcast-",
-                        help="topics are PREFIXevents, PREFIXsends, PREFIXdead-letters")
+                        help="topics are PREFIXevents, PREFIXsends, PREFIXdead-letters, PREFIXreach-replies")
     worker.add_argument("--partitions", type=int, default=d.partitions,
                         help="partitions of the events topic and state table when they are created")
     worker.add_argument("--sends-partitions", type=int, default=d.sends_partitions)
@@ -65,6 +65,7 @@ def settings_from_args(args: argparse.Namespace):
         events_topic=f"{args.topic_prefix}events",
         sends_topic=f"{args.topic_prefix}sends",
         dead_letter_topic=f"{args.topic_prefix}dead-letters",
+        reach_replies_topic=f"{args.topic_prefix}reach-replies",
         partitions=args.partitions,
         sends_partitions=args.sends_partitions,
         replication=args.replication,

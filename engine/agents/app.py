@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+import orjson
 from faust.streams import _current_event
 
+from engine.agents import reach
 from engine.agents.campaigns import CampaignSource
 from engine.agents.clock import SystemClock
 from engine.agents.metrics import WorkerMetrics
@@ -64,6 +66,7 @@ class Runtime:
     events_topic: Any = None
     sends_topic: Any = None
     dead_letter_topic: Any = None
+    reach_replies_topic: Any = None
     table: Any = None
     ready: bool = False  # partitions assigned and the table recovered
     schedule_after: int = 0
@@ -73,6 +76,9 @@ class Runtime:
     async def handle_user_batch(self, events: list) -> None:
         with self.metrics.batch_seconds.time():
             records = [_record(e) for e in events]
+            questions = [r for r in records if reach.is_request(r.headers)]
+            if questions:
+                records = [r for r in records if not reach.is_request(r.headers)]
             table = self.table
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
@@ -95,6 +101,26 @@ class Runtime:
                 self.index.set(user, stored.state.next_due, stored.partition)
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))
+        if questions:
+            await self.answer_reach(questions)
+
+    async def answer_reach(self, records: list[Record]) -> None:
+        """Reach over the states of each request's partition (this worker owns it: the
+        request came from it), counted after the batch's states were written."""
+        requests, letters = [], []
+        for record in records:
+            try:
+                requests.append(reach.decode_request(record.value, record.partition))
+            except Exception as exc:
+                letters.append(DeadLetter(record, "value", f"malformed internal reach record: {exc!r}"))
+        await self.dead_letter(letters)
+        if not requests:
+            return
+        # A snapshot of the table (values are immutable bytes), counted off the event loop.
+        stored = list(self.table.data.items())
+        replies = await asyncio.to_thread(reach.answer, requests, stored, self.campaigns())
+        for reply in replies:
+            await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
 
     async def dead_letter(self, letters: list[DeadLetter]) -> None:
         for letter in letters:
@@ -121,8 +147,6 @@ class Runtime:
                 letters.append(DeadLetter(record, "value", f"not a pushcast send: {exc!r}"))
         await self.dead_letter(letters)
         results = await self.sends.process(notifications)
-        import orjson
-
         for event, partition in results:
             await self.events_topic.send(key=event["user"].encode(), value=orjson.dumps(event), partition=partition)
 
@@ -291,6 +315,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
                                     key_serializer="raw", value_serializer="raw")
     runtime.dead_letter_topic = app.topic(settings.dead_letter_topic, partitions=1,
                                           key_serializer="raw", value_serializer="raw")
+    runtime.reach_replies_topic = app.topic(settings.reach_replies_topic, partitions=1,
+                                            key_serializer="raw", value_serializer="raw")
     table = app.Table("users", default=None, partitions=settings.partitions)
     # Faust derives "json" from an untyped table; values here are bytes made by records.py.
     table.key_serializer = table.value_serializer = "raw"

@@ -13,6 +13,7 @@ class WorkerSettings:
     events_topic: str = "pushcast-events"
     sends_topic: str = "pushcast-sends"
     dead_letter_topic: str = "pushcast-dead-letters"
+    reach_replies_topic: str = "pushcast-reach-replies"
     partitions: int = 8  # of the events topic and the state table (fixed once created)
     sends_partitions: int = 8
     replication: int = 1
