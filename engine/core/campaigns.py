@@ -53,18 +53,22 @@ class CampaignSet:
         self.counters_by_event: dict[str, list[CounterSpec]] = defaultdict(list)
         for spec in self.counters.values():
             self.counters_by_event[spec.event].append(spec)
-        self.history_horizon_ms = self._history_horizon(campaigns)
+        self.history_horizon_ms, self.history_horizon_by_campaign = self._history_horizons(campaigns)
         # Event names the core must look at beyond the profile/system events.
         self.interesting = set(self.triggered_by) | set(self.cancelled_by) | set(self.converted_by) | set(self.counters_by_event)
 
-    def _history_horizon(self, campaigns) -> int:
-        """How long sends are kept: the longest limit or conversion window."""
-        spans = [limit.per for limit in self.config.limits] + [self.config.min_gap]
+    def _history_horizons(self, campaigns) -> tuple[int, dict[str, int]]:
+        """How long a send is kept (ms): as long as a global limit, its campaign's own
+        limits or its conversion window can read it. Returns the shortest of these over
+        all campaigns (sends younger than it are always kept) and each campaign's own."""
+        global_span = max([limit.per for limit in self.config.limits] + [self.config.min_gap])
+        own: dict[str, int] = {}
         for campaign in campaigns:
-            spans += [limit.per for limit in campaign.when.limits.per_user]
+            spans = [global_span] + [limit.per for limit in campaign.when.limits.per_user]
             if campaign.conversion is not None:
                 spans.append(campaign.conversion.within)
-        return max(spans, default=0) * 1000
+            own[campaign.id] = max(spans) * 1000
+        return min(own.values(), default=global_span * 1000), own
 
     def get(self, campaign_id: str) -> CompiledCampaign | None:
         return self.by_id.get(campaign_id)

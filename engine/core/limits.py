@@ -26,9 +26,9 @@ def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, no
     return None
 
 
-def prune(sent: list[Sent], now_ms: int, horizon_ms: int) -> list[Sent]:
-    """Drop sends that no limit or conversion window can read any more."""
-    oldest = now_ms - horizon_ms
-    if not sent or sent[0].at > oldest:
+def prune(sent: list[Sent], now_ms: int, shortest_ms: int, by_campaign: dict[str, int]) -> list[Sent]:
+    """Drop sends that no limit or conversion window can read any more (a send of a
+    campaign no longer loaded: at least as long as the global limits read it)."""
+    if not sent or sent[0].at > now_ms - shortest_ms:
         return sent
-    return [s for s in sent if s.at > oldest]
+    return [s for s in sent if s.at > now_ms - by_campaign.get(s.campaign, shortest_ms)]

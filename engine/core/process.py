@@ -66,7 +66,7 @@ def process_wake(state: UserState, now: int, campaigns: CampaignSet) -> Effects:
 
 def _finish(state: UserState, now: int, campaigns: CampaignSet, out: Effects, next_due_before: int | None) -> None:
     if state.sent:
-        state.sent = prune(state.sent, now, campaigns.history_horizon_ms)
+        state.sent = prune(state.sent, now, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
     if not state.waits:
         return
     next_due = state.next_due

@@ -194,3 +194,21 @@ what: {title: hi}
     after = campaigns(searched)
     process_event(state, Event("u1", "Searched", T0 + MIN, {}), after)
     assert list(state.counters) == list(after.counters)
+
+
+def test_each_send_is_kept_only_as_long_as_something_reads_it():
+    config = GlobalConfig(limits=(FrequencyLimit(3, 86400),))
+    monthly = """
+campaign: monthly
+name: monthly
+who: {on: {event: Joined}}
+when: {limits: {per_user: {max: 1, per: 4w}}}
+what: {title: hi}
+"""
+    daily = monthly.replace("monthly", "daily").replace("Joined", "Searched").replace("per: 4w", "per: 1h")
+    sim = simulate(campaigns(monthly, daily, config=config), subscribed() + [
+        ev(T0, "Joined"), ev(T0 + MIN, "Searched"), ev(T0 + 2 * DAY, "Searched")], T0 + 3 * DAY)
+    # Two days on, the daily campaign's first send is past every window that reads it; the
+    # monthly one is still read by its own 4-week cap.
+    assert [s.campaign for s in sim.states["u1"].sent] == ["monthly", "daily"]
+    assert sim.states["u1"].sent[1].at == T0 + 2 * DAY
