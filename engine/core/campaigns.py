@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from engine.core.localtime import zone
 from engine.core.segments import collect_dids, compile_segment, SegmentCheck
-from engine.rules.model import Campaign, DateTrigger, GlobalConfig
+from engine.rules.model import Campaign, GlobalConfig
 from engine.rules.predicates import Predicate, compile_filter
 from engine.windows.aggregates import CounterSpec, build_counter_specs
 
@@ -76,6 +76,3 @@ class CampaignSet:
     @property
     def campaigns(self) -> list[Campaign]:
         return [c.campaign for c in self.by_id.values()]
-
-    def is_date_trigger(self, compiled: CompiledCampaign) -> bool:
-        return isinstance(compiled.campaign.trigger, DateTrigger)
