@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 START = 1_795_600_800_000  # 2026-11-25T10:00:00Z
-USERS = 10000
+USERS = 2000
 SUBSCRIPTIONS = 20
 WELCOME = """\
 campaign: welcome
@@ -92,10 +92,17 @@ def test_kill_9_mid_stream_then_restart_sends_each_notification_exactly_once(
     harness.set_clock(START + 11 * 60_000 + 1)
     harness.wait_idle(timeout=120)
 
-    received = Counter()
-    for sub in subs:
-        for text in push_emulator.notifications(sub["clientHash"]):
-            received[(json.loads(text)["message"], sub["endpoint"])] += 1
+    # Idle means every record is committed; the last sends may still be on their way to
+    # the push service, so give them a few seconds before counting anything as lost.
+    deadline = time.monotonic() + 15
+    while True:
+        received = Counter()
+        for sub in subs:
+            for text in push_emulator.notifications(sub["clientHash"]):
+                received[(json.loads(text)["message"], sub["endpoint"])] += 1
+        if not expected - received or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     lost = expected - received
     duplicated = {k: n for k, n in received.items() if n > 1}
     unexpected = set(received) - set(expected)
