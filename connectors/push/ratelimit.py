@@ -116,10 +116,9 @@ class MemoryRateLimiter:
             bucket.pause(self._clock(), seconds)
 
 
-# KEYS[1]: the bucket. ARGV: rate/s, burst, count, now in ms ("" = Redis' own clock).
-# Returns the wait in ms as a string (Lua numbers would be truncated to integers).
-_RESERVE = """
-local rate, burst, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+# Both scripts start alike: read the clock (ARGV[4], or Redis' own when "") and the
+# bucket, and refill it up to now.
+_REFILL = """
 local now
 if ARGV[4] ~= "" then now = tonumber(ARGV[4]) else
   local t = redis.call("TIME"); now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 end
@@ -127,7 +126,13 @@ local state = redis.call("HMGET", KEYS[1], "tokens", "at")
 local tokens, at = tonumber(state[1]), tonumber(state[2])
 if tokens == nil or at == nil then tokens, at = burst, now end
 if now > at then tokens = math.min(burst, tokens + (now - at) * rate / 1000); at = now end
-tokens = tokens - count
+"""
+
+# KEYS[1]: the bucket. ARGV: rate/s, burst, count, now in ms ("" = Redis' own clock).
+# Returns the wait in ms as a string (Lua numbers would be truncated to integers).
+_RESERVE = """
+local rate, burst, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+""" + _REFILL + """tokens = tokens - count
 local wait = at - now
 if tokens < 0 then wait = wait + (-tokens) * 1000 / rate end
 redis.call("HSET", KEYS[1], "tokens", tostring(tokens), "at", tostring(at))
@@ -138,14 +143,7 @@ return tostring(wait)
 # KEYS[1]: the bucket. ARGV: rate/s, burst, pause ms, now ms ("" = Redis' clock).
 _PAUSE = """
 local rate, burst, pause = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now
-if ARGV[4] ~= "" then now = tonumber(ARGV[4]) else
-  local t = redis.call("TIME"); now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 end
-local state = redis.call("HMGET", KEYS[1], "tokens", "at")
-local tokens, at = tonumber(state[1]), tonumber(state[2])
-if tokens == nil or at == nil then tokens, at = burst, now end
-if now > at then tokens = math.min(burst, tokens + (now - at) * rate / 1000); at = now end
-if now + pause > at then tokens = math.min(tokens, 0); at = now + pause end
+""" + _REFILL + """if now + pause > at then tokens = math.min(tokens, 0); at = now + pause end
 redis.call("HSET", KEYS[1], "tokens", tostring(tokens), "at", tostring(at))
 redis.call("PEXPIRE", KEYS[1], math.ceil(at - now + burst * 1000 / rate + 60000))
 return "ok"
