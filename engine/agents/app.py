@@ -7,10 +7,13 @@
           └──── result events ◀── sender agent ◀── sends topic
     malformed records ──▶ dead-letter topic
 
-Processing is at-least-once: Faust flushes the producer before it commits offsets, a
-batch's notifications are acknowledged by Kafka before its states are written, and a
-stored state remembers the last offset it applied, so a redelivered record changes
-nothing and a redelivered notification is caught by the send de-duplication.
+Processing is at-least-once, and where to read from is pushcast's own record, not Faust's
+commits (see offsets.py): a batch's notifications are acknowledged by Kafka before its
+states are written, then each partition's last applied offset is written to the same
+table, in the same changelog partition, after the states. After a rebalance or a crash a
+partition is read again from there; a stored state remembers the last offset it applied,
+so a redelivered record changes nothing and a redelivered notification is caught by the
+send de-duplication.
 """
 
 from __future__ import annotations
@@ -18,17 +21,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 from faust.streams import _current_event
 
 from engine.agents import reach
 from engine.agents.campaigns import CampaignSource
 from engine.agents.clock import SystemClock
 from engine.agents.metrics import WorkerMetrics
+from engine.agents.offsets import OffsetGuard, seek_guarded, strict_new_offset
 from engine.agents.records import (
     DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify, encode_notify, encode_run, encode_wake, peek_due,
 )
@@ -47,6 +52,20 @@ def _record(event) -> Record:
                   message.partition, message.offset, message.topic, event)
 
 
+# Table keys of the per-partition applied offsets; user ids never contain NUL (events.py).
+APPLIED_PREFIX = b"\x00applied/"
+
+
+def _applied_key(partition: int) -> bytes:
+    return APPLIED_PREFIX + str(partition).encode()
+
+
+def user_items(table) -> list[tuple[str, bytes]]:
+    """(user, stored bytes) of the table's users (not its applied-offset entries)."""
+    return [(key.decode() if isinstance(key, bytes) else key, value) for key, value in table.data.items()
+            if value is not None and not (isinstance(key, bytes) and key.startswith(APPLIED_PREFIX))]
+
+
 def _in_context(event) -> None:
     # Faust picks a table's partition (changelog and store) from the current event; a
     # batch holds records of several partitions, so each write names its own record.
@@ -63,19 +82,22 @@ class Runtime:
     sends: SendProcessor | None
     index: WakeIndex
     clock: Any
+    events_guard: OffsetGuard
+    sends_guard: OffsetGuard
     events_topic: Any = None
     sends_topic: Any = None
     dead_letter_topic: Any = None
     reach_replies_topic: Any = None
     table: Any = None
     ready: bool = False  # partitions assigned and the table recovered
+    commits_to_catch_up: dict = field(default_factory=dict)  # TP -> offset
     schedule_after: int = 0
 
     # --- the user agent ---------------------------------------------------------------
 
     async def handle_user_batch(self, events: list) -> None:
         with self.metrics.batch_seconds.time():
-            records = [_record(e) for e in events]
+            records = await self.admit(self.events_guard, [_record(e) for e in events])
             questions = [r for r in records if reach.is_request(r.headers)]
             if questions:
                 records = [r for r in records if not reach.is_request(r.headers)]
@@ -99,10 +121,40 @@ class Runtime:
                 _in_context(record.ref)
                 table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
+            self.write_applied(records + questions)
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))
         if questions:
             await self.answer_reach(questions)
+
+    async def admit(self, guard: OffsetGuard, records: list[Record]) -> list[Record]:
+        """The records of `records` that continue their partitions; a partition with a hole
+        is read again from the hole (its records after the hole come again then)."""
+        kept, holes, skipped = guard.admit(records)
+        if skipped:
+            self.metrics.records_skipped.labels(guard.topic).inc(len(skipped))
+            for record in skipped:
+                # Done with, without an acknowledgement: Faust must not commit past it.
+                record.ref.message.acked = True
+        for partition, offset in holes.items():
+            log.warning("%s[%d]: records from %d were not delivered; reading again from there",
+                        guard.topic, partition, offset)
+            await seek_guarded(self.app.consumer, TP(guard.topic, partition), offset)
+        return kept
+
+    def write_applied(self, records: list[Record]) -> None:
+        """After the states: the last applied offset of each partition of the batch, in that
+        partition's changelog (a partition is read again from the offset after it)."""
+        last: dict[int, Record] = {}
+        for record in records:
+            last[record.partition] = record
+        for partition, record in last.items():
+            _in_context(record.ref)
+            self.table[_applied_key(partition)] = str(record.offset).encode()
+
+    def applied_position(self, partition: int) -> int:
+        value = self.table.data.get(_applied_key(partition))
+        return int(value) + 1 if value is not None else 0
 
     async def answer_reach(self, records: list[Record]) -> None:
         """Reach over the states of each request's partition (this worker owns it: the
@@ -117,7 +169,7 @@ class Runtime:
         if not requests:
             return
         # A snapshot of the table (values are immutable bytes), counted off the event loop.
-        stored = list(self.table.data.items())
+        stored = user_items(self.table)
         replies = await asyncio.to_thread(reach.answer, requests, stored, self.campaigns())
         for reply in replies:
             await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
@@ -139,8 +191,7 @@ class Runtime:
 
     async def handle_send_batch(self, events: list) -> None:
         notifications, letters = [], []
-        for event in events:
-            record = _record(event)
+        for record in await self.admit(self.sends_guard, [_record(e) for e in events]):
             try:
                 notifications.append(decode_notify(record.value))
             except Exception as exc:
@@ -161,14 +212,12 @@ class Runtime:
         owned = self.owned_partitions()
         index = WakeIndex(self.settings.refire_ms)
         users_by_partition: dict[int, int] = {}
-        for key, value in self.table.data.items():
-            if value is None:
-                continue
+        for user, value in user_items(self.table):
             partition, due = peek_due(value)
             if partition in owned:
                 users_by_partition[partition] = users_by_partition.get(partition, 0) + 1
                 if due is not None:
-                    index.set(key.decode() if isinstance(key, bytes) else key, due, partition)
+                    index.set(user, due, partition)
         self.index = index
         self.metrics.waits_pending.set(len(index))
         self.ready = True
@@ -178,7 +227,37 @@ class Runtime:
 
     async def on_revoked(self, revoked) -> None:
         self.ready = False
-        self.index.drop_partitions({tp.partition for tp in revoked if tp.topic == self.events_topic.get_topic_name()})
+        self.index.drop_partitions({tp.partition for tp in revoked if tp.topic == self.events_guard.topic})
+        for guard in (self.events_guard, self.sends_guard):
+            guard.drop(tp.partition for tp in revoked if tp.topic == guard.topic)
+
+    async def position_partitions(self) -> None:
+        """Seek each owned partition where pushcast reads it from: an events partition after
+        the last record applied to the table, a sends partition at its committed offset."""
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            committed = consumer._committed_offset.get(tp) or 0
+            if tp.topic == self.events_guard.topic:
+                offset, guard = self.applied_position(tp.partition), self.events_guard
+            elif tp.topic == self.sends_guard.topic:
+                offset, guard = committed, self.sends_guard
+            else:
+                continue
+            await seek_guarded(consumer, tp, offset)
+            guard.reset(tp.partition, offset)
+            if offset > committed:
+                # Applied further than committed (a worker died before its commit): say so
+                # to Kafka once the rebalance is over, or the group shows lag it has not.
+                self.commits_to_catch_up[tp] = offset
+            log.info("reading %s[%d] from %d", tp.topic, tp.partition, offset)
+
+    async def catch_up_commits(self) -> None:
+        consumer = self.app.consumer
+        due = {tp: offset for tp, offset in self.commits_to_catch_up.items()
+               if tp in consumer.assignment() and consumer._committed_offset.get(tp) == offset}
+        self.commits_to_catch_up.clear()
+        if due:
+            await consumer._commit(due)
 
     async def timer_loop(self) -> None:
         # mode leaves the root logger at DEBUG (its handler filters): every debug call in
@@ -195,6 +274,7 @@ class Runtime:
                 if ticks % reload_every == 0:
                     self.campaigns.reload_if_changed()
                 if self.ready and not self.app.rebalancing:
+                    await self.catch_up_commits()
                     await self.fire_due()
                     await self.run_schedules()
             except asyncio.CancelledError:
@@ -223,12 +303,10 @@ class Runtime:
             return
         owned = self.owned_partitions() if partitions is None else partitions
         users = []
-        for key, value in self.table.data.items():
-            if value is None:
-                continue
+        for user, value in user_items(self.table):
             partition, _ = peek_due(value)
             if partition in owned:
-                users.append((key.decode() if isinstance(key, bytes) else key, partition))
+                users.append((user, partition))
         for at, campaign, slot in sorted(runs):
             self.metrics.scheduled_runs.labels(campaign).inc()
             for i, (user, partition) in enumerate(users):
@@ -245,24 +323,22 @@ class Runtime:
             await self.run_schedules(after=after)
 
 
-def _seek_unread_partitions_to_start(app: faust.App, topics: set[str]) -> None:
-    """After a rebalance Faust seeks each partition to its committed offset, but aiokafka
-    seeks only to offsets above 0: a partition with nothing committed keeps its fetch
-    position, and records fetched before the rebalance and dropped by it are never read
-    again. Seek those partitions to their start (committed offsets are never skipped)."""
-    consumer = app.consumer
-    if getattr(consumer, "_pushcast_seek_fix", False):
+def _take_over_positions(runtime: Runtime) -> None:
+    """Faust seeks every partition to its committed offset after a rebalance (and when it
+    fetches while paused); pushcast then seeks its own partitions to where it reads them
+    from, and commits only what follows without a hole (offsets.py)."""
+    consumer = runtime.app.consumer
+    if getattr(consumer, "_pushcast_positions", False):
         return
     original = consumer.perform_seek
 
     async def perform_seek() -> None:
         await original()
-        for tp in consumer.assignment():
-            if tp.topic in topics and not consumer._committed_offset.get(tp):
-                await consumer.seek(tp, 0)
+        await runtime.position_partitions()
 
     consumer.perform_seek = perform_seek
-    consumer._pushcast_seek_fix = True
+    consumer._new_offset = strict_new_offset(consumer)
+    consumer._pushcast_positions = True
 
 
 def _shorten_fetch_wait(app: faust.App, wait_ms: int) -> None:
@@ -308,7 +384,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     )
     users = UserProcessor(campaigns, metrics, clock.now_ms)
     sends = SendProcessor(sender, dedup, metrics, clock.now_ms) if sender is not None else None
-    runtime = Runtime(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock)
+    runtime = Runtime(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,
+                      OffsetGuard(settings.events_topic), OffsetGuard(settings.sends_topic))
     runtime.events_topic = app.topic(settings.events_topic, partitions=settings.partitions,
                                      key_serializer="raw", value_serializer="raw")
     runtime.sends_topic = app.topic(settings.sends_topic, partitions=settings.sends_partitions,
@@ -344,7 +421,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
-        _seek_unread_partitions_to_start(app, {settings.events_topic, settings.sends_topic})
+        _take_over_positions(runtime)
         _shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)

@@ -20,6 +20,10 @@ class WorkerMetrics:
                               ["type"], registry=r)
         self.replayed = Counter("pushcast_events_replayed_total",
                                 "Redelivered records skipped because the state already had them", registry=r)
+        self.records_skipped = Counter("pushcast_records_skipped_total",
+                                       "Records not applied on delivery: redelivered, after a hole "
+                                       "(read again) or of a revoked partition, by topic",
+                                       ["topic"], registry=r)
         self.dead_letters = Counter("pushcast_dead_letters_total",
                                     "Records sent to the dead-letter topic, by topic and field",
                                     ["topic", "field"], registry=r)

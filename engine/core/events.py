@@ -61,6 +61,8 @@ def parse_event(raw: object, arrival_ms: int) -> Event:
             raise EventError(key, f"required, a non-empty string (got {value!r})")
         if len(value) > MAX_ID_LENGTH:
             raise EventError(key, f"longer than {MAX_ID_LENGTH} characters")
+        if "\x00" in value:  # the Kafka runtime keeps its own entries under NUL-led keys
+            raise EventError(key, "must not contain the NUL character")
     name = raw["event"]
     if name.startswith("$") and name not in SYSTEM_EVENTS:
         raise EventError("event", f"unknown reserved event {name!r} (names starting with $ are reserved)")
