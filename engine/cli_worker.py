@@ -31,8 +31,8 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--sends-partitions", type=int, default=d.sends_partitions)
     worker.add_argument("--replication", type=int, default=d.replication)
     worker.add_argument("--store", choices=("rocksdb", "memory"), default=d.store,
-                        help="table store: memory (rebuilt from the changelog at start) or rocksdb "
-                             "(rocksdict; see the README for its open recovery issues)")
+                        help="table store: rocksdb (rocksdict, on local disk under --data-dir) or memory "
+                             "(rebuilt from the changelog at every start)")
     worker.add_argument("--data-dir", type=Path, default=d.data_dir, help="local table stores (one per worker)")
     worker.add_argument("--standby-replicas", type=int, default=d.standby_replicas)
     worker.add_argument("--metrics-port", type=int, default=d.metrics_port, help="Prometheus /metrics (0: off)")

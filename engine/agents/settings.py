@@ -19,7 +19,7 @@ class WorkerSettings:
     replication: int = 1
     # memory: state rebuilt from the changelog on start (the reliable one today, see the
     # README); rocksdb (rocksdict): local state kept across restarts
-    store: str = "memory"
+    store: str = "rocksdb"
     data_dir: Path = Path(".pushcast/kafka")
     standby_replicas: int = 1
     campaigns: list[Path] = field(default_factory=lambda: [Path("campaigns.d")])
