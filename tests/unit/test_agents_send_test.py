@@ -19,6 +19,7 @@ from engine.core import EventError, UserState
 from engine.core import send_test as core
 from engine.rules.model import GlobalConfig
 from tests.unit.core_helpers import T0, campaigns
+from tests.unit.test_agents_users import Table
 
 SUB = {"endpoint": "https://fcm.googleapis.com/fcm/send/x",
        "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
@@ -49,15 +50,6 @@ def event(offset: int, user: str, name: str, props: dict) -> Record:
 def send_test_record(offset: int, user: str, request: str = "r1", campaign: str = "xmas") -> Record:
     value, headers = encode_test_send(user, campaign, request, T0 + 5_000)
     return rec(offset, user, value, headers)
-
-
-class Table(dict):
-    def load(self, user, record):
-        return self.get(user)
-
-    def save(self, result):
-        for user, (stored, _record) in result.states.items():
-            self[user] = stored.dumps()
 
 
 def test_the_record_round_trips_and_a_malformed_one_is_a_dead_letter():
