@@ -92,7 +92,7 @@ def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | 
             reply["error"] = (f"no campaign {request.campaign!r} in the worker's campaigns "
                               f"(known: {', '.join(sorted(campaigns.by_id)) or 'none'})")
         elif request.question == TEST_PROFILES_QUESTION:
-            reply["test_users"] = test_profiles_raw(users[request.partition], bodies[request.partition], campaigns)
+            reply["test_users"] = stored_test_profiles(users[request.partition], bodies[request.partition], campaigns)
             reply["configured"] = sorted(campaigns.config.test_users)
         else:
             found = count_reach_raw(bodies[request.partition], compiled, request.at, campaigns)
@@ -101,7 +101,7 @@ def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | 
     return replies
 
 
-def test_profiles_raw(users: list[str], bodies: list[memoryview], campaigns: CampaignSet) -> list[str]:
+def stored_test_profiles(users: list[str], bodies: list[memoryview], campaigns: CampaignSet) -> list[str]:
     """The test profiles (`engine.core.delivery.is_test_profile`) among stored states."""
     configured = frozenset(campaigns.config.test_users)
     found = []

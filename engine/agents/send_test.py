@@ -77,6 +77,8 @@ async def find_test_profiles(channel: ReplyChannel, events_topic: str, campaign:
     errors = sorted({reply["error"] for reply in replies.values() if "error" in reply})
     if errors:
         raise UnknownCampaign("; ".join(errors))
+    if any("test_users" not in reply for reply in replies.values()):
+        raise TestSendError("a worker answered without its test profiles: is every worker of this version?")
     targets: dict[str, int | None] = {}
     for partition, reply in sorted(replies.items()):
         for user in reply["test_users"]:
