@@ -5,7 +5,8 @@ and a test send to the test profiles.
 is running, whose committed state it sees); with `--kafka` it asks the running workers,
 one question per partition (`engine.agents.reach`). `send-test` asks the running server
 (`POST /v1/campaigns/{id}/send-test`): sending belongs to the runtime's outbox and
-sender, so a test send needs `pushcast run` up.
+sender, so a test send needs `pushcast run` up; with `--kafka` it asks the running
+workers instead (`engine.agents.send_test`).
 """
 
 from __future__ import annotations
@@ -130,7 +131,26 @@ def _token(args, config, state_dir: Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+def _send_test_over_kafka(args: argparse.Namespace) -> int:
+    """Ask the running workers: each user's owner decides and sends (see engine.agents.send_test)."""
+    import asyncio
+
+    from engine.agents.clock import clock_from_env
+    from engine.agents.send_test import request_test_send
+
+    try:
+        result = asyncio.run(request_test_send(
+            args.kafka, f"{args.topic_prefix}events", f"{args.topic_prefix}reach-replies", args.campaign,
+            args.user or None, clock_from_env().now_ms(), timeout=args.timeout))
+    except PushcastError as error:  # unknown campaign, not a test user, no answer in time
+        print(f"pushcast send-test: {error}", file=sys.stderr)
+        return 1
+    return _print_send_test(result, args.json)
+
+
 def send_test_command(args: argparse.Namespace) -> int:
+    if args.kafka:
+        return _send_test_over_kafka(args)
     try:
         config, base = _config(args.config)
         state_dir = _state_dir(args, config, base)
@@ -163,7 +183,12 @@ def send_test_command(args: argparse.Namespace) -> int:
         print(f"pushcast send-test: cannot reach the runtime at {args.url} ({getattr(exc, 'reason', exc)}); "
               "test sends go through a running `pushcast run` (pass --url)", file=sys.stderr)
         return 1
-    if args.json:
+    return _print_send_test(result, args.json)
+
+
+def _print_send_test(result: dict, as_json: bool) -> int:
+    """The summary; exit code 1 when nothing was sent."""
+    if as_json:
         print(json.dumps(result, indent=2))
         return 0 if result["sent"] else 1
     print(f"campaign {result['campaign']}: test send {result['request']} to {result['sent']} of "
@@ -201,13 +226,17 @@ def add_reach_parser(sub) -> argparse.ArgumentParser:
 
 
 def add_send_test_parser(sub) -> argparse.ArgumentParser:
-    send = sub.add_parser("send-test", help="send a campaign now to the test profiles, through the running server")
+    send = sub.add_parser("send-test", help="send a campaign now to the test profiles, through the running server "
+                                            "(or Kafka workers)")
     _common(send)
     send.add_argument("--user", help="only this test user")
     send.add_argument("--url", default=os.environ.get("PUSHCAST_URL", DEFAULT_URL),
                       help=f"the running `pushcast run` (default: $PUSHCAST_URL or {DEFAULT_URL})")
     send.add_argument("--token", help="admin token (default: $PUSHCAST_ADMIN_TOKEN, pushcast.yaml, the state dir)")
-    send.add_argument("--timeout", type=float, default=30.0, help=argparse.SUPPRESS)
+    send.add_argument("--kafka", metavar="HOST:PORT",
+                      help="ask the running Kafka workers instead of the `pushcast run` server")
+    send.add_argument("--topic-prefix", default="pushcast-", help="the workers' --topic-prefix (with --kafka)")
+    send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answers")
     send.set_defaults(func=send_test_command)
     return send
 

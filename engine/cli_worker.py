@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from engine.agents.settings import WorkerSettings
+from engine.rules.errors import PushcastError
 
 
 def add_worker_parser(sub) -> None:
@@ -36,6 +37,10 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--data-dir", type=Path, default=d.data_dir, help="local table stores (one per worker)")
     worker.add_argument("--standby-replicas", type=int, default=d.standby_replicas)
     worker.add_argument("--metrics-port", type=int, default=d.metrics_port, help="Prometheus /metrics (0: off)")
+    worker.add_argument("--api-port", type=int, default=0,
+                        help="serve POST /v1/campaigns/{id}/reach and /send-test on this port (default 0: off); "
+                             "admin token: $PUSHCAST_ADMIN_TOKEN, else pushcast.yaml admin_token")
+    worker.add_argument("--api-host", default=d.api_host, help="the worker API's address")
     worker.add_argument("--dry-run", action="store_true",
                         help="decide and report, but accept every send without contacting a push service")
     worker.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -77,6 +82,9 @@ def settings_from_args(args: argparse.Namespace):
         redis=None if redis in (None, "", "none") else redis,
         dry_run=args.dry_run,
         metrics_port=args.metrics_port or None,
+        api_port=args.api_port or None,
+        api_host=args.api_host,
+        admin_token=_api_token(config) if args.api_port else None,
         batch_size=args.batch_size,
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,
@@ -86,6 +94,20 @@ def settings_from_args(args: argparse.Namespace):
         loglevel=args.loglevel,
     )
     return settings, config
+
+
+def _api_token(config) -> str:
+    """The worker API's bearer token: the same on every worker, so never generated here."""
+    from engine.rules.config import MIN_TOKEN_LENGTH
+
+    token = os.environ.get("PUSHCAST_ADMIN_TOKEN") or config.admin_token
+    if not token:
+        raise PushcastError("--api-port: the worker API needs an admin token: set admin_token in pushcast.yaml "
+                            "or $PUSHCAST_ADMIN_TOKEN (the same on every worker)")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise PushcastError(f"PUSHCAST_ADMIN_TOKEN: must be at least {MIN_TOKEN_LENGTH} characters "
+                            "(try: openssl rand -hex 24)")
+    return token
 
 
 def build_runtime(settings: WorkerSettings, config):
@@ -112,7 +134,6 @@ def build_runtime(settings: WorkerSettings, config):
 
 def run_worker(args: argparse.Namespace) -> int:
     import faust
-
 
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -61,19 +61,25 @@ async def post_reach(request: web.Request) -> web.Response:
     return ok({**found.to_dict(), "at": iso(found.at)})
 
 
+async def send_test_user(request: web.Request) -> str | None:
+    """The `user` of a send-test body; None (no body, or `{}`): every test profile."""
+    if not request.can_read_body:
+        return None
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        data = only_keys(orjson.loads(raw), ("user",), '{"user": "qa-1"} or {}')
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"invalid JSON: {exc}") from None
+    return string_field(data, "user", required=False)
+
+
 async def post_send_test(request: web.Request) -> web.Response:
     """Send the campaign now to the test profiles (or one of them), as a test."""
     require_admin(request)
     runtime = context(request).runtime
-    user = None
-    if request.can_read_body:
-        raw = await request.read()
-        if raw.strip():
-            try:
-                data = only_keys(orjson.loads(raw), ("user",), '{"user": "qa-1"} or {}')
-            except orjson.JSONDecodeError as exc:
-                raise ApiError(400, f"invalid JSON: {exc}") from None
-            user = string_field(data, "user", required=False)
+    user = await send_test_user(request)
     try:
         result = await send_test(runtime, request.match_info["id"], user)
     except UnknownCampaign as exc:

@@ -425,4 +425,9 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         _shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)
+    from engine.agents import send_test  # test sends and the worker API (send_test.py, api.py)
+    send_test.send_replies_after_batches(runtime)
+    if settings.api_port:
+        from engine.agents.api import WorkerApi
+        app.task(WorkerApi(runtime).run)
     return runtime

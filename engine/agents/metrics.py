@@ -16,7 +16,7 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = r = registry if registry is not None else CollectorRegistry()
         self.events = Counter("pushcast_events_consumed_total",
-                              "Records applied by the user agent, by type (user, system, wake, run)",
+                              "Records applied by the user agent, by type (user, system, wake, run, test)",
                               ["type"], registry=r)
         self.replayed = Counter("pushcast_events_replayed_total",
                                 "Redelivered records skipped because the state already had them", registry=r)
@@ -33,6 +33,8 @@ class WorkerMetrics:
                                   ["campaign", "reason"], registry=r)
         self.notifications = Counter("pushcast_notifications_total", "Messages decided (to the sends topic)",
                                      ["campaign"], registry=r)
+        self.test_sends = Counter("pushcast_test_sends_total", "Test sends decided (to the sends topic), "
+                                  "apart from pushcast_notifications_total", ["campaign"], registry=r)
         self.conversions = Counter("pushcast_conversions_total", "Conversions attributed",
                                    ["campaign", "kind"], registry=r)
         self.sends = Counter("pushcast_sends_total", "Deliveries to one subscription, by result and push service",

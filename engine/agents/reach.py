@@ -10,11 +10,13 @@ count sees every record before the request), so the sum is exact however partiti
 spread, and standby copies are never counted: a stored state carries the partition it
 was written for, and only states of the request's partition are read. A request
 redelivered after a crash is answered again; the requester keeps the first reply.
+
+The same record asks a second question, `test_profiles`: which users of the partition
+are test profiles (a test send to every test profile starts with it, send_test.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,10 +25,13 @@ from typing import Iterable
 import orjson
 
 from engine.agents.records import INTERNAL_HEADER, header
+from engine.agents.requests import ReplyChannel
 from engine.core.campaigns import CampaignSet
 from engine.local.reach import Reach, count_reach_raw
 
 REACH = b"reach"
+REACH_QUESTION = "reach"
+TEST_PROFILES_QUESTION = "test_profiles"  # which users of the partition are test profiles
 REPLY_FIELDS = ("users", "qualified", "reachable", "no_subscription", "test_profiles")
 
 
@@ -40,10 +45,15 @@ class ReachRequest:
     campaign: str
     at: int  # epoch ms: every partition is evaluated at the same moment
     partition: int  # the events-topic partition the request was read from
+    question: str = REACH_QUESTION
 
 
-def encode_request(request: str, campaign: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
-    return orjson.dumps({"request": request, "campaign": campaign, "at": at}), [(INTERNAL_HEADER, REACH)]
+def encode_request(request: str, campaign: str, at: int,
+                   question: str = REACH_QUESTION) -> tuple[bytes, list[tuple[str, bytes]]]:
+    raw = {"request": request, "campaign": campaign, "at": at}
+    if question != REACH_QUESTION:
+        raw["question"] = question
+    return orjson.dumps(raw), [(INTERNAL_HEADER, REACH)]
 
 
 def is_request(headers) -> bool:
@@ -52,7 +62,10 @@ def is_request(headers) -> bool:
 
 def decode_request(value: bytes | None, partition: int) -> ReachRequest:
     raw = orjson.loads(value or b"null")
-    return ReachRequest(str(raw["request"]), str(raw["campaign"]), int(raw["at"]), partition)
+    question = str(raw.get("question", REACH_QUESTION))
+    if question not in (REACH_QUESTION, TEST_PROFILES_QUESTION):
+        raise ValueError(f"question: unknown {question!r} (known: {REACH_QUESTION}, {TEST_PROFILES_QUESTION})")
+    return ReachRequest(str(raw["request"]), str(raw["campaign"]), int(raw["at"]), partition, question)
 
 
 def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | None]],
@@ -61,13 +74,15 @@ def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | 
     `records.StoredState` form) of the request's partition."""
     wanted = {r.partition for r in requests}
     bodies: dict[int, list[memoryview]] = {p: [] for p in wanted}
-    for _key, value in stored:
+    users: dict[int, list[str]] = {p: [] for p in wanted}
+    for key, value in stored:
         if value is None:
             continue
         end = value.index(b"\n")
         partition = int(value[: value.index(b" ")])
         if partition in wanted:
             bodies[partition].append(memoryview(value)[end + 1:])
+            users[partition].append(key.decode() if isinstance(key, bytes) else str(key))
     replies = []
     for request in requests:
         reply = {"request": request.request, "partition": request.partition, "campaign": request.campaign,
@@ -76,11 +91,25 @@ def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | 
         if compiled is None:
             reply["error"] = (f"no campaign {request.campaign!r} in the worker's campaigns "
                               f"(known: {', '.join(sorted(campaigns.by_id)) or 'none'})")
+        elif request.question == TEST_PROFILES_QUESTION:
+            reply["test_users"] = stored_test_profiles(users[request.partition], bodies[request.partition], campaigns)
+            reply["configured"] = sorted(campaigns.config.test_users)
         else:
             found = count_reach_raw(bodies[request.partition], compiled, request.at, campaigns)
             reply.update({name: getattr(found, name) for name in REPLY_FIELDS})
         replies.append(reply)
     return replies
+
+
+def stored_test_profiles(users: list[str], bodies: list[memoryview], campaigns: CampaignSet) -> list[str]:
+    """The test profiles (`engine.core.delivery.is_test_profile`) among stored states."""
+    configured = frozenset(campaigns.config.test_users)
+    found = []
+    for user, body in zip(users, bodies):
+        # orjson writes `"test":true` without spaces: only those states are decoded.
+        if user in configured or (b'"test":true' in bytes(body) and orjson.loads(body).get("p", {}).get("test") is True):
+            found.append(user)
+    return sorted(found)
 
 
 def total(campaign: str, at: int, partitions: int, replies: dict[int, dict], seconds: float = 0.0) -> Reach:
@@ -98,56 +127,23 @@ def total(campaign: str, at: int, partitions: int, replies: dict[int, dict], sec
 async def request_reach(bootstrap: str, events_topic: str, replies_topic: str, campaign: str, at: int,
                         timeout: float = 30.0) -> Reach:
     """Ask every partition's owner and sum their answers (the workers must be running)."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
     started = time.perf_counter()
-    await ensure_replies_topic(bootstrap, replies_topic)
+    async with ReplyChannel(bootstrap, replies_topic) as channel:
+        replies, partitions = await ask_partitions(channel, events_topic, campaign, at, timeout)
+    return total(campaign, at, len(partitions), replies, time.perf_counter() - started)
+
+
+async def ask_partitions(channel: ReplyChannel, events_topic: str, campaign: str, at: int, timeout: float,
+                         question: str = REACH_QUESTION) -> tuple[dict[int, dict], list[int]]:
+    """One `question` into every partition of the events topic: (replies by partition,
+    partitions); raises ReachError naming the partitions that did not answer in time."""
     request = uuid.uuid4().hex
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await consumer.start()
-    await producer.start()
-    try:
-        reply_tp = TopicPartition(replies_topic, 0)
-        consumer.assign([reply_tp])
-        await consumer.seek_to_end(reply_tp)
-        await consumer.position(reply_tp)  # fix the start before any reply can exist
-        partitions = sorted(await producer.partitions_for(events_topic))
-        value, headers = encode_request(request, campaign, at)
-        sent = [await producer.send(events_topic, value=value, key=b"$reach", partition=p, headers=headers)
-                for p in partitions]
-        await asyncio.gather(*sent)
-        replies: dict[int, dict] = {}
-        deadline = time.monotonic() + timeout
-        while len(replies) < len(partitions):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                missing = sorted(set(partitions) - set(replies))
-                raise ReachError(f"no reply for partition(s) {missing} of {events_topic} within {timeout:g}s "
-                                 "(are the workers running, and with this --topic-prefix?)")
-            batch = await consumer.getmany(reply_tp, timeout_ms=int(min(left, 0.5) * 1000))
-            for record in batch.get(reply_tp, ()):
-                reply = orjson.loads(record.value)
-                if reply.get("request") == request:
-                    replies.setdefault(int(reply["partition"]), reply)
-        return total(campaign, at, len(partitions), replies, time.perf_counter() - started)
-    finally:
-        await producer.stop()
-        await consumer.stop()
-
-
-async def ensure_replies_topic(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        if topic in await admin.list_topics():
-            return
-        try:
-            await admin.create_topics([NewTopic(topic, 1, 1)])
-        except TopicAlreadyExistsError:
-            pass
-    finally:
-        await admin.close()
+    partitions = await channel.partitions(events_topic)
+    value, headers = encode_request(request, campaign, at, question)
+    await channel.send(events_topic, [(b"$reach", value, headers, p) for p in partitions])
+    replies = await channel.collect(request, lambda reply: reply.get("partition"), set(partitions), timeout)
+    missing = sorted(set(partitions) - set(replies))
+    if missing:
+        raise ReachError(f"no reply for partition(s) {missing} of {events_topic} within {timeout:g}s "
+                         "(are the workers running, and with this --topic-prefix?)")
+    return replies, partitions

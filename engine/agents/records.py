@@ -1,9 +1,10 @@
 """What travels on the Kafka topics, and the stored form of a user's state.
 
 - events topic: a user's JSON event (FORMATS.md), or an internal record (a Kafka header
-  `pushcast-internal`: `wake` or `run`) that only pushcast writes: a wake-up for a due wait,
-  or one user's share of a scheduled run. Internal records are not JSON events, so no
-  producer of user events (HTTP, files) can express one.
+  `pushcast-internal`: `wake`, `run` or `send-test`) that only pushcast writes: a wake-up
+  for a due wait, one user's share of a scheduled run, or a test send to one user (see
+  send_test.py). Internal records are not JSON events, so no producer of user events
+  (HTTP, files) can express one.
 - sends topic: one `Notify` as JSON, with the partition of the user's events (`p`), so that
   delivery reports go back to the partition that holds the user's state.
 - dead-letter topic: the original key and bytes, unchanged, with the reason in headers
@@ -25,6 +26,7 @@ from engine.core import Event, EventError, Notify, Subscription, UserState, pars
 INTERNAL_HEADER = "pushcast-internal"
 WAKE = b"wake"
 RUN = b"run"
+SEND_TEST = b"send-test"
 DLQ_REASON = "pushcast-dlq-reason"
 DLQ_FIELD = "pushcast-dlq-field"
 DLQ_SOURCE = "pushcast-dlq-source"  # topic/partition/offset of the original record
@@ -48,6 +50,23 @@ class ScheduledRun:
     at: int
 
 
+@dataclass(frozen=True)
+class TestSendRequest:
+    """Send `campaign` to this user now, as a test; the result goes to the replies topic
+    under `request` (which is also the message id's occurrence)."""
+
+    __test__ = False  # not a pytest class
+
+    user: str
+    campaign: str
+    request: str
+    at: int  # epoch ms: the requester's now, so a redelivery decides the same message id
+
+    @property
+    def occurrence(self) -> str:
+        return self.request
+
+
 def header(headers, name: str) -> bytes | None:
     """A header's value from faust's headers (a mapping or a list of pairs)."""
     if not headers:
@@ -59,7 +78,8 @@ def header(headers, name: str) -> bytes | None:
     return None
 
 
-def decode_record(key: bytes | None, value: bytes | None, headers, timestamp_ms: int) -> Event | WakeUp | ScheduledRun:
+def decode_record(key: bytes | None, value: bytes | None, headers,
+                  timestamp_ms: int) -> Event | WakeUp | ScheduledRun | TestSendRequest:
     """One events-topic record; raises EventError (with `.field`) for a dead letter.
 
     A missing `ts` is the record's Kafka timestamp: the same on every replay, so message
@@ -85,12 +105,14 @@ def decode_record(key: bytes | None, value: bytes | None, headers, timestamp_ms:
     return event
 
 
-def _decode_internal(kind: bytes, raw: object) -> WakeUp | ScheduledRun:
+def _decode_internal(kind: bytes, raw: object) -> WakeUp | ScheduledRun | TestSendRequest:
     try:
         if kind == WAKE:
             return WakeUp(str(raw["user"]), int(raw["at"]))
         if kind == RUN:
             return ScheduledRun(str(raw["user"]), str(raw["campaign"]), str(raw["slot"]), int(raw["at"]))
+        if kind == SEND_TEST:
+            return TestSendRequest(str(raw["user"]), str(raw["campaign"]), str(raw["request"]), int(raw["at"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise EventError("value", f"malformed internal {kind.decode(errors='replace')} record: {exc!r}") from None
     raise EventError(INTERNAL_HEADER, f"unknown internal record kind {kind!r}")
@@ -102,6 +124,11 @@ def encode_wake(user: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
 
 def encode_run(user: str, campaign: str, slot: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
     return orjson.dumps({"user": user, "campaign": campaign, "slot": slot, "at": at}), [(INTERNAL_HEADER, RUN)]
+
+
+def encode_test_send(user: str, campaign: str, request: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return (orjson.dumps({"user": user, "campaign": campaign, "request": request, "at": at}),
+            [(INTERNAL_HEADER, SEND_TEST)])
 
 
 def encode_notify(notify: Notify, partition: int) -> bytes:

@@ -27,6 +27,9 @@ class WorkerSettings:
     redis: str | None = None  # None: the config's `redis`; empty: none (memory limits, no dedup)
     dry_run: bool = False  # accept every send without contacting a push service
     metrics_port: int | None = 9464
+    api_port: int | None = None  # the worker API (reach, test sends; engine/agents/api.py); None: off
+    api_host: str = "127.0.0.1"
+    admin_token: str | None = None  # the worker API's bearer token (required with api_port)
     batch_size: int = 500
     batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0

@@ -3,6 +3,8 @@ messages to send and dead letters out. `app.py` feeds it from the stream and wri
 
 Per record: decode (or dead-letter), skip it if the stored state has already applied its
 offset (a redelivery after a crash), call the core, keep the state in the batch's cache.
+A test-send record also leaves its result in `test_replies`, which app.py sends to the
+replies topic once the batch's notifications are in Kafka.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from engine.agents.metrics import WorkerMetrics
-from engine.agents.records import ScheduledRun, StoredState, WakeUp, decode_record
+from engine.agents.records import ScheduledRun, StoredState, TestSendRequest, WakeUp, decode_record
 from engine.core import (
     CampaignSet, Conversion, Effects, Event, EventError, Notify, Qualified, Suppressed, UserState,
     process_event, process_wake,
 )
 from engine.core.events import SYSTEM_EVENTS
 from engine.core.schedule import process_scheduled_run
+from engine.core.send_test import test_send
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class UserProcessor:
         self._campaigns = campaigns
         self.metrics = metrics
         self._clock_ms = clock_ms
+        self.test_replies: list[dict] = []  # results of test sends, for the requesters
 
     def process(self, records: list[Record], load: Callable[[str, Record], bytes | None]) -> BatchResult:
         out = BatchResult()
@@ -72,6 +76,10 @@ class UserProcessor:
             stored = cache.get(user)
             if stored is None:
                 raw = load(user, record)
+                if raw is None and isinstance(item, TestSendRequest):
+                    # Never seen: nothing to send to, and no empty state made for the asking.
+                    self._apply(UserState(user), item, campaigns)
+                    continue
                 try:
                     stored = StoredState.loads(raw) if raw is not None else StoredState(UserState(user))
                 except Exception as exc:  # a corrupt stored state must not stop the partition
@@ -89,7 +97,8 @@ class UserProcessor:
                 continue
             stored.partition, stored.offset = record.partition, record.offset
             out.states[user] = (stored, record)
-            self._count(effects)
+            if not isinstance(item, TestSendRequest):  # test sends are counted apart
+                self._count(effects)
             for effect in effects.items:
                 if isinstance(effect, Notify):
                     out.notifications.append((effect, record.partition))
@@ -103,6 +112,13 @@ class UserProcessor:
             self.metrics.events.labels("wake").inc()
             # Never fire early: a wake-up is only as late as the clock says.
             return process_wake(state, min(item.at, self._clock_ms()), campaigns)
+        if isinstance(item, TestSendRequest):
+            self.metrics.events.labels("test").inc()
+            effects, result = test_send(state, item, item.at, campaigns)
+            if result["sent"]:
+                self.metrics.test_sends.labels(item.campaign).inc()
+            self.test_replies.append({"request": item.request, **result})
+            return effects
         assert isinstance(item, ScheduledRun)
         self.metrics.events.labels("run").inc()
         compiled = campaigns.get(item.campaign)

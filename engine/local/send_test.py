@@ -6,7 +6,8 @@ A test send goes through the normal path — the runtime's writer queues it in t
 outbox, the sender delivers it — and is counted under `test` in the campaign's stats.
 Its message id includes the request (`occurrence`), so a second test send is a new
 message, not a duplicate the outbox would refuse. It is not added to the user's send
-history: test sends never use up a limit nor earn a conversion.
+history: test sends never use up a limit nor earn a conversion. The decision is
+`engine.core.send_test.test_send`, shared with the Kafka runtime.
 """
 
 from __future__ import annotations
@@ -20,23 +21,14 @@ from pathlib import Path
 import orjson
 
 from engine.core.campaigns import CampaignSet
-from engine.core.delivery import is_test_profile, render_payload
-from engine.core.effects import Effects, Notify, Subscription
-from engine.core.ids import message_id
+from engine.core.delivery import is_test_profile
+from engine.core.send_test import (  # noqa: F401  (re-exported: the embedded API's names)
+    TEST_EVENT, NotATestUser, UnknownCampaign, not_a_test_user, summary, test_send, unknown_campaign,
+)
 from engine.core.state import UserState
 from engine.local.reach import open_reader
-from engine.rules.errors import PushcastError, RenderError
 
-TEST_EVENT = "$send_test"
 _requests = itertools.count(1)
-
-
-class NotATestUser(PushcastError):
-    """A test send was asked for a user who is not a test profile."""
-
-
-class UnknownCampaign(PushcastError):
-    """A test send was asked for a campaign that is not loaded."""
 
 
 @dataclass(frozen=True)
@@ -49,29 +41,6 @@ class TestSend:
     campaign: str
     occurrence: str  # the request: part of the message id
     results: list = field(default_factory=list, compare=False)  # filled by the writer
-
-
-def test_send(state: UserState, item: TestSend, now: int, campaigns: CampaignSet) -> tuple[Effects, dict]:
-    """Decide one user's test send: (effects, result for the caller). Pure."""
-    out = Effects()
-    compiled = campaigns.get(item.campaign)
-    if compiled is None:
-        return out, {"user": state.user, "sent": False, "reason": "campaign_removed"}
-    if not is_test_profile(state, campaigns):  # the profile changed since the request was checked
-        return out, {"user": state.user, "sent": False, "reason": "not_a_test_profile"}
-    mid = message_id(item.campaign, state.user, TEST_EVENT, now, {}, item.occurrence)
-    if not state.subscriptions:
-        return out, {"user": state.user, "message": mid, "sent": False, "reason": "no_subscription"}
-    campaign = compiled.campaign
-    try:
-        payload = render_payload(campaign, mid, state.profile, {})
-    except RenderError as error:
-        return out, {"user": state.user, "message": mid, "sent": False, "reason": "render_error", "detail": str(error)}
-    subscriptions = tuple(Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items())
-    out.add(Notify(mid, campaign.id, state.user, now, payload, subscriptions, campaign.what.ttl,
-                   campaign.what.urgency, test=True))
-    return out, {"user": state.user, "message": mid, "sent": True, "subscriptions": len(subscriptions),
-                 "title": payload["title"]}
 
 
 def find_test_users(db_path: Path | str, campaigns: CampaignSet) -> list[str]:
@@ -100,13 +69,12 @@ async def send_test(runtime, campaign_id: str, user: str | None = None) -> dict:
     """Queue the test send through the runtime; returns what happened to each user."""
     campaigns = runtime.campaigns
     if campaign_id not in campaigns.by_id:
-        raise UnknownCampaign(f"no campaign {campaign_id!r} (known: {', '.join(sorted(campaigns.by_id)) or 'none'})")
+        raise unknown_campaign(campaign_id, campaigns.by_id)
     await runtime.barrier()  # profiles sent before this request count
     if user is not None:
         state = runtime.user_state(user) or UserState(user)
         if not is_test_profile(state, campaigns):
-            raise NotATestUser(f"user {user!r} is not a test profile: send a $profile event with test: true for them, "
-                               "or list them in test_users in pushcast.yaml")
+            raise not_a_test_user(user)
         users = [user]
     else:
         users = await asyncio.to_thread(find_test_users, runtime.store.path, campaigns)
@@ -119,6 +87,4 @@ async def send_test(runtime, campaign_id: str, user: str | None = None) -> dict:
         await runtime.submit(items)
     results = [result for item in items for result in item.results]
     results += [{"user": u, "sent": False, "reason": "no_subscription"} for u in unknown]
-    results.sort(key=lambda r: r["user"])
-    return {"campaign": campaign_id, "request": occurrence, "test_users": len(users),
-            "sent": sum(1 for r in results if r["sent"]), "results": results}
+    return summary(campaign_id, occurrence, len(users), results)
