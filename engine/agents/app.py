@@ -122,6 +122,8 @@ class Runtime:
                 table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
             self.write_applied(records + questions)
+            for reply in result.test_replies:  # after the notifications: `sent` means queued
+                await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))
         if questions:
@@ -425,8 +427,6 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         _shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)
-    from engine.agents import send_test  # test sends and the worker API (send_test.py, api.py)
-    send_test.send_replies_after_batches(runtime)
     if settings.api_port:
         from engine.agents.api import WorkerApi
         app.task(WorkerApi(runtime).run)

@@ -22,8 +22,6 @@ redelivered after a crash decides the same message, which the send de-duplicatio
 
 from __future__ import annotations
 
-import orjson
-
 from engine.agents.reach import TEST_PROFILES_QUESTION, ReachError, ask_partitions
 from engine.agents.records import encode_test_send
 from engine.agents.requests import ReplyChannel
@@ -87,18 +85,3 @@ async def find_test_profiles(channel: ReplyChannel, events_topic: str, campaign:
         for user in reply["configured"]:
             targets.setdefault(user, None)
     return targets
-
-
-def send_replies_after_batches(runtime) -> None:
-    """Make the user agent send the results of a batch's test sends after the batch: by
-    then its notifications are in Kafka, so `sent` means on its way to the sender."""
-    handle = runtime.handle_user_batch
-
-    async def handle_user_batch(events: list) -> None:
-        runtime.users.test_replies.clear()  # of a batch that failed: its sends never went out
-        await handle(events)
-        replies, runtime.users.test_replies = runtime.users.test_replies, []
-        for reply in replies:
-            await runtime.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
-
-    runtime.handle_user_batch = handle_user_batch

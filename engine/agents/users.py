@@ -3,8 +3,8 @@ messages to send and dead letters out. `app.py` feeds it from the stream and wri
 
 Per record: decode (or dead-letter), skip it if the stored state has already applied its
 offset (a redelivery after a crash), call the core, keep the state in the batch's cache.
-A test-send record also leaves its result in `test_replies`, which app.py sends to the
-replies topic once the batch's notifications are in Kafka.
+A test-send record also leaves its result in the batch's `test_replies`, which app.py
+sends to the replies topic once the batch's notifications are in Kafka.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class BatchResult:
     states: dict[str, tuple[StoredState, Record]] = field(default_factory=dict)  # changed: user -> (state, last record)
     notifications: list[tuple[Notify, int]] = field(default_factory=list)  # (notify, events partition)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    test_replies: list[dict] = field(default_factory=list)  # results of test sends, for the requesters
 
 
 class UserProcessor:
@@ -60,7 +61,6 @@ class UserProcessor:
         self._campaigns = campaigns
         self.metrics = metrics
         self._clock_ms = clock_ms
-        self.test_replies: list[dict] = []  # results of test sends, for the requesters
 
     def process(self, records: list[Record], load: Callable[[str, Record], bytes | None]) -> BatchResult:
         out = BatchResult()
@@ -78,7 +78,7 @@ class UserProcessor:
                 raw = load(user, record)
                 if raw is None and isinstance(item, TestSendRequest):
                     # Never seen: nothing to send to, and no empty state made for the asking.
-                    self._apply(UserState(user), item, campaigns)
+                    self._apply(UserState(user), item, campaigns, out)
                     continue
                 try:
                     stored = StoredState.loads(raw) if raw is not None else StoredState(UserState(user))
@@ -90,7 +90,7 @@ class UserProcessor:
                 self.metrics.replayed.inc()
                 continue
             try:
-                effects = self._apply(stored.state, item, campaigns)
+                effects = self._apply(stored.state, item, campaigns, out)
             except Exception as exc:  # a bug in the core costs this record, not the stream
                 log.exception("applying a record failed")
                 out.dead_letters.append(DeadLetter(record, "processing", f"processing failed: {exc!r}"))
@@ -104,7 +104,7 @@ class UserProcessor:
                     out.notifications.append((effect, record.partition))
         return out
 
-    def _apply(self, state: UserState, item, campaigns: CampaignSet) -> Effects:
+    def _apply(self, state: UserState, item, campaigns: CampaignSet, out: BatchResult) -> Effects:
         if isinstance(item, Event):
             self.metrics.events.labels("system" if item.name in SYSTEM_EVENTS else "user").inc()
             return process_event(state, item, campaigns)
@@ -117,7 +117,7 @@ class UserProcessor:
             effects, result = test_send(state, item, item.at, campaigns)
             if result["sent"]:
                 self.metrics.test_sends.labels(item.campaign).inc()
-            self.test_replies.append({"request": item.request, **result})
+            out.test_replies.append({"request": item.request, **result})
             return effects
         assert isinstance(item, ScheduledRun)
         self.metrics.events.labels("run").inc()
