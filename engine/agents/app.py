@@ -253,6 +253,23 @@ class Runtime:
                 self.commits_to_catch_up[tp] = offset
             log.info("reading %s[%d] from %d", tp.topic, tp.partition, offset)
 
+    async def reseek_changelogs(self) -> None:
+        """Faust drops a fetched batch whose flow was stopped meanwhile, then seeks the
+        stream partitions back to their committed offsets but not the changelog partitions
+        it is reading: their dropped records never came again and table recovery waited
+        forever ("No event received for active tp"). Seek those back to the record after
+        the last one read."""
+        recovery = self.app.tables.recovery
+        consumer = self.app.consumer
+        assigned = consumer.assignment()
+        reading = [recovery.standby_offsets]
+        if self.app.in_recovery:
+            reading.append(recovery.active_offsets)
+        for offsets in reading:
+            for tp, offset in list(offsets.items()):
+                if tp in assigned:
+                    await consumer.seek(tp, max(offset, -1) + 1)
+
     async def catch_up_commits(self) -> None:
         consumer = self.app.consumer
         due = {tp: offset for tp, offset in self.commits_to_catch_up.items()
@@ -328,7 +345,8 @@ class Runtime:
 def _take_over_positions(runtime: Runtime) -> None:
     """Faust seeks every partition to its committed offset after a rebalance (and when it
     fetches while paused); pushcast then seeks its own partitions to where it reads them
-    from, and commits only what follows without a hole (offsets.py)."""
+    from, and commits only what follows without a hole (offsets.py), and the changelog
+    partitions being read to where their reading got."""
     consumer = runtime.app.consumer
     if getattr(consumer, "_pushcast_positions", False):
         return
@@ -337,6 +355,7 @@ def _take_over_positions(runtime: Runtime) -> None:
     async def perform_seek() -> None:
         await original()
         await runtime.position_partitions()
+        await runtime.reseek_changelogs()
 
     consumer.perform_seek = perform_seek
     consumer._new_offset = strict_new_offset(consumer)
@@ -431,3 +450,4 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         from engine.agents.api import WorkerApi
         app.task(WorkerApi(runtime).run)
     return runtime
+

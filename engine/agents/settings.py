@@ -17,8 +17,8 @@ class WorkerSettings:
     partitions: int = 8  # of the events topic and the state table (fixed once created)
     sends_partitions: int = 8
     replication: int = 1
-    # memory: state rebuilt from the changelog on start (the reliable one today, see the
-    # README); rocksdb (rocksdict): local state kept across restarts
+    # rocksdb (rocksdict): local state kept across restarts, caught up from the changelog;
+    # memory: state rebuilt from the changelog at every start
     store: str = "rocksdb"
     data_dir: Path = Path(".pushcast/kafka")
     standby_replicas: int = 1
