@@ -1,0 +1,313 @@
+"""Kafka runtime: a scheduled run and reach over N stored user states, one worker.
+
+The states and the campaign are bench_schedule.py's (N stored user states, a scheduled
+campaign with a three-condition segment), on the same global config. Then:
+
+1. Load: the stored states are written straight into the table's changelog topic
+   (`{app_id}-users-changelog`; key the user id, value `StoredState.dumps()`, partition
+   the events-topic partition of the user's key under Kafka's default partitioner, which
+   is also the stored state's own partition), as if a worker had applied every user's
+   events. One `pushcast worker` (RocksDB store, dry-run sender) then starts on an empty
+   data dir; measured from the process start to its "partitions ... pending waits" line
+   (the table recovered, the wake index rebuilt).
+2. Reach: `request_reach` for the campaign, repeated; the count must equal the core's
+   `count_reach` over the same states in this process.
+3. Scheduled run: the worker's clock (PUSHCAST_CLOCK_FILE) moves past the campaign's
+   `schedule.at`; measured from then until the user agent has applied one run record per
+   user (`pushcast_events_consumed_total{type="run"}`), and until the group is idle (the
+   sends made, delivered dry and reported back, every offset committed).
+   Ceilings, in this process, before the worker starts: bench_schedule's core functions
+   and the user agent's batch logic (`UserProcessor`) over the same states, no Kafka.
+
+    .venv/bin/python bench/bench_kafka_schedule.py [--users 200000] [--partitions 8]
+        [--reach-repeat 5] [--profile DIR]
+
+Needs `scripts/services start` (Kafka, Redis). `--profile DIR` records the worker with
+py-spy during the reach requests (`DIR/reach.txt`) and the scheduled run (`DIR/run.txt`,
+the first --profile-seconds), as collapsed stacks; py-spy on PATH or $PY_SPY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_kafka import services  # noqa: E402
+from bench_schedule import CAMPAIGN, NOW, SLOT, generate, run_baseline, run_segment_first  # noqa: E402
+
+from engine.agents.metrics import WorkerMetrics  # noqa: E402
+from engine.agents.reach import request_reach  # noqa: E402
+from engine.agents.records import StoredState, encode_run  # noqa: E402
+from engine.agents.users import Record, UserProcessor  # noqa: E402
+from engine.core import CampaignSet, UserState  # noqa: E402
+from engine.core.reach import count_reach  # noqa: E402
+from engine.rules.config import load_config  # noqa: E402
+from engine.rules.loader import parse_campaign  # noqa: E402
+from tests.fixtures.kafka_runtime import KafkaRuntimeHarness, _run, make_config, metric_value  # noqa: E402
+
+TEST_USER = "user-0000007"  # bench_schedule's configured test profile
+READY = re.compile(r"partitions \[[^\]]*\] of \S+: \d+ pending waits")
+
+
+def user_of(i: int) -> str:
+    return f"user-{i:07d}"  # bench_schedule.generate's ids
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key), as aiokafka and the Java client."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def stored_records(blobs: list[bytes], partitions: int) -> list[tuple[bytes, bytes, int]]:
+    """(key, stored value, partition) of every state, as the user agent would store it."""
+    out = []
+    for i, blob in enumerate(blobs):
+        key = user_of(i).encode()
+        partition = partition_of(key, partitions)
+        out.append((key, StoredState(UserState.loads(blob), partition, -1).dumps(), partition))
+    return out
+
+
+def ceilings(blobs: list[bytes], campaigns: CampaignSet, batch: int = 500) -> dict:
+    """Users/s of the scheduled run without Kafka: the core alone (bench_schedule), and
+    the user agent's batch logic over run records with a dict for the table."""
+    n = len(blobs)
+    out = {}
+    started = time.perf_counter()
+    out["baseline_result"] = run_baseline(blobs, campaigns)
+    out["baseline"] = n / (time.perf_counter() - started)
+    started = time.perf_counter()
+    out["segment_first_result"] = run_segment_first(blobs, campaigns)
+    out["segment_first"] = n / (time.perf_counter() - started)
+
+    table = {user_of(i): StoredState(UserState.loads(blob), 0, -1).dumps() for i, blob in enumerate(blobs)}
+    processor = UserProcessor(lambda: campaigns, WorkerMetrics(), lambda: NOW)
+    records = []
+    for i in range(n):
+        user = user_of(i)
+        value, headers = encode_run(user, "xmas", SLOT, NOW)
+        records.append(Record(user.encode(), value, headers, NOW, 0, i))
+    sends = 0
+    started = time.perf_counter()
+    for i in range(0, n, batch):
+        result = processor.process(records[i:i + batch], lambda user, record: table.get(user))
+        sends += len(result.notifications)
+        for user, (stored, _record) in result.states.items():
+            table[user] = stored.dumps()
+    out["processor"] = n / (time.perf_counter() - started)
+    out["processor_sends"] = sends
+    return out
+
+
+async def _load_changelog(bootstrap: str, topic: str, partitions: int,
+                          records: list[tuple[bytes, bytes, int]]) -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:  # as Faust declares it: the table's partitions, compacted
+        await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={"cleanup.policy": "compact"})])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
+                                max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        pending = []
+        for key, value, partition in records:
+            pending.append(await producer.send(topic, value=value, key=key, partition=partition))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def wait_ready(worker, harness: KafkaRuntimeHarness, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while not READY.search(worker.output()):
+        harness.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not recover in {timeout:g}s\n{harness.logs()}")
+        time.sleep(0.05)
+    return time.perf_counter()
+
+
+def runs_applied(worker) -> float:
+    return metric_value(worker.metrics(), "pushcast_events_consumed_total", type="run")
+
+
+def events_end(harness: KafkaRuntimeHarness) -> int:
+    async def ends() -> int:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=harness.bootstrap)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(harness.events_topic, p) for p in range(harness.partitions)]
+            return sum((await consumer.end_offsets(tps)).values())
+        finally:
+            await consumer.stop()
+
+    return _run(ends())
+
+
+def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    if not spy:
+        print("  (no py-spy: not profiling)")
+        return None
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50", "-f", "raw",
+                             "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--reach-repeat", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds for each phase")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the worker during the run")
+    parser.add_argument("--profile-seconds", type=float, default=60)
+    parser.add_argument("--skip-ceiling", action="store_true")
+    parser.add_argument("--redis", help="redis:// URL (default: the services'); send de-duplication keys of an "
+                        "earlier run over the same users live for two days there, and turn its sends into "
+                        "duplicates (counted apart below)")
+    args = parser.parse_args()
+    n = args.users
+    bootstrap, redis = services()
+    redis = args.redis or redis
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {n:,} users, {args.partitions} partitions")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "campaigns").mkdir()
+        (tmp / "campaigns" / "xmas.yaml").write_text(CAMPAIGN)
+        config = make_config(tmp, None, extra_test_users=[TEST_USER], limits=[{"max": 3, "per": "1d"}])
+        campaigns = CampaignSet([parse_campaign(CAMPAIGN)], load_config(config))
+        compiled = campaigns.get("xmas")
+
+        started = time.perf_counter()
+        blobs = generate(n, campaigns)
+        print(f"generated {n:,} user states in {time.perf_counter() - started:.1f} s "
+              f"(mean {sum(map(len, blobs)) / n:.0f} bytes)")
+        started = time.perf_counter()
+        expected = count_reach((UserState.loads(b) for b in blobs), compiled, NOW, campaigns)
+        core_reach_s = time.perf_counter() - started
+        print(f"core count_reach (qualified, reachable) = {expected} in {core_reach_s:.2f} s")
+        ceiling = None
+        if not args.skip_ceiling:
+            ceiling = ceilings(blobs, campaigns)
+            print(f"ceiling, no Kafka: core baseline {ceiling['baseline']:,.0f} users/s "
+                  f"(sends, written: {ceiling['baseline_result']}), segment first {ceiling['segment_first']:,.0f} "
+                  f"users/s, UserProcessor {ceiling['processor']:,.0f} users/s ({ceiling['processor_sends']:,} sends)")
+
+        harness = KafkaRuntimeHarness(bootstrap, redis, tmp, [tmp / "campaigns"], config,
+                                      partitions=args.partitions, sends_partitions=args.partitions)
+        changelog = f"{harness.app_id}-users-changelog"  # Faust: f"{app.conf.id}-{table.name}-changelog"
+        try:
+            harness.create_topics()
+            records = stored_records(blobs, args.partitions)
+            del blobs
+            started = time.perf_counter()
+            _run(_load_changelog(bootstrap, changelog, args.partitions, records), timeout=args.timeout)
+            load_s = time.perf_counter() - started
+            stored_bytes = sum(len(v) for _, v, _ in records)
+            del records
+            print(f"changelog {changelog}: {n:,} states ({stored_bytes / 1e6:.0f} MB) produced in {load_s:.1f} s")
+
+            # Before the run; a start an hour and more earlier keeps the run out of the
+            # worker's catch-up window (schedule_catchup_ms) when it recovers.
+            harness.set_clock(NOW - 2 * 3_600_000)
+            started = time.perf_counter()
+            worker = harness.start_worker("bench", store="rocksdb", session_timeout=60, commit_interval=1.0)
+            ready = wait_ready(worker, harness, args.timeout)
+            recovery_s = ready - started
+            print(f"recovery (process start -> table recovered, index rebuilt): {recovery_s:.1f} s, "
+                  f"{n / recovery_s:,.0f} states/s")
+
+            times, found = [], None
+            spy = None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                spy = profile(worker.process.pid, args.timeout, args.profile / "reach.txt")
+            for _ in range(args.reach_repeat):
+                found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
+                                           "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
+                times.append(found.seconds)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
+                spy.wait()
+            assert found.users == n, f"the worker holds {found.users:,} users, not {n:,}"
+            assert (found.qualified, found.reachable) == expected, \
+                f"reach over Kafka {(found.qualified, found.reachable)} != the core's {expected}"
+            print(f"reach over Kafka x{len(times)}: min {min(times):.2f} s, median {statistics.median(times):.2f} s, "
+                  f"max {max(times):.2f} s (target under 10 s); qualified {found.qualified:,}, "
+                  f"reachable {found.reachable:,} = the core's")
+
+            harness.wait_idle(timeout=args.timeout)
+            end_before = events_end(harness)
+            spy = None
+            if args.profile:
+                spy = profile(worker.process.pid, args.profile_seconds, args.profile / "run.txt")
+            t0 = time.perf_counter()
+            harness.set_clock(NOW + 1000)
+            produced_at = applied_at = None
+            deadline = time.monotonic() + args.timeout
+            while applied_at is None:
+                harness.check_alive()
+                assert time.monotonic() < deadline, f"run not applied in {args.timeout:g}s\n{harness.logs()}"
+                if produced_at is None and events_end(harness) - end_before >= n:
+                    produced_at = time.perf_counter()
+                if runs_applied(worker) >= n:
+                    applied_at = time.perf_counter()
+                    produced_at = produced_at or applied_at
+                time.sleep(0.2)
+            harness.wait_idle(timeout=args.timeout, settle=2.0)
+            idle_at = time.perf_counter()
+            text = worker.metrics()
+            notifications = metric_value(text, "pushcast_notifications_total", campaign="xmas")
+            sent = metric_value(text, "pushcast_sends_total")
+            duplicates = metric_value(text, "pushcast_sends_deduplicated_total")
+            if spy is not None:
+                spy.wait()
+            run_s, idle_s = applied_at - t0, idle_at - t0
+            print(f"scheduled run over Kafka, one worker: {n:,} run records applied in {run_s:.1f} s = "
+                  f"{n / run_s:,.0f} users/s (target 100,000); run records produced by the timer within "
+                  f"{produced_at - t0:.1f} s; idle (sends delivered dry, offsets committed) at {idle_s:.1f} s")
+            print(f"  notifications decided {notifications:,.0f}; deliveries {sent:,.0f} (dry run), "
+                  f"{duplicates:,.0f} already done by an earlier run (Redis de-duplication)")
+            if ceiling:
+                assert notifications == ceiling["baseline_result"][0], \
+                    f"the worker decided {notifications:,.0f} sends, the core {ceiling['baseline_result'][0]:,}"
+                print(f"  of the ceiling: {n / run_s / ceiling['baseline']:.3f} of the core baseline, "
+                      f"{n / run_s / ceiling['processor']:.3f} of UserProcessor")
+        finally:
+            harness.stop()
+            try:
+                harness.delete_topics()
+            except Exception as exc:
+                print(f"could not delete the topics of {harness.prefix}: {exc!r}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
