@@ -42,6 +42,7 @@ from engine.agents.settings import WorkerSettings
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
 from engine.core.schedule import run_times
+from engine.local.reach import qualifies_raw
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Runtime:
     table: Any = None
     ready: bool = False  # partitions assigned and the table recovered
     commits_to_catch_up: dict = field(default_factory=dict)  # TP -> offset
+    owned_before: set = field(default_factory=set)  # events partitions owned before the rebalance
     schedule_after: int = 0
 
     # --- the user agent ---------------------------------------------------------------
@@ -225,10 +227,14 @@ class Runtime:
         self.ready = True
         log.warning("partitions %s of %s: %d pending waits", sorted(owned), self.events_topic.get_topic_name(),
                     len(index))
-        await self.catch_up_runs()
+        # Runs of the partitions kept were made here; those of new ones may not be complete.
+        new, self.owned_before = owned - self.owned_before, owned
+        if new:
+            await self.catch_up_runs(new)
 
     async def on_revoked(self, revoked) -> None:
         self.ready = False
+        self.owned_before = {tp.partition for tp in revoked if tp.topic == self.events_guard.topic}
         self.index.drop_partitions({tp.partition for tp in revoked if tp.topic == self.events_guard.topic})
         for guard in (self.events_guard, self.sends_guard):
             guard.drop(tp.partition for tp in revoked if tp.topic == guard.topic)
@@ -315,7 +321,7 @@ class Runtime:
         runs = []
         for compiled in self.campaigns().by_id.values():
             for slot, at in run_times(compiled, start, now):
-                runs.append((at, compiled.id, slot))
+                runs.append((at, compiled.id, slot, compiled))
         if after is None:
             self.schedule_after = now
         if not runs:
@@ -325,21 +331,30 @@ class Runtime:
         for user, value in user_items(self.table):
             partition, _ = peek_due(value)
             if partition in owned:
-                users.append((user, partition))
-        for at, campaign, slot in sorted(runs):
+                users.append((user, partition, value))
+        for at, campaign, slot, compiled in sorted(runs, key=lambda run: run[:3]):
             self.metrics.scheduled_runs.labels(campaign).inc()
-            for i, (user, partition) in enumerate(users):
+            # Only users in the segment get a run record: for the others the core would
+            # change nothing (as in the embedded runtime). Read off the event loop.
+            targets = await asyncio.to_thread(_in_segment, users, compiled, at)
+            for i, (user, partition) in enumerate(targets):
                 value, headers = encode_run(user, campaign, slot, at)
                 await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
                 if i % 1000 == 999:
                     await asyncio.sleep(0)
 
-    async def catch_up_runs(self) -> None:
+    async def catch_up_runs(self, partitions: set[int]) -> None:
         # Runs while partitions moved may have missed them; a replayed run is a no-op per user.
         now = self.clock.now_ms()
         after = max(now - self.settings.schedule_catchup_ms, self.schedule_after - self.settings.schedule_catchup_ms)
         if self.schedule_after and after < self.schedule_after:
-            await self.run_schedules(after=after)
+            await self.run_schedules(after=after, partitions=partitions)
+
+
+def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[tuple[str, int]]:
+    """(user, partition) of the stored states whose user is in the campaign's segment at `at`."""
+    return [(user, partition) for user, partition, value in users
+            if qualifies_raw(value[value.index(b"\n") + 1:], compiled, at) is not None]
 
 
 def _take_over_positions(runtime: Runtime) -> None:
