@@ -124,7 +124,10 @@ def build_runtime(settings: WorkerSettings, config):
 
         _, rates, default = allowlist_and_rates(config.push_services)
         limiter = RedisRateLimiter.from_url(settings.redis, rates, default)
-        dedup = RedisSendDedup.from_url(settings.redis, lease_ms=settings.dedup_lease_ms)
+        # Keyed by app id too: two deployments sharing a Redis must not suppress each
+        # other's sends (message ids are the same for the same campaign and user).
+        dedup = RedisSendDedup.from_url(settings.redis, lease_ms=settings.dedup_lease_ms,
+                                        prefix=f"pushcast:{settings.app_id}:sent:")
     else:
         limiter = None
         dedup = MemorySendDedup()
