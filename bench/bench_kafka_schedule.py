@@ -13,9 +13,11 @@ campaign with a three-condition segment), on the same global config. Then:
 2. Reach: `request_reach` for the campaign, repeated; the count must equal the core's
    `count_reach` over the same states in this process.
 3. Scheduled run: the worker's clock (PUSHCAST_CLOCK_FILE) moves past the campaign's
-   `schedule.at`; measured from then until the user agent has applied one run record per
-   user (`pushcast_events_consumed_total{type="run"}`), and until the group is idle (the
-   sends made, delivered dry and reported back, every offset committed).
+   `schedule.at`; the worker evaluates the segment over every stored state and makes a
+   run record for each user in it. Measured from then until the user agent has applied
+   them all (`pushcast_events_consumed_total{type="run"}` reaching the core's qualified
+   count), and until the group is idle (the sends made, delivered dry and reported back,
+   every offset committed). Users evaluated per second = all N stored users over that time.
    Ceilings, in this process, before the worker starts: bench_schedule's core functions
    and the user agent's batch logic (`UserProcessor`) over the same states, no Kafka.
 
@@ -264,6 +266,7 @@ def main() -> int:
                   f"reachable {found.reachable:,} = the core's")
 
             harness.wait_idle(timeout=args.timeout)
+            in_segment = found.qualified  # one run record each (checked against the core above)
             end_before = events_end(harness)
             spy = None
             if args.profile:
@@ -275,9 +278,9 @@ def main() -> int:
             while applied_at is None:
                 harness.check_alive()
                 assert time.monotonic() < deadline, f"run not applied in {args.timeout:g}s\n{harness.logs()}"
-                if produced_at is None and events_end(harness) - end_before >= n:
+                if produced_at is None and events_end(harness) - end_before >= in_segment:
                     produced_at = time.perf_counter()
-                if runs_applied(worker) >= n:
+                if runs_applied(worker) >= in_segment:
                     applied_at = time.perf_counter()
                     produced_at = produced_at or applied_at
                 time.sleep(0.2)
@@ -290,8 +293,9 @@ def main() -> int:
             if spy is not None:
                 spy.wait()
             run_s, idle_s = applied_at - t0, idle_at - t0
-            print(f"scheduled run over Kafka, one worker: {n:,} run records applied in {run_s:.1f} s = "
-                  f"{n / run_s:,.0f} users/s (target 100,000); run records produced by the timer within "
+            print(f"scheduled run over Kafka, one worker: {n:,} users evaluated, {in_segment:,} run records "
+                  f"applied in {run_s:.1f} s = {n / run_s:,.0f} users/s (target 100,000); run records produced "
+                  f"by the timer within "
                   f"{produced_at - t0:.1f} s; idle (sends delivered dry, offsets committed) at {idle_s:.1f} s")
             print(f"  notifications decided {notifications:,.0f}; deliveries {sent:,.0f} (dry run), "
                   f"{duplicates:,.0f} already done by an earlier run (Redis de-duplication)")

@@ -26,8 +26,8 @@ from typing import Any
 
 import faust
 import orjson
-from faust.types import TP
 from faust.streams import _current_event
+from faust.types import TP
 
 from engine.agents import reach
 from engine.agents.campaigns import CampaignSource
@@ -465,4 +465,3 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         from engine.agents.api import WorkerApi
         app.task(WorkerApi(runtime).run)
     return runtime
-
