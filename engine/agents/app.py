@@ -67,6 +67,23 @@ def user_items(table) -> list[tuple[str, bytes]]:
             if value is not None and not (isinstance(key, bytes) and key.startswith(APPLIED_PREFIX))]
 
 
+async def scan_users(table, slice_size: int = 5000) -> list[tuple[str, bytes]]:
+    """`user_items`, read from RocksDB a slice at a time so the event loop keeps running
+    (wake-ups fire on time): a million users take seconds to read. A memory store is
+    copied at once (a dict copies fast, and may not change while it is read)."""
+    store = table.data
+    if not hasattr(store, "_dbs_for_actives"):
+        return user_items(table)
+    out: list[tuple[str, bytes]] = []
+    for db in list(store._dbs_for_actives()):
+        for i, (key, value) in enumerate(store._visible_items(db)):
+            if value is not None and not key.startswith(APPLIED_PREFIX):
+                out.append((key.decode(), value))
+            if i % slice_size == slice_size - 1:
+                await asyncio.sleep(0)
+    return out
+
+
 def _in_context(event) -> None:
     # Faust picks a table's partition (changelog and store) from the current event; a
     # batch holds records of several partitions, so each write names its own record.
@@ -173,7 +190,8 @@ class Runtime:
         if not requests:
             return
         # A snapshot of the table (values are immutable bytes), counted off the event loop.
-        stored = user_items(self.table)
+        # The partitions cannot move meanwhile: Faust waits for this batch first.
+        stored = await scan_users(self.table)
         replies = await asyncio.to_thread(reach.answer, requests, stored, self.campaigns())
         for reply in replies:
             await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
@@ -327,8 +345,13 @@ class Runtime:
         if not runs:
             return
         owned = self.owned_partitions() if partitions is None else partitions
+        try:
+            stored = await scan_users(self.table)
+        except Exception:  # a rebalance closed a store being read: read what is owned now
+            log.warning("reading the table in slices failed; reading it at once", exc_info=True)
+            stored = user_items(self.table)
         users = []
-        for user, value in user_items(self.table):
+        for user, value in stored:
             partition, _ = peek_due(value)
             if partition in owned:
                 users.append((user, partition, value))

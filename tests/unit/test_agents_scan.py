@@ -1,0 +1,73 @@
+"""Reading the state table for reach and scheduled runs: the same users as a plain read,
+and the event loop keeps running while a large RocksDB store is read."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.agents.app import APPLIED_PREFIX, scan_users, user_items
+
+
+class FakeRocksStore:
+    """The two methods of Faust's RocksDB store that `scan_users` reads, over dicts."""
+
+    def __init__(self, dbs: list[dict[bytes, bytes]]):
+        self.dbs = dbs
+
+    def _dbs_for_actives(self):
+        yield from self.dbs
+
+    def _visible_items(self, db):
+        yield from db.items()
+
+    def items(self):
+        for db in self.dbs:
+            yield from db.items()
+
+
+class FakeTable:
+    def __init__(self, data):
+        self.data = data
+
+
+def _dbs() -> list[dict[bytes, bytes]]:
+    first = {f"u{i}".encode(): b"0 %d -\n{}" % i for i in range(7)}
+    first[APPLIED_PREFIX + b"0"] = b"6"
+    second = {f"v{i}".encode(): b"1 %d -\n{}" % i for i in range(5)}
+    return [first, second]
+
+
+def test_a_rocksdb_store_is_read_to_the_same_users_as_a_plain_read():
+    table = FakeTable(FakeRocksStore(_dbs()))
+    scanned = asyncio.run(scan_users(table, slice_size=3))
+    assert scanned == user_items(table)
+    assert len(scanned) == 12 and not any(user.startswith("\x00") for user, _ in scanned)
+
+
+def test_the_event_loop_runs_between_slices():
+    table = FakeTable(FakeRocksStore(_dbs()))
+    ticks = []
+
+    async def main():
+        async def other_work():
+            while True:
+                ticks.append(1)
+                await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(other_work())
+        await asyncio.sleep(0)
+        before = len(ticks)
+        await scan_users(table, slice_size=2)
+        task.cancel()
+        return len(ticks) - before
+
+    assert asyncio.run(main()) >= 5  # 14 entries in slices of 2
+
+
+class FakeMemoryStore(dict):
+    pass
+
+
+def test_a_memory_store_is_copied_at_once():
+    data = FakeMemoryStore({b"u1": b"0 1 -\n{}", APPLIED_PREFIX + b"0": b"1"})
+    assert asyncio.run(scan_users(FakeTable(data))) == [("u1", b"0 1 -\n{}")]
