@@ -67,15 +67,22 @@ def user_items(table) -> list[tuple[str, bytes]]:
             if value is not None and not (isinstance(key, bytes) and key.startswith(APPLIED_PREFIX))]
 
 
-async def scan_users(table, slice_size: int = 5000) -> list[tuple[str, bytes]]:
+async def scan_users(table, partitions: set[int] | None = None,
+                     slice_size: int = 5000) -> list[tuple[str, bytes]]:
     """`user_items`, read from RocksDB a slice at a time so the event loop keeps running
-    (wake-ups fire on time): a million users take seconds to read. A memory store is
-    copied at once (a dict copies fast, and may not change while it is read)."""
+    (wake-ups fire on time): a million users take seconds to read. With `partitions`,
+    only those partitions' stores are read (a reach question is about one partition).
+    A memory store is copied at once (a dict copies fast, and may not change while it
+    is read); callers still check each state's own partition."""
     store = table.data
     if not hasattr(store, "_dbs_for_actives"):
         return user_items(table)
+    if partitions is None:
+        dbs = list(store._dbs_for_actives())
+    else:
+        dbs = [db for partition, db in list(store._dbs.items()) if partition in partitions]
     out: list[tuple[str, bytes]] = []
-    for db in list(store._dbs_for_actives()):
+    for db in dbs:
         for i, (key, value) in enumerate(store._visible_items(db)):
             if value is not None and not key.startswith(APPLIED_PREFIX):
                 out.append((key.decode(), value))
@@ -191,7 +198,7 @@ class Runtime:
             return
         # A snapshot of the table (values are immutable bytes), counted off the event loop.
         # The partitions cannot move meanwhile: Faust waits for this batch first.
-        stored = await scan_users(self.table)
+        stored = await scan_users(self.table, {r.partition for r in requests})
         replies = await asyncio.to_thread(reach.answer, requests, stored, self.campaigns())
         for reply in replies:
             await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
@@ -346,7 +353,7 @@ class Runtime:
             return
         owned = self.owned_partitions() if partitions is None else partitions
         try:
-            stored = await scan_users(self.table)
+            stored = await scan_users(self.table, owned)
         except Exception:  # a rebalance closed a store being read: read what is owned now
             log.warning("reading the table in slices failed; reading it at once", exc_info=True)
             stored = user_items(self.table)

@@ -13,6 +13,7 @@ class FakeRocksStore:
 
     def __init__(self, dbs: list[dict[bytes, bytes]]):
         self.dbs = dbs
+        self._dbs = dict(enumerate(dbs))  # by partition
 
     def _dbs_for_actives(self):
         yield from self.dbs
@@ -42,6 +43,12 @@ def test_a_rocksdb_store_is_read_to_the_same_users_as_a_plain_read():
     scanned = asyncio.run(scan_users(table, slice_size=3))
     assert scanned == user_items(table)
     assert len(scanned) == 12 and not any(user.startswith("\x00") for user, _ in scanned)
+
+
+def test_only_the_asked_partitions_are_read():
+    table = FakeTable(FakeRocksStore(_dbs()))
+    scanned = asyncio.run(scan_users(table, {1}))
+    assert [user for user, _ in scanned] == [f"v{i}" for i in range(5)]
 
 
 def test_the_event_loop_runs_between_slices():
