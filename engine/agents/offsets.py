@@ -17,10 +17,7 @@ So every stream here is guarded:
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterable, TypeVar
-
-log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
