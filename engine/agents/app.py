@@ -20,25 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event
 from faust.types import TP
 
 from engine.agents import reach
 from engine.agents.campaigns import CampaignSource
 from engine.agents.clock import SystemClock
 from engine.agents.metrics import WorkerMetrics
-from engine.agents.offsets import OffsetGuard, seek_guarded, strict_new_offset
+from engine.agents.faust_fixes import shorten_fetch_wait, take_over_positions
+from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.records import (
     DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify, encode_notify, encode_run, encode_wake, peek_due,
 )
 from engine.agents.sends import SendProcessor
 from engine.agents.settings import WorkerSettings
+from engine.agents.table import applied_position, in_context, scan_users, user_items, write_applied
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
 from engine.core.schedule import run_times
@@ -51,50 +51,6 @@ def _record(event) -> Record:
     message = event.message
     return Record(message.key, message.value, message.headers, int(round(message.timestamp * 1000)),
                   message.partition, message.offset, message.topic, event)
-
-
-# Table keys of the per-partition applied offsets; user ids never contain NUL (events.py).
-APPLIED_PREFIX = b"\x00applied/"
-
-
-def _applied_key(partition: int) -> bytes:
-    return APPLIED_PREFIX + str(partition).encode()
-
-
-def user_items(table) -> list[tuple[str, bytes]]:
-    """(user, stored bytes) of the table's users (not its applied-offset entries)."""
-    return [(key.decode() if isinstance(key, bytes) else key, value) for key, value in table.data.items()
-            if value is not None and not (isinstance(key, bytes) and key.startswith(APPLIED_PREFIX))]
-
-
-async def scan_users(table, partitions: set[int] | None = None,
-                     slice_size: int = 5000) -> list[tuple[str, bytes]]:
-    """`user_items`, read from RocksDB a slice at a time so the event loop keeps running
-    (wake-ups fire on time): a million users take seconds to read. With `partitions`,
-    only those partitions' stores are read (a reach question is about one partition).
-    A memory store is copied at once (a dict copies fast, and may not change while it
-    is read); callers still check each state's own partition."""
-    store = table.data
-    if not hasattr(store, "_dbs_for_actives"):
-        return user_items(table)
-    if partitions is None:
-        dbs = list(store._dbs_for_actives())
-    else:
-        dbs = [db for partition, db in list(store._dbs.items()) if partition in partitions]
-    out: list[tuple[str, bytes]] = []
-    for db in dbs:
-        for i, (key, value) in enumerate(store._visible_items(db)):
-            if value is not None and not key.startswith(APPLIED_PREFIX):
-                out.append((key.decode(), value))
-            if i % slice_size == slice_size - 1:
-                await asyncio.sleep(0)
-    return out
-
-
-def _in_context(event) -> None:
-    # Faust picks a table's partition (changelog and store) from the current event; a
-    # batch holds records of several partitions, so each write names its own record.
-    _current_event.set(weakref.ref(event))
 
 
 @dataclass
@@ -132,7 +88,7 @@ class Runtime:
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
             def load(user: str, record: Record) -> bytes | None:
-                _in_context(record.ref)
+                in_context(record.ref)
                 # Keys are bytes everywhere: what the changelog restores must be found again.
                 return table.get(user.encode())
 
@@ -144,10 +100,10 @@ class Runtime:
             for future in pending:  # the sends are in Kafka before the state says they happened
                 await future
             for user, (stored, record) in result.states.items():
-                _in_context(record.ref)
+                in_context(record.ref)
                 table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
-            self.write_applied(records + questions)
+            write_applied(self.table, records + questions)
             for reply in result.test_replies:  # after the notifications: `sent` means queued
                 await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
             await self.dead_letter(result.dead_letters)
@@ -169,20 +125,6 @@ class Runtime:
                         guard.topic, partition, offset)
             await seek_guarded(self.app.consumer, TP(guard.topic, partition), offset)
         return kept
-
-    def write_applied(self, records: list[Record]) -> None:
-        """After the states: the last applied offset of each partition of the batch, in that
-        partition's changelog (a partition is read again from the offset after it)."""
-        last: dict[int, Record] = {}
-        for record in records:
-            last[record.partition] = record
-        for partition, record in last.items():
-            _in_context(record.ref)
-            self.table[_applied_key(partition)] = str(record.offset).encode()
-
-    def applied_position(self, partition: int) -> int:
-        value = self.table.data.get(_applied_key(partition))
-        return int(value) + 1 if value is not None else 0
 
     async def answer_reach(self, records: list[Record]) -> None:
         """Reach over the states of each request's partition (this worker owns it: the
@@ -271,7 +213,7 @@ class Runtime:
         for tp in consumer.assignment():
             committed = consumer._committed_offset.get(tp) or 0
             if tp.topic == self.events_guard.topic:
-                offset, guard = self.applied_position(tp.partition), self.events_guard
+                offset, guard = applied_position(self.table, tp.partition), self.events_guard
             elif tp.topic == self.sends_guard.topic:
                 offset, guard = committed, self.sends_guard
             else:
@@ -283,23 +225,6 @@ class Runtime:
                 # to Kafka once the rebalance is over, or the group shows lag it has not.
                 self.commits_to_catch_up[tp] = offset
             log.info("reading %s[%d] from %d", tp.topic, tp.partition, offset)
-
-    async def reseek_changelogs(self) -> None:
-        """Faust drops a fetched batch whose flow was stopped meanwhile, then seeks the
-        stream partitions back to their committed offsets but not the changelog partitions
-        it is reading: their dropped records never came again and table recovery waited
-        forever ("No event received for active tp"). Seek those back to the record after
-        the last one read."""
-        recovery = self.app.tables.recovery
-        consumer = self.app.consumer
-        assigned = consumer.assignment()
-        reading = [recovery.standby_offsets]
-        if self.app.in_recovery:
-            reading.append(recovery.active_offsets)
-        for offsets in reading:
-            for tp, offset in list(offsets.items()):
-                if tp in assigned:
-                    await consumer.seek(tp, max(offset, -1) + 1)
 
     async def catch_up_commits(self) -> None:
         consumer = self.app.consumer
@@ -387,38 +312,6 @@ def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[
             if qualifies_raw(value[value.index(b"\n") + 1:], compiled, at) is not None]
 
 
-def _take_over_positions(runtime: Runtime) -> None:
-    """Faust seeks every partition to its committed offset after a rebalance (and when it
-    fetches while paused); pushcast then seeks its own partitions to where it reads them
-    from, and commits only what follows without a hole (offsets.py), and the changelog
-    partitions being read to where their reading got."""
-    consumer = runtime.app.consumer
-    if getattr(consumer, "_pushcast_positions", False):
-        return
-    original = consumer.perform_seek
-
-    async def perform_seek() -> None:
-        await original()
-        await runtime.position_partitions()
-        await runtime.reseek_changelogs()
-
-    consumer.perform_seek = perform_seek
-    consumer._new_offset = strict_new_offset(consumer)
-    consumer._pushcast_positions = True
-
-
-def _shorten_fetch_wait(app: faust.App, wait_ms: int) -> None:
-    """Faust fixes aiokafka's fetch wait at 1.5 s. A fetch in flight that left out a
-    partition Faust had paused is only followed by the next after that wait, so a record
-    arriving then waits too: at a few hundred events/s, trigger-to-send went from ~60 ms
-    to ~2.5 s in one run in two. A short wait bounds that delay."""
-    fetcher = getattr(getattr(getattr(app.consumer, "_thread", None), "_consumer", None), "_fetcher", None)
-    if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
-        fetcher._fetch_max_wait_ms = wait_ms
-    else:
-        log.warning("could not shorten the Kafka fetch wait (Faust or aiokafka internals changed)")
-
-
 def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
                    metrics: WorkerMetrics | None = None) -> Runtime:
     """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
@@ -487,8 +380,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
-        _take_over_positions(runtime)
-        _shorten_fetch_wait(app, settings.fetch_wait_ms)
+        take_over_positions(runtime)
+        shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)
     if settings.api_port:

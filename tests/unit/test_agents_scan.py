@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.agents.app import APPLIED_PREFIX, scan_users, user_items
+from engine.agents.table import APPLIED_PREFIX, scan_users, user_items
 
 
 class FakeRocksStore:

@@ -1,0 +1,73 @@
+"""The user agent's state table: users' stored states, and each partition's applied
+offset (where pushcast reads the partition from after a rebalance; offsets.py).
+
+Keys are bytes: a user id, or APPLIED_PREFIX + partition. Values are bytes too
+(`records.StoredState.dumps()`, or an offset in ASCII).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from faust.streams import _current_event
+
+# Table keys of the per-partition applied offsets; user ids never contain NUL (events.py).
+APPLIED_PREFIX = b"\x00applied/"
+
+
+def applied_key(partition: int) -> bytes:
+    return APPLIED_PREFIX + str(partition).encode()
+
+
+def user_items(table) -> list[tuple[str, bytes]]:
+    """(user, stored bytes) of the table's users (not its applied-offset entries)."""
+    return [(key.decode() if isinstance(key, bytes) else key, value) for key, value in table.data.items()
+            if value is not None and not (isinstance(key, bytes) and key.startswith(APPLIED_PREFIX))]
+
+
+async def scan_users(table, partitions: set[int] | None = None,
+                     slice_size: int = 5000) -> list[tuple[str, bytes]]:
+    """`user_items`, read from RocksDB a slice at a time so the event loop keeps running
+    (wake-ups fire on time): a million users take seconds to read. With `partitions`,
+    only those partitions' stores are read (a reach question is about one partition).
+    A memory store is copied at once (a dict copies fast, and may not change while it
+    is read); callers still check each state's own partition."""
+    store = table.data
+    if not hasattr(store, "_dbs_for_actives"):
+        return user_items(table)
+    if partitions is None:
+        dbs = list(store._dbs_for_actives())
+    else:
+        dbs = [db for partition, db in list(store._dbs.items()) if partition in partitions]
+    out: list[tuple[str, bytes]] = []
+    for db in dbs:
+        for i, (key, value) in enumerate(store._visible_items(db)):
+            if value is not None and not key.startswith(APPLIED_PREFIX):
+                out.append((key.decode(), value))
+            if i % slice_size == slice_size - 1:
+                await asyncio.sleep(0)
+    return out
+
+
+def in_context(event) -> None:
+    # Faust picks a table's partition (changelog and store) from the current event; a
+    # batch holds records of several partitions, so each write names its own record.
+    _current_event.set(weakref.ref(event))
+
+
+def write_applied(table, records) -> None:
+    """After the states: the last applied offset of each partition of a batch, in that
+    partition's changelog (a partition is read again from the offset after it)."""
+    last = {}
+    for record in records:
+        last[record.partition] = record
+    for partition, record in last.items():
+        in_context(record.ref)
+        table[applied_key(partition)] = str(record.offset).encode()
+
+
+def applied_position(table, partition: int) -> int:
+    """The offset to read `partition` from: after the last record applied (0: none yet)."""
+    value = table.data.get(applied_key(partition))
+    return int(value) + 1 if value is not None else 0
