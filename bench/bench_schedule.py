@@ -44,6 +44,7 @@ from engine.local.store import Store  # noqa: E402
 from engine.rules.loader import parse_campaign  # noqa: E402
 from engine.rules.model import GlobalConfig, FrequencyLimit  # noqa: E402
 from engine.windows.aggregates import record  # noqa: E402
+from tests.fixtures.segments import GOLD_LAUNCHERS  # noqa: E402
 
 NOW = int(datetime(2026, 12, 24, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
 DAY = 86_400_000
@@ -51,14 +52,7 @@ SLOT = "2026-12-24T10:00"
 CAMPAIGN = """
 campaign: xmas
 who:
-  segment:
-    all:
-      - profile: {plan: {in: [gold, platinum]}}
-      - did: App Launched
-        at_least: 2
-        in_last: 30d
-      - not: {did: Charged, in_last: 7d}
-when:
+""" + GOLD_LAUNCHERS + """when:
   schedule: {at: "2026-12-24T10:00"}
   limits: {per_user: {max: 1, per: 7d}}
 what:
@@ -94,26 +88,20 @@ def generate(n: int, campaigns: CampaignSet, seed: int = 1) -> list[bytes]:
 def run_baseline(blobs: list[bytes], campaigns: CampaignSet) -> tuple[int, int]:
     """Every state decoded, offered to the core, and encoded again when it changed."""
     compiled = campaigns.get("xmas")
-    sends = written = 0
-    for blob in blobs:
-        state = UserState.loads(blob)
-        out = process_scheduled_run(state, compiled, SLOT, NOW, campaigns)
-        if out.items:
-            state.dumps()
-            written += 1
-            sends += sum(1 for e in out.items if isinstance(e, Notify))
-    return sends, written
+    return _count_runs((UserState.loads(blob) for blob in blobs), compiled, campaigns)
 
 
 def run_segment_first(blobs: list[bytes], campaigns: CampaignSet) -> tuple[int, int]:
     """The segment read from the stored JSON; a `UserState` only for who qualifies."""
     compiled = campaigns.get("xmas")
+    found = (qualifies_raw(blob, compiled, NOW) for blob in blobs)
+    return _count_runs((UserState.from_dict(data) for data in found if data is not None), compiled, campaigns)
+
+
+def _count_runs(states, compiled, campaigns: CampaignSet) -> tuple[int, int]:
+    """Offer each state to the run; (sends made, states changed and encoded again)."""
     sends = written = 0
-    for blob in blobs:
-        data = qualifies_raw(blob, compiled, NOW)
-        if data is None:
-            continue
-        state = UserState.from_dict(data)
+    for state in states:
         out = process_scheduled_run(state, compiled, SLOT, NOW, campaigns)
         if out.items:
             state.dumps()

@@ -212,15 +212,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _kafka_options(parser: argparse.ArgumentParser, kafka_help: str, timeout_help: str) -> None:
+    parser.add_argument("--kafka", metavar="HOST:PORT", help=kafka_help)
+    parser.add_argument("--topic-prefix", default="pushcast-", help="the workers' --topic-prefix (with --kafka)")
+    parser.add_argument("--timeout", type=float, default=30.0, help=timeout_help)
+
+
 def add_reach_parser(sub) -> argparse.ArgumentParser:
     reach = sub.add_parser("reach", help="how many stored users qualify for a campaign now, and how many are reachable")
     _common(reach)
     reach.add_argument("--campaigns", type=Path, default=Path("campaigns.d"), help="campaign folder (default: campaigns.d)")
     reach.add_argument("--at", metavar="ISO", help="evaluate at this moment (default: now, or the runtime's test clock)")
-    reach.add_argument("--kafka", metavar="HOST:PORT",
-                       help="ask the running Kafka workers instead of reading the embedded store")
-    reach.add_argument("--topic-prefix", default="pushcast-", help="the workers' --topic-prefix (with --kafka)")
-    reach.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for every partition's answer")
+    _kafka_options(reach, "ask the running Kafka workers instead of reading the embedded store",
+                   "seconds to wait for every partition's answer")
     reach.set_defaults(func=reach_command)
     return reach
 
@@ -233,10 +237,8 @@ def add_send_test_parser(sub) -> argparse.ArgumentParser:
     send.add_argument("--url", default=os.environ.get("PUSHCAST_URL", DEFAULT_URL),
                       help=f"the running `pushcast run` (default: $PUSHCAST_URL or {DEFAULT_URL})")
     send.add_argument("--token", help="admin token (default: $PUSHCAST_ADMIN_TOKEN, pushcast.yaml, the state dir)")
-    send.add_argument("--kafka", metavar="HOST:PORT",
-                      help="ask the running Kafka workers instead of the `pushcast run` server")
-    send.add_argument("--topic-prefix", default="pushcast-", help="the workers' --topic-prefix (with --kafka)")
-    send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answers")
+    _kafka_options(send, "ask the running Kafka workers instead of the `pushcast run` server",
+                   "seconds to wait for the answers")
     send.set_defaults(func=send_test_command)
     return send
 

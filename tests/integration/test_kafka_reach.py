@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.kafka_runtime import make_config
+from tests.fixtures.segments import GOLD_LAUNCHERS
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +26,7 @@ SUB = {"endpoint": "https://fcm.googleapis.com/fcm/send/x",
 CAMPAIGN = """\
 campaign: gold-launchers
 who:
-  segment:
-    all:
-      - profile: {plan: {in: [gold, platinum]}}
-      - did: App Launched
-        at_least: 2
-        in_last: 30d
-      - not: {did: Charged, in_last: 7d}
-when: {schedule: {at: "2026-12-24T10:00"}}
+""" + GOLD_LAUNCHERS + """when: {schedule: {at: "2026-12-24T10:00"}}
 what: {title: hi}
 """
 CONFIG_TEST_USERS = ["user-3", "user-30"]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.fixtures.runtime import ROOT
+from tests.fixtures.segments import GOLD_LAUNCHERS
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +31,7 @@ what:
 GOLD = """
 campaign: gold
 who:
-  segment:
-    all:
-      - profile: {plan: {in: [gold, platinum]}}
-      - did: App Launched
-        at_least: 2
-        in_last: 30d
-      - not: {did: Charged, in_last: 7d}
-when:
+""" + GOLD_LAUNCHERS + """when:
   schedule: {cron: "0 10 * * MON"}
 what:
   title: "Gold news for {{ profile.name | default: 'you' }}"

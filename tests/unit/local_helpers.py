@@ -4,6 +4,7 @@ clock, a sender that answers from a script, and the abandoned-cart campaign."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from connectors.push import SendResult
@@ -67,3 +68,28 @@ class Running:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.runtime.store.close()
+
+
+ADMIN_TOKEN = "unit-admin-token-0123456789"
+
+
+@contextlib.asynccontextmanager
+async def admin_api(runtime: Runtime):
+    """The runtime running behind its HTTP API: (client, admin auth headers)."""
+    from aiohttp.test_utils import TestClient, TestServer
+    from prometheus_client import CollectorRegistry
+
+    from connectors.http import ApiContext, build_app
+    from connectors.metrics import RuntimeMetrics
+    from connectors.push import AllowList
+
+    running = Running(runtime)
+    ctx = ApiContext(runtime, AllowList(), ADMIN_TOKEN, "BPUBLIC", (), RuntimeMetrics(CollectorRegistry()),
+                     None, None)
+    client = TestClient(TestServer(build_app(ctx)))
+    await client.start_server()
+    try:
+        yield client, {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    finally:
+        await client.close()
+        await running.stop()

@@ -5,32 +5,20 @@ from __future__ import annotations
 
 import random
 
-from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import CollectorRegistry
 
-from connectors.http import ApiContext, build_app
-from connectors.metrics import RuntimeMetrics
-from connectors.push import AllowList
 from engine.core import Event, UserState
 from engine.core.reach import count_reach
 from engine.local.reach import count_reach_raw, qualifies_raw, reach_of_store
 from engine.local.store import Store
 from engine.rules.model import GlobalConfig
 from tests.unit.core_helpers import DAY, SUBSCRIPTION, T0, campaigns
-from tests.unit.local_helpers import Running, make_runtime
+from tests.unit.local_helpers import Running, admin_api, make_runtime
+from tests.fixtures.segments import GOLD_LAUNCHERS
 
-TOKEN = "unit-admin-token-0123456789"
 SEGMENT = """
 campaign: gold-launchers
 who:
-  segment:
-    all:
-      - profile: {plan: {in: [gold, platinum]}}
-      - did: App Launched
-        at_least: 2
-        in_last: 30d
-      - not: {did: Charged, in_last: 7d}
-when: {schedule: {at: "2026-12-24T10:00"}}
+""" + GOLD_LAUNCHERS + """when: {schedule: {at: "2026-12-24T10:00"}}
 what: {title: hi}
 """
 KEYS = [SUBSCRIPTION["keys"]["p256dh"], SUBSCRIPTION["keys"]["auth"]]
@@ -88,12 +76,7 @@ def test_an_empty_store_reaches_nobody(tmp_path):
 
 async def test_the_reach_endpoint(tmp_path):
     runtime = make_runtime(tmp_path / "state", SEGMENT)
-    running = Running(runtime)
-    ctx = ApiContext(runtime, AllowList(), TOKEN, "BPUBLIC", (), RuntimeMetrics(CollectorRegistry()), None, None)
-    client = TestClient(TestServer(build_app(ctx)))
-    await client.start_server()
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    try:
+    async with admin_api(runtime) as (client, auth):
         events = random_events(50, seed=3)
         response = await client.post("/v1/events", json=[
             {"user": e.user, "event": e.name, "ts": e.ts, "props": e.props} for e in events], headers=auth)
@@ -108,6 +91,3 @@ async def test_the_reach_endpoint(tmp_path):
         assert body["at"] == "2026-11-25T10:00:00.000Z"
         assert (await client.post("/v1/campaigns/nope/reach", headers=auth)).status == 404
         assert (await client.post("/v1/campaigns/gold-launchers/reach")).status == 401
-    finally:
-        await client.close()
-        await running.stop()

@@ -4,20 +4,15 @@ message id per request; counted under `test`; refused for a user who is not a te
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import CollectorRegistry
 
-from connectors.http import ApiContext, build_app
-from connectors.metrics import RuntimeMetrics
-from connectors.push import AllowList
 from engine.core import Event
-from engine.local.send_test import NotATestUser, send_test
+from engine.core.send_test import NotATestUser
+from engine.local.send_test import send_test
 from engine.local.stats import campaign_stats
 from engine.rules.model import GlobalConfig
 from tests.unit.core_helpers import T0, campaigns
-from tests.unit.local_helpers import Running, make_runtime, subscribe
+from tests.unit.local_helpers import Running, admin_api, make_runtime, subscribe
 
-TOKEN = "unit-admin-token-0123456789"
 XMAS = """
 campaign: xmas
 status: paused
@@ -90,12 +85,7 @@ async def test_a_user_who_is_not_a_test_profile_is_refused(tmp_path):
 
 async def test_the_send_test_endpoint(tmp_path):
     runtime = runtime_with_testers(tmp_path / "state")
-    running = Running(runtime)
-    ctx = ApiContext(runtime, AllowList(), TOKEN, "BPUBLIC", (), RuntimeMetrics(CollectorRegistry()), None, None)
-    client = TestClient(TestServer(build_app(ctx)))
-    await client.start_server()
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    try:
+    async with admin_api(runtime) as (client, auth):
         await setup_users(runtime)
         response = await client.post("/v1/campaigns/xmas/send-test", headers=auth)
         body = await response.json()
@@ -110,6 +100,3 @@ async def test_the_send_test_endpoint(tmp_path):
         assert (await client.post("/v1/campaigns/nope/send-test", headers=auth)).status == 404
         assert (await client.post("/v1/campaigns/xmas/send-test")).status == 401
         assert runtime.store.pending_count() == 3
-    finally:
-        await client.close()
-        await running.stop()
