@@ -14,7 +14,8 @@ from connectors.http.errors import ApiError, ok
 from connectors.metrics import CONTENT_TYPE_LATEST
 from engine.local.clock import iso, parse_iso
 from engine.local.reach import reach_of_store
-from engine.local.send_test import NotATestUser, UnknownCampaign, send_test
+from engine.core.send_test import NotATestUser, UnknownCampaign
+from engine.local.send_test import send_test
 from engine.local.stats import campaign_stats
 
 

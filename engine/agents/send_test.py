@@ -25,8 +25,7 @@ from __future__ import annotations
 from engine.agents.reach import TEST_PROFILES_QUESTION, ReachError, ask_partitions
 from engine.agents.records import encode_test_send
 from engine.agents.requests import ReplyChannel
-from engine.core.send_test import UnknownCampaign, not_a_test_user, summary
-from engine.local.send_test import new_occurrence
+from engine.core.send_test import UnknownCampaign, new_occurrence, not_a_test_user, summary
 from engine.rules.errors import PushcastError
 
 

@@ -29,7 +29,8 @@ from engine.core.schedule import process_scheduled_run
 from engine.local.clock import SystemClock
 from engine.local.reach import qualifies_raw
 from engine.local.schedule import ScheduledRun
-from engine.local.send_test import TestSend, test_send
+from engine.core.send_test import test_send
+from engine.local.send_test import TestSend
 from engine.local.store import Batch, OutboxRow, Store
 from engine.local.timers import Timers
 

@@ -13,8 +13,6 @@ history: test sends never use up a limit nor earn a conversion. The decision is
 from __future__ import annotations
 
 import asyncio
-import itertools
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +20,10 @@ import orjson
 
 from engine.core.campaigns import CampaignSet
 from engine.core.delivery import is_test_profile
-from engine.core.send_test import (  # noqa: F401  (re-exported: the embedded API's names)
-    TEST_EVENT, NotATestUser, UnknownCampaign, not_a_test_user, summary, test_send, unknown_campaign,
-)
+from engine.core.send_test import new_occurrence, not_a_test_user, summary, unknown_campaign
 from engine.core.state import UserState
 from engine.local.reach import open_reader
 
-_requests = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -57,12 +52,6 @@ def find_test_users(db_path: Path | str, campaigns: CampaignSet) -> list[str]:
     finally:
         db.close()
     return sorted(users)
-
-
-def new_occurrence(now: int) -> str:
-    """A request's own part of the message ids: a counter, the time and a random tag (a
-    restart resets the counter)."""
-    return f"{now}:{next(_requests)}:{secrets.token_hex(4)}"
 
 
 async def send_test(runtime, campaign_id: str, user: str | None = None) -> dict:
