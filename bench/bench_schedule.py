@@ -39,7 +39,8 @@ from engine.core import CampaignSet, Notify, UserState  # noqa: E402
 from engine.core.reach import count_reach  # noqa: E402
 from engine.core.schedule import process_scheduled_run  # noqa: E402
 from engine.core.state import Sent  # noqa: E402
-from engine.local.reach import count_reach_raw, qualifies_raw, reach_of_store  # noqa: E402
+from engine.local.reach import reach_of_store  # noqa: E402
+from engine.shell.reach import count_reach_raw, qualifies_raw  # noqa: E402
 from engine.local.store import Store  # noqa: E402
 from engine.rules.loader import parse_campaign  # noqa: E402
 from engine.rules.model import GlobalConfig, FrequencyLimit  # noqa: E402
@@ -114,7 +115,7 @@ def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str) -> tuple[i
     """The runtime's scheduled run over these states: (sends queued, seconds)."""
     import asyncio
 
-    from engine.local.clock import ManualClock
+    from engine.shell.clock import ManualClock
     from engine.local.runtime import Runtime
     from engine.local.schedule import Scheduler
 

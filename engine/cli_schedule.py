@@ -45,7 +45,8 @@ def _state_dir(args, config, base: Path | None) -> Path:
 
 def _now(args, store_meta) -> tuple[int, str]:
     """The moment to evaluate at: --at, else a test clock's last reading, else now."""
-    from engine.local.clock import now_ms, parse_iso
+    from engine.core.isotime import parse_iso
+    from engine.shell.clock import now_ms
 
     if args.at:
         return parse_iso(args.at), "--at"
@@ -59,11 +60,11 @@ def _reach_over_kafka(args: argparse.Namespace):
     """Ask the running workers: each partition's owner counts its users (exact)."""
     import asyncio
 
-    from engine.agents.clock import clock_from_env
+    from engine.shell.clock import clock_from_env
     from engine.agents.reach import request_reach
-    from engine.local.clock import parse_iso
+    from engine.core.isotime import parse_iso
 
-    at, source = (parse_iso(args.at), "--at") if args.at else (clock_from_env().now_ms(), "now")
+    at, source = (parse_iso(args.at), "--at") if args.at else (clock_from_env().now(), "now")
     found = asyncio.run(request_reach(args.kafka, f"{args.topic_prefix}events", f"{args.topic_prefix}reach-replies",
                                       args.campaign, at, timeout=args.timeout))
     return found, source
@@ -71,7 +72,7 @@ def _reach_over_kafka(args: argparse.Namespace):
 
 def reach_command(args: argparse.Namespace) -> int:
     from engine.agents.reach import ReachError
-    from engine.local.clock import iso
+    from engine.core.isotime import iso
 
     try:
         if args.kafka:
@@ -135,13 +136,13 @@ def _send_test_over_kafka(args: argparse.Namespace) -> int:
     """Ask the running workers: each user's owner decides and sends (see engine.agents.send_test)."""
     import asyncio
 
-    from engine.agents.clock import clock_from_env
+    from engine.shell.clock import clock_from_env
     from engine.agents.send_test import request_test_send
 
     try:
         result = asyncio.run(request_test_send(
             args.kafka, f"{args.topic_prefix}events", f"{args.topic_prefix}reach-replies", args.campaign,
-            args.user or None, clock_from_env().now_ms(), timeout=args.timeout))
+            args.user or None, clock_from_env().now(), timeout=args.timeout))
     except PushcastError as error:  # unknown campaign, not a test user, no answer in time
         print(f"pushcast send-test: {error}", file=sys.stderr)
         return 1

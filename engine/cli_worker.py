@@ -115,7 +115,7 @@ def build_runtime(settings: WorkerSettings, config):
     from connectors.push.transport import MockTransport, PushResponse
     from connectors.redis_dedup import MemorySendDedup, RedisSendDedup
     from engine.agents.app import create_runtime
-    from engine.agents.clock import clock_from_env
+    from engine.shell.clock import clock_from_env
 
     transport = MockTransport(lambda request: PushResponse(201)) if settings.dry_run else None
     if settings.redis:

@@ -3,8 +3,6 @@ the test clock; and the open operational ones: /metrics and /healthz."""
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 from aiohttp import web
 
@@ -12,11 +10,8 @@ from connectors.http.body import only_keys, read_json, string_field
 from connectors.http.context import context, require_admin
 from connectors.http.errors import ApiError, ok
 from connectors.metrics import CONTENT_TYPE_LATEST
-from engine.local.clock import iso, parse_iso
-from engine.local.reach import reach_of_store
+from engine.core.isotime import iso, parse_iso
 from engine.core.send_test import NotATestUser, UnknownCampaign
-from engine.local.send_test import send_test
-from engine.local.stats import campaign_stats
 
 
 def _describe(campaign) -> dict:
@@ -39,13 +34,11 @@ async def list_campaigns(request: web.Request) -> web.Response:
 
 async def get_stats(request: web.Request) -> web.Response:
     require_admin(request)
-    runtime = context(request).runtime
     campaign_id = request.match_info["id"]
-    await runtime.barrier()  # everything acknowledged before this request is counted
-    stored = runtime.store.stats(campaign_id)
-    if campaign_id not in runtime.campaigns.by_id and not stored:
+    stats = await context(request).runtime.stats(campaign_id)
+    if stats is None:
         raise ApiError(404, f"no campaign {campaign_id!r} (GET /v1/campaigns lists them)")
-    return ok(campaign_stats(campaign_id, stored.get(campaign_id, {})))
+    return ok(stats)
 
 
 async def post_reach(request: web.Request) -> web.Response:
@@ -56,9 +49,7 @@ async def post_reach(request: web.Request) -> web.Response:
     compiled = campaigns.get(request.match_info["id"])
     if compiled is None:
         raise ApiError(404, f"no campaign {request.match_info['id']!r} (GET /v1/campaigns lists them)")
-    await runtime.barrier()  # everything acknowledged before this request is counted
-    # A scan of every stored state: in a thread with its own read snapshot.
-    found = await asyncio.to_thread(reach_of_store, runtime.store.path, compiled, runtime.clock.now(), campaigns)
+    found = await runtime.reach(compiled)
     return ok({**found.to_dict(), "at": iso(found.at)})
 
 
@@ -82,7 +73,7 @@ async def post_send_test(request: web.Request) -> web.Response:
     runtime = context(request).runtime
     user = await send_test_user(request)
     try:
-        result = await send_test(runtime, request.match_info["id"], user)
+        result = await runtime.send_test(request.match_info["id"], user)
     except UnknownCampaign as exc:
         raise ApiError(404, str(exc)) from None
     except NotATestUser as exc:
@@ -93,10 +84,8 @@ async def post_send_test(request: web.Request) -> web.Response:
 async def get_user(request: web.Request) -> web.Response:
     """One user's stored state (profile, subscriptions, pending waits, recent sends)."""
     require_admin(request)
-    runtime = context(request).runtime
-    await runtime.barrier()
     user = request.match_info["user"]
-    state = runtime.user_state(user)
+    state = await context(request).runtime.user_state(user)
     if state is None:
         raise ApiError(404, f"no state for user {user!r}")
     return ok({
@@ -137,8 +126,7 @@ async def post_clock(request: web.Request) -> web.Response:
             clock.set(at)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    await runtime.save_clock()
-    fired = await runtime.fire_due()
+    fired = await runtime.clock_moved()
     return ok({"now": iso(clock.now()), "now_ms": clock.now(), "timers_fired": fired})
 
 
@@ -157,9 +145,7 @@ async def metrics(request: web.Request) -> web.Response:
     ctx = context(request)
     if ctx.metrics is None:
         raise ApiError(404, "metrics are off")
-    runtime = ctx.runtime
-    ctx.metrics.outbox_pending.set(runtime.store.pending_count())
-    ctx.metrics.timers_pending.set(len(runtime.timers))
+    ctx.runtime.update_gauges(ctx.metrics)
     body = ctx.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -167,7 +153,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     runtime = context(request).runtime
     return ok({"status": "ok", "now": iso(runtime.clock.now()), "campaigns": len(runtime.campaigns.by_id),
-               "timers": len(runtime.timers), "outbox_pending": runtime.store.pending_count()})
+               **runtime.health()})
 
 
 def add_routes(app: web.Application) -> None:

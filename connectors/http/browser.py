@@ -17,8 +17,9 @@ from connectors.http.body import only_keys, read_json, string_field
 from connectors.http.context import context
 from connectors.http.errors import ApiError, ok
 from engine.core import Event, EventError
-from engine.local.runtime import Report, check_signature
-from engine.local.validate import check_subscription
+from engine.shell.tracking import check_signature
+from engine.shell.inputs import Report
+from engine.shell.validate import check_subscription
 
 MAX_BODY = 16 * 1024
 ROUTES = frozenset({"/v1/subscriptions", "/v1/track", "/v1/vapid-public-key", "/v1/events"})

@@ -14,7 +14,7 @@ from connectors.http.ratelimit import ClientRateLimit
 
 @dataclass
 class ApiContext:
-    runtime: object  # engine.local.runtime.Runtime
+    runtime: object  # what the routes ask of a runtime: engine.local.api.EmbeddedApi
     allowlist: object  # connectors.push.AllowList
     admin_token: str
     vapid_public_key: str

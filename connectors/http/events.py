@@ -13,7 +13,7 @@ from connectors.http.body import read_json
 from connectors.http.context import context, is_admin
 from connectors.http.errors import ApiError, ok
 from engine.core import EventError
-from engine.local.validate import validate_event
+from engine.shell.validate import validate_event
 
 MAX_BODY = 1024 * 1024
 MAX_ITEMS = 1000

@@ -20,7 +20,7 @@ from connectors.http.errors import ApiError, ok
 from engine.agents.reach import ReachError, request_reach
 from engine.agents.send_test import TestSendError, request_test_send
 from engine.core.send_test import NotATestUser, UnknownCampaign, unknown_campaign
-from engine.local.clock import iso
+from engine.core.isotime import iso
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def post_reach(request: web.Request) -> web.Response:
     s = runtime.settings
     try:
         found = await request_reach(s.bootstrap, s.events_topic, s.reach_replies_topic, campaign,
-                                    runtime.clock.now_ms(), timeout=TIMEOUT)
+                                    runtime.clock.now(), timeout=TIMEOUT)
     except ReachError as exc:
         raise ApiError(503, str(exc)) from None
     return ok({**found.to_dict(), "at": iso(found.at)})
@@ -59,7 +59,7 @@ async def post_send_test(request: web.Request) -> web.Response:
     s = runtime.settings
     try:
         result = await request_test_send(s.bootstrap, s.events_topic, s.reach_replies_topic, campaign, user,
-                                         runtime.clock.now_ms(), timeout=TIMEOUT)
+                                         runtime.clock.now(), timeout=TIMEOUT)
     except UnknownCampaign as exc:
         raise ApiError(404, str(exc)) from None
     except NotATestUser as exc:

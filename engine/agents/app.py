@@ -29,7 +29,7 @@ from faust.types import TP
 
 from engine.agents import reach
 from engine.agents.campaigns import CampaignSource
-from engine.agents.clock import SystemClock
+from engine.shell.clock import SystemClock
 from engine.agents.metrics import WorkerMetrics
 from engine.agents.faust_fixes import shorten_fetch_wait, take_over_positions
 from engine.agents.offsets import OffsetGuard, seek_guarded
@@ -42,7 +42,7 @@ from engine.agents.table import applied_position, in_context, scan_users, user_i
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
 from engine.core.schedule import run_times
-from engine.local.reach import qualifies_raw
+from engine.shell.reach import qualifies_raw
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ class Runtime:
         tick = self.settings.timer_tick
         reload_every = max(1, int(self.settings.reload_interval / tick))
         ticks = 0
-        self.schedule_after = self.clock.now_ms() - 1
+        self.schedule_after = self.clock.now() - 1
         while True:
             await asyncio.sleep(tick)
             ticks += 1
@@ -258,7 +258,7 @@ class Runtime:
                 log.exception("timer tick failed")
 
     async def fire_due(self) -> None:
-        now = self.clock.now_ms()
+        now = self.clock.now()
         for user, due, partition in self.index.pop_due(now):
             value, headers = encode_wake(user, due)
             await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
@@ -266,7 +266,7 @@ class Runtime:
             self.metrics.wait_lateness.observe(max(0, now - due) / 1000)
 
     async def run_schedules(self, after: int | None = None, partitions: set[int] | None = None) -> None:
-        now = self.clock.now_ms()
+        now = self.clock.now()
         start = self.schedule_after if after is None else after
         runs = []
         for compiled in self.campaigns().by_id.values():
@@ -300,7 +300,7 @@ class Runtime:
 
     async def catch_up_runs(self, partitions: set[int]) -> None:
         # Runs while partitions moved may have missed them; a replayed run is a no-op per user.
-        now = self.clock.now_ms()
+        now = self.clock.now()
         after = max(now - self.settings.schedule_catchup_ms, self.schedule_after - self.settings.schedule_catchup_ms)
         if self.schedule_after and after < self.schedule_after:
             await self.run_schedules(after=after, partitions=partitions)
@@ -341,8 +341,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         key_serializer="raw",
         value_serializer="raw",
     )
-    users = UserProcessor(campaigns, metrics, clock.now_ms)
-    sends = SendProcessor(sender, dedup, metrics, clock.now_ms) if sender is not None else None
+    users = UserProcessor(campaigns, metrics, clock.now)
+    sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Runtime(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,
                       OffsetGuard(settings.events_topic), OffsetGuard(settings.sends_topic))
     runtime.events_topic = app.topic(settings.events_topic, partitions=settings.partitions,

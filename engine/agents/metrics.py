@@ -62,3 +62,17 @@ class WorkerMetrics:
         self.reload_time = Gauge("pushcast_config_last_reload_success_timestamp_seconds",
                                  "When the campaigns were last loaded successfully", registry=r)
         self.campaigns_loaded = Gauge("pushcast_campaigns_loaded", "Campaigns running", registry=r)
+
+    def counted(self, counts: dict[tuple[str, str], float]) -> None:
+        """Count what a batch decided, keyed as the campaign stats are."""
+        for (campaign, stat), amount in counts.items():
+            if stat == "qualified":
+                self.qualified.labels(campaign).inc(amount)
+            elif stat.startswith("suppressed."):
+                self.suppressed.labels(campaign, stat[11:]).inc(amount)
+            elif stat == "sent":
+                self.notifications.labels(campaign).inc(amount)
+            elif stat == "test.sent":
+                self.test_sends.labels(campaign).inc(amount)
+            elif stat.startswith("conversions."):
+                self.conversions.labels(campaign, stat[12:]).inc(amount)

@@ -27,7 +27,7 @@ import orjson
 from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
 from engine.core.campaigns import CampaignSet
-from engine.local.reach import Reach, count_reach_raw
+from engine.shell.reach import Reach, count_reach_raw
 
 REACH = b"reach"
 REACH_QUESTION = "reach"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import orjson
 
 from engine.core import Event, EventError, Notify, Subscription, UserState, parse_event
+from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
 
 INTERNAL_HEADER = "pushcast-internal"
 WAKE = b"wake"
@@ -30,41 +31,6 @@ SEND_TEST = b"send-test"
 DLQ_REASON = "pushcast-dlq-reason"
 DLQ_FIELD = "pushcast-dlq-field"
 DLQ_SOURCE = "pushcast-dlq-source"  # topic/partition/offset of the original record
-
-
-@dataclass(frozen=True)
-class WakeUp:
-    """Fire this user's waits due at or before `at` (epoch ms)."""
-
-    user: str
-    at: int
-
-
-@dataclass(frozen=True)
-class ScheduledRun:
-    """One user's share of a scheduled campaign's run at `at` (epoch ms)."""
-
-    user: str
-    campaign: str
-    slot: str
-    at: int
-
-
-@dataclass(frozen=True)
-class TestSendRequest:
-    """Send `campaign` to this user now, as a test; the result goes to the replies topic
-    under `request` (which is also the message id's occurrence)."""
-
-    __test__ = False  # not a pytest class
-
-    user: str
-    campaign: str
-    request: str
-    at: int  # epoch ms: the requester's now, so a redelivery decides the same message id
-
-    @property
-    def occurrence(self) -> str:
-        return self.request
 
 
 def header(headers, name: str) -> bytes | None:
@@ -79,7 +45,7 @@ def header(headers, name: str) -> bytes | None:
 
 
 def decode_record(key: bytes | None, value: bytes | None, headers,
-                  timestamp_ms: int) -> Event | WakeUp | ScheduledRun | TestSendRequest:
+                  timestamp_ms: int) -> Event | WakeUp | ScheduledRun | TestSend:
     """One events-topic record; raises EventError (with `.field`) for a dead letter.
 
     A missing `ts` is the record's Kafka timestamp: the same on every replay, so message
@@ -105,14 +71,14 @@ def decode_record(key: bytes | None, value: bytes | None, headers,
     return event
 
 
-def _decode_internal(kind: bytes, raw: object) -> WakeUp | ScheduledRun | TestSendRequest:
+def _decode_internal(kind: bytes, raw: object) -> WakeUp | ScheduledRun | TestSend:
     try:
         if kind == WAKE:
             return WakeUp(str(raw["user"]), int(raw["at"]))
         if kind == RUN:
             return ScheduledRun(str(raw["user"]), str(raw["campaign"]), str(raw["slot"]), int(raw["at"]))
         if kind == SEND_TEST:
-            return TestSendRequest(str(raw["user"]), str(raw["campaign"]), str(raw["request"]), int(raw["at"]))
+            return TestSend(str(raw["user"]), str(raw["campaign"]), str(raw["request"]), int(raw["at"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise EventError("value", f"malformed internal {kind.decode(errors='replace')} record: {exc!r}") from None
     raise EventError(INTERNAL_HEADER, f"unknown internal record kind {kind!r}")

@@ -25,7 +25,8 @@ from __future__ import annotations
 from engine.agents.reach import TEST_PROFILES_QUESTION, ReachError, ask_partitions
 from engine.agents.records import encode_test_send
 from engine.agents.requests import ReplyChannel
-from engine.core.send_test import UnknownCampaign, new_occurrence, not_a_test_user, summary
+from engine.core.send_test import UnknownCampaign, not_a_test_user, summary
+from engine.shell.inputs import new_occurrence
 from engine.rules.errors import PushcastError
 
 

@@ -14,14 +14,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from engine.agents.metrics import WorkerMetrics
-from engine.agents.records import ScheduledRun, StoredState, TestSendRequest, WakeUp, decode_record
-from engine.core import (
-    CampaignSet, Conversion, Effects, Event, EventError, Notify, Qualified, Suppressed, UserState,
-    process_event, process_wake,
-)
+from engine.agents.records import StoredState, decode_record
+from engine.core import CampaignSet, EventError, Notify, UserState
 from engine.core.events import SYSTEM_EVENTS
-from engine.core.schedule import process_scheduled_run
-from engine.core.send_test import test_send
+from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
+from engine.shell.step import apply, counts, sent_stat
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +48,7 @@ class BatchResult:
     notifications: list[tuple[Notify, int]] = field(default_factory=list)  # (notify, events partition)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     test_replies: list[dict] = field(default_factory=list)  # results of test sends, for the requesters
+    counts: dict[tuple[str, str], float] = field(default_factory=dict)  # (campaign, stat) -> amount
 
 
 class UserProcessor:
@@ -76,9 +74,10 @@ class UserProcessor:
             stored = cache.get(user)
             if stored is None:
                 raw = load(user, record)
-                if raw is None and isinstance(item, TestSendRequest):
+                if raw is None and isinstance(item, TestSend):
                     # Never seen: nothing to send to, and no empty state made for the asking.
-                    self._apply(UserState(user), item, campaigns, out)
+                    _effects, reply = apply(UserState(user), item, item.at, campaigns)
+                    out.test_replies.append({"request": item.occurrence, **reply})
                     continue
                 try:
                     stored = StoredState.loads(raw) if raw is not None else StoredState(UserState(user))
@@ -90,52 +89,34 @@ class UserProcessor:
                 self.metrics.replayed.inc()
                 continue
             try:
-                effects = self._apply(stored.state, item, campaigns, out)
+                effects, reply = apply(stored.state, item, self._clock_ms(), campaigns)
             except Exception as exc:  # a bug in the core costs this record, not the stream
                 log.exception("applying a record failed")
                 out.dead_letters.append(DeadLetter(record, "processing", f"processing failed: {exc!r}"))
                 continue
+            self._count_input(item)
             stored.partition, stored.offset = record.partition, record.offset
             out.states[user] = (stored, record)
-            if not isinstance(item, TestSendRequest):  # test sends are counted apart
-                self._count(effects)
+            if reply is not None:
+                out.test_replies.append({"request": item.occurrence, **reply})
+            batch_counts = out.counts
+            for campaign, stat, amount in counts(effects):
+                batch_counts[(campaign, stat)] = batch_counts.get((campaign, stat), 0) + amount
             for effect in effects.items:
                 if isinstance(effect, Notify):
+                    key = (effect.campaign, sent_stat(effect))
+                    batch_counts[key] = batch_counts.get(key, 0) + 1
                     out.notifications.append((effect, record.partition))
+        self.metrics.counted(out.counts)
         return out
 
-    def _apply(self, state: UserState, item, campaigns: CampaignSet, out: BatchResult) -> Effects:
-        if isinstance(item, Event):
-            self.metrics.events.labels("system" if item.name in SYSTEM_EVENTS else "user").inc()
-            return process_event(state, item, campaigns)
+    def _count_input(self, item) -> None:
         if isinstance(item, WakeUp):
-            self.metrics.events.labels("wake").inc()
-            # Never fire early: a wake-up is only as late as the clock says.
-            return process_wake(state, min(item.at, self._clock_ms()), campaigns)
-        if isinstance(item, TestSendRequest):
-            self.metrics.events.labels("test").inc()
-            effects, result = test_send(state, item, item.at, campaigns)
-            if result["sent"]:
-                self.metrics.test_sends.labels(item.campaign).inc()
-            out.test_replies.append({"request": item.request, **result})
-            return effects
-        assert isinstance(item, ScheduledRun)
-        self.metrics.events.labels("run").inc()
-        compiled = campaigns.get(item.campaign)
-        # Waits due before the run fire first, as they would have on time.
-        effects = process_wake(state, item.at, campaigns)
-        if compiled is not None:
-            effects.items.extend(process_scheduled_run(state, compiled, item.slot, item.at, campaigns).items)
-        return effects
-
-    def _count(self, effects: Effects) -> None:
-        m = self.metrics
-        for effect in effects.items:
-            if isinstance(effect, Qualified):
-                m.qualified.labels(effect.campaign).inc()
-            elif isinstance(effect, Suppressed):
-                m.suppressed.labels(effect.campaign, effect.reason).inc()
-            elif isinstance(effect, Notify):
-                m.notifications.labels(effect.campaign).inc()
-            elif isinstance(effect, Conversion):
-                m.conversions.labels(effect.campaign, effect.kind).inc()
+            kind = "wake"
+        elif isinstance(item, ScheduledRun):
+            kind = "run"
+        elif isinstance(item, TestSend):
+            kind = "test"
+        else:
+            kind = "system" if item.name in SYSTEM_EVENTS else "user"
+        self.metrics.events.labels(kind).inc()

@@ -9,9 +9,6 @@ up a limit nor earn a conversion.
 
 from __future__ import annotations
 
-import itertools
-import secrets
-
 from engine.core.campaigns import CampaignSet
 from engine.core.delivery import is_test_profile, render_payload
 from engine.core.effects import Effects, Notify, Subscription
@@ -20,7 +17,6 @@ from engine.core.state import UserState
 from engine.rules.errors import PushcastError, RenderError
 
 TEST_EVENT = "$send_test"
-_requests = itertools.count(1)
 
 
 class NotATestUser(PushcastError):
@@ -70,8 +66,3 @@ def summary(campaign: str, request: str, test_users: int, results: list[dict]) -
     return {"campaign": campaign, "request": request, "test_users": test_users,
             "sent": sum(1 for r in results if r["sent"]), "results": results}
 
-
-def new_occurrence(now: int) -> str:
-    """A request's own part of the message ids: the time, a counter and a random tag (a
-    restart resets the counter)."""
-    return f"{now}:{next(_requests)}:{secrets.token_hex(4)}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 
 from engine.core import EventError
-from engine.local.validate import validate_event
+from engine.shell.validate import validate_event
 
 log = logging.getLogger("pushcast.events")
 BATCH_LINES = 1000

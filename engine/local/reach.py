@@ -3,40 +3,21 @@ how many of them can be reached (a live subscription, not a test profile).
 
 Exact: every stored user state is read once, from one read snapshot (SQLite WAL), in
 a connection of its own, so it runs in a thread beside the runtime's writer and never
-waits for it. The answer is the core's `engine.core.reach.reach_of` for each user; to
-go fast it reads the stored JSON straight into the segment check instead of building
-each `UserState` (waits and send history are not needed to decide who qualifies).
+waits for it. The counting is the shell's (`engine.shell.reach`), shared with the Kafka
+workers.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
-
-import orjson
+from typing import Iterator
 
 from engine.core.campaigns import CampaignSet, CompiledCampaign
+from engine.shell.reach import Reach, count_reach_raw
 
 FETCH = 5000
-_EMPTY: dict = {}
-
-
-@dataclass(frozen=True)
-class Reach:
-    campaign: str
-    at: int  # epoch ms: the `now` the segment was evaluated at
-    users: int  # stored user states read
-    qualified: int  # the segment holds now
-    reachable: int  # qualified, with a push subscription, not a test profile
-    no_subscription: int  # qualified, no subscription
-    test_profiles: int  # qualified test profiles (with a subscription): not counted as reach
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def open_reader(db_path: Path | str) -> sqlite3.Connection:
@@ -56,35 +37,6 @@ def stored_states(db: sqlite3.Connection) -> Iterator[bytes]:
             return
         for (blob,) in rows:
             yield blob
-
-
-def qualifies_raw(blob: bytes, compiled: CompiledCampaign, now: int) -> dict | None:
-    """The stored state as a dict when its user qualifies now, else None (a scheduled
-    run builds a `UserState` for these users only)."""
-    data = orjson.loads(blob)
-    return data if compiled.segment(data.get("p", _EMPTY), data.get("c", _EMPTY), now) else None
-
-
-def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int, campaigns: CampaignSet) -> Reach:
-    """`engine.core.reach.count_reach` over stored states, without building `UserState`s."""
-    loads = orjson.loads
-    segment = compiled.segment
-    test_users = frozenset(campaigns.config.test_users)
-    users = qualified = reachable = no_subscription = tests = 0
-    for blob in blobs:
-        users += 1
-        data = loads(blob)
-        profile = data.get("p", _EMPTY)
-        if not segment(profile, data.get("c", _EMPTY), now):
-            continue
-        qualified += 1
-        if not data.get("s"):
-            no_subscription += 1
-        elif profile.get("test") is True or data["u"] in test_users:
-            tests += 1
-        else:
-            reachable += 1
-    return Reach(compiled.id, now, users, qualified, reachable, no_subscription, tests)
 
 
 def reach_of_store(db_path: Path | str, compiled: CompiledCampaign, now: int, campaigns: CampaignSet) -> Reach:

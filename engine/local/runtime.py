@@ -11,9 +11,6 @@ one fsync covers many HTTP requests, timers and send results.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 import time
 from collections import OrderedDict
@@ -23,27 +20,18 @@ from dataclasses import dataclass, field
 import orjson
 
 from connectors.push.message import MAX_TTL
-from engine.core import (CampaignSet, Conversion, Event, Notify, Qualified, Suppressed, UserState,
-                         process_event, process_wake)
-from engine.core.schedule import process_scheduled_run
-from engine.local.clock import SystemClock
-from engine.local.reach import qualifies_raw
-from engine.local.schedule import ScheduledRun
-from engine.core.send_test import test_send
-from engine.local.send_test import TestSend
+from engine.core import CampaignSet, Event, Notify, Suppressed, UserState
+from engine.shell.reach import qualifies_raw
 from engine.local.store import Batch, OutboxRow, Store
-from engine.local.timers import Timers
+from engine.shell.clock import SystemClock
+from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
+from engine.shell.step import apply, counts, sent_stat
+from engine.shell.tracking import sign
+from engine.shell.timers import Timers
 
 log = logging.getLogger("pushcast.runtime")
 
 MAX_BATCH_ITEMS = 5000
-TRACK_KINDS = {"shown": "$notification_shown", "clicked": "$notification_clicked"}
-
-
-@dataclass(frozen=True)
-class Wakeup:
-    user: str
-    due: int
 
 
 @dataclass(frozen=True)
@@ -53,17 +41,6 @@ class SendDone:
     row: OutboxRow
     outcome: str
     events: list  # the sender's result events (FORMATS.md), fed back to the core
-
-
-@dataclass(frozen=True)
-class Report:
-    """A shown/clicked report from a service worker, its signature already checked."""
-
-    message_id: str
-    kind: str  # shown | clicked
-    campaign: str
-    user: str
-    action: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,16 +55,7 @@ class Job:
     items: list
     meta: dict = field(default_factory=dict)  # settings committed with the batch (file offsets)
     future: asyncio.Future | None = None
-
-
-def sign(secret: bytes, message_id: str) -> str:
-    """The tracking signature of a message id: HMAC-SHA256, base64url without padding."""
-    digest = hmac.new(secret, message_id.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def check_signature(secret: bytes, message_id: str, sig: str) -> bool:
-    return hmac.compare_digest(sign(secret, message_id), sig)
+    replies: list = field(default_factory=list)  # test sends' results, for the submitter
 
 
 class Runtime:
@@ -122,9 +90,10 @@ class Runtime:
         self._queue.put_nowait(Job(items, meta or {}, future))
         return future
 
-    async def submit(self, items: list, meta: dict | None = None) -> None:
-        """Apply these items; returns once they are committed to disk."""
-        await self.submit_nowait(items, meta)
+    async def submit(self, items: list, meta: dict | None = None) -> list[dict]:
+        """Apply these items; returns once they are committed to disk, with the replies
+        of the test sends among them."""
+        return await self.submit_nowait(items, meta)
 
     async def barrier(self) -> None:
         """Wait until everything submitted before is committed."""
@@ -142,7 +111,7 @@ class Runtime:
             await self.scheduler.run_due()
         due = self.timers.pop_due(self.clock.now())
         if due:
-            await self.submit([Wakeup(user, at) for user, at in due])
+            await self.submit([WakeUp(user, at) for user, at in due])
         await self.barrier()
         return len(due)
 
@@ -182,7 +151,7 @@ class Runtime:
                 now = self.clock.now()
                 for job in jobs:
                     for item in job.items:
-                        enqueued += self._apply(batch, item, now, dirty)
+                        enqueued += self._apply(batch, item, now, dirty, job.replies)
                     for key, value in job.meta.items():
                         batch.set_meta(key, value)
                 rows = [(user, state.dumps(), state.next_due) for user, state in dirty.items()]
@@ -219,7 +188,7 @@ class Runtime:
             self.metrics.committed(batch.counts, sum(len(j.items) for j in jobs), time.perf_counter() - started)
         for job in jobs:
             if job.future is not None and not job.future.done():
-                job.future.set_result(None)
+                job.future.set_result(job.replies)
 
     async def drain(self) -> None:
         """Write whatever is queued (at shutdown, the writer task gone)."""
@@ -262,38 +231,29 @@ class Runtime:
             raw = self.store.load_state(user)
         return UserState.loads(raw) if raw is not None else None
 
-    def _apply(self, batch: Batch, item, now: int, dirty: dict) -> int:
+    def _apply(self, batch: Batch, item, now: int, dirty: dict, replies: list) -> int:
         """Apply one item; returns how many sends it queued. One bad item never spoils the
         batch: a failure is logged and counted, the rest goes on."""
         try:
-            if isinstance(item, Event):
-                return self._effects(batch, process_event(self.state(item.user, dirty), item, self.campaigns), now)
-            if isinstance(item, Wakeup):
-                if self.metrics is not None:
-                    self.metrics.timer_fired(self.clock, item.due)
-                return self._effects(batch, process_wake(self.state(item.user, dirty), now, self.campaigns), now)
             if isinstance(item, SendDone):
                 return self._send_done(batch, item, now, dirty)
             if isinstance(item, Report):
                 return self._report(batch, item, now, dirty)
-            if isinstance(item, ScheduledRun):
-                compiled = self.campaigns.get(item.campaign)
-                if compiled is None:  # removed by a reload since the run began
-                    return 0
-                if item.user not in dirty and not self._may_qualify(item.user, compiled, now):
-                    return 0  # the core would change nothing: no decode, no state rewrite
-                state = self.state(item.user, dirty)
-                return self._effects(batch, process_scheduled_run(state, compiled, item.slot, now, self.campaigns), now)
-            if isinstance(item, TestSend):
-                effects, result = test_send(self.state(item.user, dirty), item, now, self.campaigns)
-                item.results.append(result)
-                return self._effects(batch, effects, now)
             if isinstance(item, Prune):
                 removed = batch.prune(item.now)
                 if removed:
                     log.info("forgot %d sent message(s) past the de-duplication horizon", removed)
                 return 0
-            raise TypeError(f"unknown work item {item!r}")
+            if isinstance(item, WakeUp) and self.metrics is not None:
+                self.metrics.timer_fired(self.clock, item.at)
+            if isinstance(item, ScheduledRun) and item.user not in dirty:
+                compiled = self.campaigns.get(item.campaign)
+                if compiled is None or not self._may_qualify(item.user, compiled, now):
+                    return 0  # the core would change nothing: no decode, no state rewrite
+            effects, reply = apply(self.state(item.user, dirty), item, now, self.campaigns)
+            if reply is not None:
+                replies.append(reply)
+            return self._effects(batch, effects, now)
         except Exception:
             log.exception("processing %r failed", item)
             if self.metrics is not None:
@@ -309,20 +269,14 @@ class Runtime:
         return raw is not None and qualifies_raw(raw, compiled, now) is not None
 
     def _effects(self, batch: Batch, effects, now: int) -> int:
+        for campaign, stat, amount in counts(effects):
+            batch.count(campaign, stat, amount)
         queued = 0
         for effect in effects.items:
             if isinstance(effect, Notify):
                 queued += self._enqueue(batch, effect, now)
-            elif isinstance(effect, Qualified):
-                batch.count(effect.campaign, "qualified")
-            elif isinstance(effect, Suppressed):
-                batch.count(effect.campaign, f"suppressed.{effect.reason}")
-                if effect.reason == "render_error":
-                    log.warning("campaign %s, user %s: not sent, %s", effect.campaign, effect.user, effect.detail)
-            elif isinstance(effect, Conversion):
-                batch.count(effect.campaign, f"conversions.{effect.kind}")
-                if effect.revenue:
-                    batch.count(effect.campaign, "revenue", effect.revenue)
+            elif isinstance(effect, Suppressed) and effect.reason == "render_error":
+                log.warning("campaign %s, user %r: not sent, %s", effect.campaign, effect.user, effect.detail)
         return queued
 
     def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
@@ -335,7 +289,7 @@ class Runtime:
             queued += batch.enqueue(notify.message_id, sub.endpoint, notify.user, notify.campaign, sub.p256dh,
                                     sub.auth, payload, ttl, notify.urgency, notify.test, now)
         if queued:
-            batch.count(notify.campaign, "test.sent" if notify.test else "sent")
+            batch.count(notify.campaign, sent_stat(notify))
         return queued
 
     def _send_done(self, batch: Batch, done: SendDone, now: int, dirty: dict) -> int:
@@ -350,7 +304,7 @@ class Runtime:
         state = self.state(row.user, dirty)
         for raw in done.events:
             event = Event(raw["user"], raw["event"], now, raw["props"])
-            queued += self._effects(batch, process_event(state, event, self.campaigns), now)
+            queued += self._effects(batch, apply(state, event, now, self.campaigns)[0], now)
         return queued
 
     def _report(self, batch: Batch, report: Report, now: int, dirty: dict) -> int:
@@ -365,9 +319,8 @@ class Runtime:
         batch.count(campaign, ("test." if test else "") + report.kind)
         if not user:
             return 0
-        props = {"message": report.message_id, "campaign": campaign, "action": report.action}
-        event = Event(user, TRACK_KINDS[report.kind], now, props)
-        return self._effects(batch, process_event(self.state(user, dirty), event, self.campaigns), now)
+        event = report_event(user, report.kind, report.message_id, campaign, report.action, now)
+        return self._effects(batch, apply(self.state(user, dirty), event, now, self.campaigns)[0], now)
 
     # --- timers ----------------------------------------------------------------------------
 
@@ -377,7 +330,7 @@ class Runtime:
             self.timer_changed.clear()
             due = self.timers.pop_due(self.clock.now())
             if due:
-                self.submit_nowait([Wakeup(user, at) for user, at in due])
+                self.submit_nowait([WakeUp(user, at) for user, at in due])
                 await asyncio.sleep(0)
                 continue
             next_due = self.timers.next_due()

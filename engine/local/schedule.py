@@ -13,23 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from engine.core.schedule import run_times
+from engine.shell.inputs import ScheduledRun
 
 log = logging.getLogger("pushcast.schedule")
 
 CHUNK = 1000
 LOOKAHEAD_MS = 7 * 24 * 3600 * 1000
 IDLE_SECONDS = 60.0  # re-plan at least this often (reloads may add campaigns)
-
-
-@dataclass(frozen=True)
-class ScheduledRun:
-    user: str
-    campaign: str
-    slot: str
-    at: int
 
 
 class Scheduler:

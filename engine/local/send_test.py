@@ -13,29 +13,16 @@ history: test sends never use up a limit nor earn a conversion. The decision is
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from engine.core.campaigns import CampaignSet
 from engine.core.delivery import is_test_profile
-from engine.core.send_test import new_occurrence, not_a_test_user, summary, unknown_campaign
+from engine.core.send_test import not_a_test_user, summary, unknown_campaign
 from engine.core.state import UserState
 from engine.local.reach import open_reader
-
-
-
-@dataclass(frozen=True)
-class TestSend:
-    """Work for the runtime's writer: send `campaign` to one test user now."""
-
-    __test__ = False  # not a pytest class
-
-    user: str
-    campaign: str
-    occurrence: str  # the request: part of the message id
-    results: list = field(default_factory=list, compare=False)  # filled by the writer
+from engine.shell.inputs import TestSend, new_occurrence
 
 
 def find_test_users(db_path: Path | str, campaigns: CampaignSet) -> list[str]:
@@ -71,9 +58,7 @@ async def send_test(runtime, campaign_id: str, user: str | None = None) -> dict:
     occurrence = new_occurrence(now)
     # A configured test user never seen has nowhere to send to (and gets no empty state).
     unknown = [u for u in users if runtime.user_state(u) is None]
-    items = [TestSend(u, campaign_id, occurrence) for u in users if u not in unknown]
-    if items:
-        await runtime.submit(items)
-    results = [result for item in items for result in item.results]
+    items = [TestSend(u, campaign_id, occurrence, now) for u in users if u not in unknown]
+    results = await runtime.submit(items) if items else []
     results += [{"user": u, "sent": False, "reason": "no_subscription"} for u in unknown]
     return summary(campaign_id, occurrence, len(users), results)

@@ -19,7 +19,9 @@ from connectors.metrics import RuntimeMetrics
 from connectors.push import AllowList, MemoryRateLimiter, Rate, Sender
 from connectors.push.errors import PushError
 from engine.local import keys
-from engine.local.clock import ManualClock, SystemClock, now_ms, parse_iso
+from engine.local.api import EmbeddedApi
+from engine.core.isotime import parse_iso
+from engine.shell.clock import ManualClock, SystemClock, now_ms
 from engine.local.events_file import EventFileReader
 from engine.local.outbox import OutboxSender
 from engine.local.reload import CampaignWatcher, load_set
@@ -131,7 +133,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     sdk_dir = options.sdk_dir or ROOT / "sdk"
     if options.browser_rate <= 0:
         raise StartupError(f"--browser-rate: expected requests a second above 0, got {options.browser_rate}")
-    ctx = ApiContext(runtime, allowlist, token, public_key, config.site_origins, metrics, sdk_dir, watcher,
+    ctx = ApiContext(EmbeddedApi(runtime), allowlist, token, public_key, config.site_origins, metrics, sdk_dir, watcher,
                      options.open_events, ClientRateLimit(options.browser_rate, options.browser_rate * 4))
     app_runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False)
     await app_runner.setup()

@@ -3,11 +3,13 @@ wake-ups when due, delivery reports fed back. Used by `pushcast test` and backte
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 
-from engine.core import CampaignSet, Event, Notify, UserState, Wake, process_event, process_wake
-from engine.core.schedule import process_scheduled_run, run_times
+from engine.core import CampaignSet, Event, Notify, UserState, Wake
+from engine.core.schedule import run_times
+from engine.shell.inputs import ScheduledRun, WakeUp
+from engine.shell.step import apply
+from engine.shell.timers import Timers
 
 
 @dataclass
@@ -16,8 +18,7 @@ class Simulation:
     started: int = 0  # epoch ms: scheduled runs from here on
     states: dict[str, UserState] = field(default_factory=dict)
     effects: list = field(default_factory=list)
-    _timers: list[tuple[int, str]] = field(default_factory=list)
-    _due: dict[str, int] = field(default_factory=dict)
+    timers: Timers = field(default_factory=Timers)
 
     def state(self, user: str) -> UserState:
         state = self.states.get(user)
@@ -39,7 +40,7 @@ class Simulation:
                 break
             self.advance(at)
             if kind == 0:
-                self._apply(process_event(self.state(item.user), item, self.campaigns))
+                self._apply(apply(self.state(item.user), item, at, self.campaigns)[0])
             else:
                 self.run_schedule(item[0], item[1], at)
         self.advance(until)
@@ -47,29 +48,26 @@ class Simulation:
     def run_schedule(self, compiled, slot: str, now: int) -> None:
         """A scheduled run replays every user state known at that time."""
         for user in sorted(self.states):
-            self._apply(process_scheduled_run(self.states[user], compiled, slot, now, self.campaigns))
+            run = ScheduledRun(user, compiled.id, slot, now)
+            self._apply(apply(self.states[user], run, now, self.campaigns)[0])
 
     def advance(self, until: int) -> None:
         """Fire every timer due at or before `until`, in time order."""
-        while self._timers and self._timers[0][0] <= until:
-            due, user = heapq.heappop(self._timers)
-            if self._due.get(user) != due:
-                continue  # superseded by a later Wake for this user
-            del self._due[user]
-            self._apply(process_wake(self.state(user), due, self.campaigns))
+        while (due := self.timers.next_due()) is not None and due <= until:
+            for user, at in self.timers.pop_due(due):
+                self._apply(apply(self.state(user), WakeUp(user, at), at, self.campaigns)[0])
 
     def _apply(self, effects) -> None:
         for effect in effects.items:
             if isinstance(effect, Wake):
-                self._due[effect.user] = effect.at
-                heapq.heappush(self._timers, (effect.at, effect.user))
+                self.timers.set(effect.user, effect.at)
                 continue
             self.effects.append(effect)
             if isinstance(effect, Notify):
                 # The sender reports each delivery back as a system event; assume success.
                 report = Event(effect.user, "$notification_sent", effect.at,
                                {"message": effect.message_id, "campaign": effect.campaign})
-                self._apply(process_event(self.state(effect.user), report, self.campaigns))
+                self._apply(apply(self.state(effect.user), report, effect.at, self.campaigns)[0])
 
     @property
     def notifications(self) -> list[Notify]:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from engine.local.clock import parse_iso
+from engine.core.isotime import parse_iso
 from tests.fixtures.push_emulator import Reply
 from tests.fixtures.runtime import START
 

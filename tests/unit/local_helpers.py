@@ -8,8 +8,9 @@ import contextlib
 from pathlib import Path
 
 from connectors.push import SendResult
+from engine.local.api import EmbeddedApi
 from engine.core import Event
-from engine.local.clock import ManualClock
+from engine.shell.clock import ManualClock
 from engine.local.runtime import Runtime
 from engine.local.store import Store
 from tests.unit.core_helpers import SUBSCRIPTION, T0, campaigns
@@ -84,7 +85,7 @@ async def admin_api(runtime: Runtime):
     from connectors.push import AllowList
 
     running = Running(runtime)
-    ctx = ApiContext(runtime, AllowList(), ADMIN_TOKEN, "BPUBLIC", (), RuntimeMetrics(CollectorRegistry()),
+    ctx = ApiContext(EmbeddedApi(runtime), AllowList(), ADMIN_TOKEN, "BPUBLIC", (), RuntimeMetrics(CollectorRegistry()),
                      None, None)
     client = TestClient(TestServer(build_app(ctx)))
     await client.start_server()

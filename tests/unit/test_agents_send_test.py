@@ -11,8 +11,9 @@ from engine.agents.metrics import WorkerMetrics
 from engine.agents.reach import (
     TEST_PROFILES_QUESTION, ReachRequest, answer, decode_request, encode_request,
 )
+from engine.shell.inputs import TestSend
 from engine.agents.records import (
-    INTERNAL_HEADER, SEND_TEST, StoredState, TestSendRequest, decode_record, encode_test_send,
+    INTERNAL_HEADER, SEND_TEST, StoredState, decode_record, encode_test_send,
 )
 from engine.agents.users import Record, UserProcessor
 from engine.core import EventError, UserState
@@ -55,7 +56,7 @@ def send_test_record(offset: int, user: str, request: str = "r1", campaign: str 
 def test_the_record_round_trips_and_a_malformed_one_is_a_dead_letter():
     value, headers = encode_test_send("qa-1", "xmas", "r1", T0)
     assert headers == [(INTERNAL_HEADER, SEND_TEST)]
-    assert decode_record(b"qa-1", value, headers, 0) == TestSendRequest("qa-1", "xmas", "r1", T0)
+    assert decode_record(b"qa-1", value, headers, 0) == TestSend("qa-1", "xmas", "r1", T0)
     with pytest.raises(EventError, match="malformed internal send-test record"):
         decode_record(b"qa-1", orjson.dumps({"user": "qa-1", "campaign": "xmas"}), headers, 0)
 
@@ -63,14 +64,14 @@ def test_the_record_round_trips_and_a_malformed_one_is_a_dead_letter():
 def test_the_decision_ignores_status_and_limits_and_is_a_new_message_per_request(cs):
     state = UserState("qa-1", profile={"test": True, "name": "Quinn"})
     state.subscriptions[SUB["endpoint"]] = (SUB["keys"]["p256dh"], SUB["keys"]["auth"])
-    first, result = core.test_send(state, TestSendRequest("qa-1", "xmas", "r1", T0), T0, cs)
+    first, result = core.test_send(state, TestSend("qa-1", "xmas", "r1", T0), T0, cs)
     (notify,) = first.items
     assert result["sent"] and notify.test and notify.payload["title"] == "Merry Christmas, Quinn"
-    _, again = core.test_send(state, TestSendRequest("qa-1", "xmas", "r2", T0), T0, cs)
+    _, again = core.test_send(state, TestSend("qa-1", "xmas", "r2", T0), T0, cs)
     assert again["message"] != result["message"]
     assert state.sent == []  # never uses up the campaign's limit
     customer = UserState("customer", subscriptions=dict(state.subscriptions))
-    effects, refused = core.test_send(customer, TestSendRequest("customer", "xmas", "r1", T0), T0, cs)
+    effects, refused = core.test_send(customer, TestSend("customer", "xmas", "r1", T0), T0, cs)
     assert not effects.items and refused["reason"] == "not_a_test_profile"
 
 

@@ -9,6 +9,7 @@ from connectors.http import ApiContext, build_app
 from connectors.http.ratelimit import ClientRateLimit
 from connectors.metrics import RuntimeMetrics
 from connectors.push import AllowList
+from engine.local.api import EmbeddedApi
 from tests.unit.local_helpers import Running, make_runtime
 
 TOKEN = "unit-admin-token-0123456789"
@@ -31,7 +32,7 @@ async def client_for(tmp_path, **kwargs):
     (sdk / "pushcast-sw.js").write_text("self.addEventListener('push', () => {});\n")
     (sdk / "demo.html").write_text("<title>demo</title>\n")
     metrics = RuntimeMetrics(CollectorRegistry())
-    ctx = ApiContext(runtime, AllowList(), TOKEN, "BPUBLIC", (ORIGIN,), metrics, sdk, None, **kwargs)
+    ctx = ApiContext(EmbeddedApi(runtime), AllowList(), TOKEN, "BPUBLIC", (ORIGIN,), metrics, sdk, None, **kwargs)
     client = TestClient(TestServer(build_app(ctx)))
     await client.start_server()
     return client, running, metrics

@@ -10,9 +10,11 @@ import orjson
 import pytest
 
 from engine.core import Event
-from engine.local.clock import ManualClock, SystemClock
+from engine.shell.clock import ManualClock, SystemClock
 from engine.local.outbox import OutboxSender
-from engine.local.runtime import Report, SendDone, check_signature, sign
+from engine.local.runtime import SendDone
+from engine.shell.tracking import check_signature, sign
+from engine.shell.inputs import Report
 from tests.unit.core_helpers import MIN, T0
 from tests.unit.local_helpers import CART, SECRET, Running, ScriptedSender, cart, make_runtime, subscribe
 
@@ -93,14 +95,14 @@ async def test_one_failing_item_does_not_spoil_its_batch(tmp_path, monkeypatch):
     try:
         import engine.local.runtime as module
 
-        real = module.process_event
+        real = module.apply
 
-        def flaky(state, event, campaigns):
+        def flaky(state, item, now, campaigns):
             if state.user == "boom":
                 raise RuntimeError("a bug")
-            return real(state, event, campaigns)
+            return real(state, item, now, campaigns)
 
-        monkeypatch.setattr(module, "process_event", flaky)
+        monkeypatch.setattr(module, "apply", flaky)
         await runtime.submit([cart("boom"), subscribe("u1"), cart("u1")])
         assert runtime.store.load_state("u1") is not None
         assert len(runtime.timers) == 1

@@ -6,7 +6,6 @@ import pytest
 
 from engine.local.stats import campaign_stats, format_table
 from engine.local.store import DEDUPE_HORIZON_MS, Store
-from engine.local.timers import Timers
 
 
 def enqueue(batch, message="m1", endpoint="https://e/1"):
@@ -43,17 +42,6 @@ def test_sends_reports_and_counters_are_deduplicated(tmp_path):
     # Past the horizon, a sent row is forgotten; a pending one never is.
     assert store.prune(2000 + DEDUPE_HORIZON_MS + 1) == 1
     assert store.pending_count() == 1
-
-
-def test_timers_keep_one_live_entry_per_user():
-    timers = Timers()
-    timers.load([(300, "a"), (100, "b")])
-    assert timers.set("a", 50) is True  # earlier than all: the timer loop must re-plan
-    assert timers.set("c", 400) is False
-    timers.set("b", None)
-    assert timers.next_due() == 50
-    assert timers.pop_due(300) == [("a", 50)]  # a's superseded 300 is skipped, b was cleared
-    assert len(timers) == 1 and timers.next_due() == 400
 
 
 def test_stats_are_shaped_and_printed():

@@ -8,7 +8,8 @@ import random
 
 from engine.core import Event, UserState
 from engine.core.reach import count_reach
-from engine.local.reach import count_reach_raw, qualifies_raw, reach_of_store
+from engine.local.reach import reach_of_store
+from engine.shell.reach import count_reach_raw, qualifies_raw
 from engine.local.store import Store
 from engine.rules.model import GlobalConfig
 from tests.unit.core_helpers import DAY, SUBSCRIPTION, T0, campaigns

@@ -1,0 +1,18 @@
+"""ISO 8601 datetimes and epoch milliseconds, the one conversion every layer uses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def parse_iso(text: str) -> int:
+    """ISO 8601 to epoch ms (UTC when no offset; `Z` accepted); ValueError when not one."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp() * 1000)
+
+
+def iso(ms: int) -> str:
+    """Epoch ms as ISO 8601 UTC with milliseconds and a `Z`."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
