@@ -3,11 +3,11 @@
 from engine.core.campaigns import CampaignSet
 from engine.core.effects import Conversion, Effects, Notify, Qualified, Subscription, Suppressed, Wake
 from engine.core.events import Event, EventError, parse_event
-from engine.core.process import process_event, process_wake, step
+from engine.core.process import process_event, process_wake
 from engine.core.state import UserState
 
 __all__ = [
     "CampaignSet", "Conversion", "Effects", "Event", "EventError", "Notify", "Qualified",
     "Subscription", "Suppressed", "UserState", "Wake", "parse_event", "process_event",
-    "process_wake", "step",
+    "process_wake",
 ]

@@ -169,9 +169,3 @@ def _schedule_reminder(state, event, compiled, trigger: DateTrigger, mid: str, c
     state.waits = [w for w in state.waits if not (w.campaign == compiled.id and w.message_id == mid)]
     state.waits.append(Wait(compiled.id, "deliver", due, mid, event.name, event.props))
 
-
-def step(state: UserState, event: Event | None, now: int, campaigns: CampaignSet) -> Effects:
-    """The one entry point: an event of this user, or (event None) a wake-up at now."""
-    if event is None:
-        return process_wake(state, now, campaigns)
-    return process_event(state, event, campaigns)
