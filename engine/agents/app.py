@@ -34,11 +34,14 @@ from engine.agents.metrics import WorkerMetrics
 from engine.agents.faust_fixes import shorten_fetch_wait, take_over_positions
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.records import (
-    DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify, encode_notify, encode_run, encode_wake, peek_due,
+    DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify, decode_schedule_cursor, encode_notify, encode_run,
+    encode_schedule_cursor, encode_wake, is_schedule_cursor, peek_due,
 )
 from engine.agents.sends import SendProcessor
 from engine.agents.settings import WorkerSettings
-from engine.agents.table import applied_position, in_context, scan_users, user_items, write_applied
+from engine.agents.table import (
+    applied_position, in_context, scan_users, schedule_cursor, user_items, write_applied, write_schedule_cursor,
+)
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
 from engine.core.schedule import run_times
@@ -72,8 +75,8 @@ class Runtime:
     table: Any = None
     ready: bool = False  # partitions assigned and the table recovered
     commits_to_catch_up: dict = field(default_factory=dict)  # TP -> offset
-    owned_before: set = field(default_factory=set)  # events partitions owned before the rebalance
-    schedule_after: int = 0
+    # partition -> campaign -> the last run made over it (durable: the table's cursors)
+    schedule_cursors: dict = field(default_factory=dict)
 
     # --- the user agent ---------------------------------------------------------------
 
@@ -81,8 +84,9 @@ class Runtime:
         with self.metrics.batch_seconds.time():
             records = await self.admit(self.events_guard, [_record(e) for e in events])
             questions = [r for r in records if reach.is_request(r.headers)]
-            if questions:
-                records = [r for r in records if not reach.is_request(r.headers)]
+            cursors = [r for r in records if is_schedule_cursor(r.headers)]
+            if questions or cursors:
+                records = [r for r in records if not reach.is_request(r.headers) and not is_schedule_cursor(r.headers)]
             table = self.table
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
@@ -103,13 +107,24 @@ class Runtime:
                 in_context(record.ref)
                 table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
-            write_applied(self.table, records + questions)
+            self.write_cursors(cursors)
+            write_applied(self.table, records + questions + cursors)
             for reply in result.test_replies:  # after the notifications: `sent` means queued
                 await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))
         if questions:
             await self.answer_reach(questions)
+
+    def write_cursors(self, records: list[Record]) -> None:
+        for record in records:
+            try:
+                campaign, at = decode_schedule_cursor(record.value)
+            except Exception:
+                log.warning("ignoring a malformed schedule cursor record at %s[%d]@%d",
+                            record.topic, record.partition, record.offset)
+                continue
+            write_schedule_cursor(self.table, record, campaign, at)
 
     async def admit(self, guard: OffsetGuard, records: list[Record]) -> list[Record]:
         """The records of `records` that continue their partitions; a partition with a hole
@@ -194,14 +209,17 @@ class Runtime:
         self.ready = True
         log.warning("partitions %s of %s: %d pending waits", sorted(owned), self.events_topic.get_topic_name(),
                     len(index))
-        # Runs of the partitions kept were made here; those of new ones may not be complete.
-        new, self.owned_before = owned - self.owned_before, owned
-        if new:
-            await self.catch_up_runs(new)
+        # The cursors of the partitions kept are this worker's own; those of new ones are
+        # read from the table: runs missed meanwhile (an outage, a crash in a run) follow.
+        cursors = self.schedule_cursors
+        for partition in list(cursors):
+            if partition not in owned:
+                del cursors[partition]
+        for partition in owned - cursors.keys():
+            cursors[partition] = {}
 
     async def on_revoked(self, revoked) -> None:
         self.ready = False
-        self.owned_before = {tp.partition for tp in revoked if tp.topic == self.events_guard.topic}
         self.index.drop_partitions({tp.partition for tp in revoked if tp.topic == self.events_guard.topic})
         for guard in (self.events_guard, self.sends_guard):
             guard.drop(tp.partition for tp in revoked if tp.topic == guard.topic)
@@ -241,7 +259,6 @@ class Runtime:
         tick = self.settings.timer_tick
         reload_every = max(1, int(self.settings.reload_interval / tick))
         ticks = 0
-        self.schedule_after = self.clock.now() - 1
         while True:
             await asyncio.sleep(tick)
             ticks += 1
@@ -265,18 +282,30 @@ class Runtime:
             self.metrics.wakes_fired.inc()
             self.metrics.wait_lateness.observe(max(0, now - due) / 1000)
 
-    async def run_schedules(self, after: int | None = None, partitions: set[int] | None = None) -> None:
+    def scheduled_campaigns(self) -> list:
+        return [c for c in self.campaigns().by_id.values() if c.campaign.when.schedule is not None]
+
+    async def run_schedules(self) -> None:
+        """Make every run due by now over the partitions owned, from each partition's
+        cursor (a campaign first seen runs from now on, as in the embedded runtime)."""
         now = self.clock.now()
-        start = self.schedule_after if after is None else after
-        runs = []
-        for compiled in self.campaigns().by_id.values():
-            for slot, at in run_times(compiled, start, now):
-                runs.append((at, compiled.id, slot, compiled))
-        if after is None:
-            self.schedule_after = now
+        runs: dict[tuple[int, str, str], set[int]] = {}  # (at, campaign, slot) -> partitions
+        compiled_of = {}
+        for compiled in self.scheduled_campaigns():
+            compiled_of[compiled.id] = compiled
+            for partition, cursors in list(self.schedule_cursors.items()):
+                cursor = cursors.get(compiled.id)
+                if cursor is None:
+                    cursor = schedule_cursor(self.table, partition, compiled.id)
+                if cursor is None:  # runs due from now on, as the simulated clock starts
+                    await self.advance_cursor(partition, compiled.id, now - 1)
+                    continue
+                cursors[compiled.id] = cursor
+                for slot, at in run_times(compiled, cursor, now):
+                    runs.setdefault((at, compiled.id, slot), set()).add(partition)
         if not runs:
             return
-        owned = self.owned_partitions() if partitions is None else partitions
+        owned = set().union(*runs.values())
         try:
             stored = await scan_users(self.table, owned)
         except Exception:  # a rebalance closed a store being read: read what is owned now
@@ -287,23 +316,30 @@ class Runtime:
             partition, _ = peek_due(value)
             if partition in owned:
                 users.append((user, partition, value))
-        for at, campaign, slot, compiled in sorted(runs, key=lambda run: run[:3]):
+        for (at, campaign, slot), partitions in sorted(runs.items()):
+            compiled = compiled_of[campaign]
             self.metrics.scheduled_runs.labels(campaign).inc()
             # Only users in the segment get a run record: for the others the core would
             # change nothing (as in the embedded runtime). Read off the event loop.
-            targets = await asyncio.to_thread(_in_segment, users, compiled, at)
+            here = [u for u in users if u[1] in partitions]
+            targets = await asyncio.to_thread(_in_segment, here, compiled, now)
             for i, (user, partition) in enumerate(targets):
                 value, headers = encode_run(user, campaign, slot, at)
                 await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
                 if i % 1000 == 999:
                     await asyncio.sleep(0)
+            for partition in partitions:
+                await self.advance_cursor(partition, campaign, at)
 
-    async def catch_up_runs(self, partitions: set[int]) -> None:
-        # Runs while partitions moved may have missed them; a replayed run is a no-op per user.
-        now = self.clock.now()
-        after = max(now - self.settings.schedule_catchup_ms, self.schedule_after - self.settings.schedule_catchup_ms)
-        if self.schedule_after and after < self.schedule_after:
-            await self.run_schedules(after=after, partitions=partitions)
+    async def advance_cursor(self, partition: int, campaign: str, at: int) -> None:
+        """Remember, here and (through the user agent) in the table, that the runs of
+        `campaign` over `partition` are made up to `at`. The record follows the run's
+        records in the partition: a crash before it makes the run again (a no-op for
+        users it reached: same message ids)."""
+        if partition in self.schedule_cursors:
+            self.schedule_cursors[partition][campaign] = at
+        value, headers = encode_schedule_cursor(campaign, at)
+        await self.events_topic.send(key=None, value=value, partition=partition, headers=headers)
 
 
 def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[tuple[str, int]]:

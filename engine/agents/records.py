@@ -28,6 +28,7 @@ INTERNAL_HEADER = "pushcast-internal"
 WAKE = b"wake"
 RUN = b"run"
 SEND_TEST = b"send-test"
+SCHEDULE_CURSOR = b"schedule-cursor"
 DLQ_REASON = "pushcast-dlq-reason"
 DLQ_FIELD = "pushcast-dlq-field"
 DLQ_SOURCE = "pushcast-dlq-source"  # topic/partition/offset of the original record
@@ -95,6 +96,20 @@ def encode_run(user: str, campaign: str, slot: str, at: int) -> tuple[bytes, lis
 def encode_test_send(user: str, campaign: str, request: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
     return (orjson.dumps({"user": user, "campaign": campaign, "request": request, "at": at}),
             [(INTERNAL_HEADER, SEND_TEST)])
+
+
+def encode_schedule_cursor(campaign: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The run of `campaign` at `at` is made over the partition this record goes to."""
+    return orjson.dumps({"campaign": campaign, "at": at}), [(INTERNAL_HEADER, SCHEDULE_CURSOR)]
+
+
+def is_schedule_cursor(headers) -> bool:
+    return header(headers, INTERNAL_HEADER) == SCHEDULE_CURSOR
+
+
+def decode_schedule_cursor(value: bytes | None) -> tuple[str, int]:
+    raw = orjson.loads(value or b"null")
+    return str(raw["campaign"]), int(raw["at"])
 
 
 def encode_notify(notify: Notify, partition: int) -> bytes:

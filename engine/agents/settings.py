@@ -38,7 +38,6 @@ class WorkerSettings:
     fetch_wait_ms: int = 50  # longest a Kafka fetch waits for data (Faust's own: 1500)
     timer_tick: float = 0.01  # seconds between checks of the wake index
     refire_ms: int = 30_000
-    schedule_catchup_ms: int = 3_600_000  # runs this recent are replayed on partition assignment
     reload_interval: float = 5.0
     dedup_lease_ms: int = 15_000
     loglevel: str = "warning"

@@ -1,8 +1,10 @@
-"""The user agent's state table: users' stored states, and each partition's applied
-offset (where pushcast reads the partition from after a rebalance; offsets.py).
+"""The user agent's state table: users' stored states, each partition's applied offset
+(where pushcast reads the partition from after a rebalance; offsets.py), and each
+partition's schedule cursor per scheduled campaign (the last run made over it).
 
-Keys are bytes: a user id, or APPLIED_PREFIX + partition. Values are bytes too
-(`records.StoredState.dumps()`, or an offset in ASCII).
+Keys are bytes: a user id, or a NUL-led internal key (APPLIED_PREFIX + partition,
+SCHEDULE_PREFIX + partition/campaign). Values are bytes too
+(`records.StoredState.dumps()`, or a number in ASCII).
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import weakref
 
 from faust.streams import _current_event
 
-# Table keys of the per-partition applied offsets; user ids never contain NUL (events.py).
+# Table keys of the per-partition applied offsets and schedule cursors; user ids never
+# contain NUL (events.py), so every internal key starts with one.
+INTERNAL_KEY = b"\x00"
 APPLIED_PREFIX = b"\x00applied/"
+SCHEDULE_PREFIX = b"\x00schedule/"
 
 
 def applied_key(partition: int) -> bytes:
@@ -23,7 +28,7 @@ def applied_key(partition: int) -> bytes:
 def user_items(table) -> list[tuple[str, bytes]]:
     """(user, stored bytes) of the table's users (not its applied-offset entries)."""
     return [(key.decode() if isinstance(key, bytes) else key, value) for key, value in table.data.items()
-            if value is not None and not (isinstance(key, bytes) and key.startswith(APPLIED_PREFIX))]
+            if value is not None and not (isinstance(key, bytes) and key.startswith(INTERNAL_KEY))]
 
 
 async def scan_users(table, partitions: set[int] | None = None,
@@ -43,7 +48,7 @@ async def scan_users(table, partitions: set[int] | None = None,
     out: list[tuple[str, bytes]] = []
     for db in dbs:
         for i, (key, value) in enumerate(store._visible_items(db)):
-            if value is not None and not key.startswith(APPLIED_PREFIX):
+            if value is not None and not key.startswith(INTERNAL_KEY):
                 out.append((key.decode(), value))
             if i % slice_size == slice_size - 1:
                 await asyncio.sleep(0)
@@ -71,3 +76,20 @@ def applied_position(table, partition: int) -> int:
     """The offset to read `partition` from: after the last record applied (0: none yet)."""
     value = table.data.get(applied_key(partition))
     return int(value) + 1 if value is not None else 0
+
+
+def schedule_key(partition: int, campaign: str) -> bytes:
+    return SCHEDULE_PREFIX + f"{partition}/{campaign}".encode()
+
+
+def write_schedule_cursor(table, record, campaign: str, at: int) -> None:
+    """A scheduled run over the record's partition is made up to `at` (the cursor record
+    follows the run's records in the partition, so they are applied before it)."""
+    in_context(record.ref)
+    table[schedule_key(record.partition, campaign)] = str(at).encode()
+
+
+def schedule_cursor(table, partition: int, campaign: str) -> int | None:
+    """The time of the last run of `campaign` made over `partition` (None: never)."""
+    value = table.data.get(schedule_key(partition, campaign))
+    return int(value) if value is not None else None
