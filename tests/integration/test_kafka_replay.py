@@ -3,7 +3,9 @@ the test moves: the same notifications as `pushcast test` (the simulator) gives.
 
 Cases of one file run together, each case's users renamed `c<i>.<user>` so they do not
 meet; the clock steps through the events' times (to just before each, so scheduled runs
-and wake-ups due then happen first, as in the simulator) and ends at the latest `until`.
+and wake-ups due then happen first, as in the simulator) and through every scheduled run
+time (a run is decided when it is made, as in every runtime), and ends at the latest
+`until`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 
 from engine.agents.records import decode_notify
 from engine.core import CampaignSet
+from engine.core.schedule import run_times
 from engine.rules.config import load_config
 from engine.rules.loader import load_campaigns
 from engine.rules.testfile import load_test_file
@@ -70,6 +73,10 @@ def test_example_campaign_cases_through_kafka_match_pushcast_test(test_file, kaf
             at = suite.start + e.at * 1000
             steps.setdefault(at, []).append(
                 {"user": e.user, "event": e.event, "ts": e.ts if e.ts is not None else at, "props": e.props or {}})
+    # A run at R is made with the clock at R, after the events at R (as the simulator does).
+    for compiled in campaigns.by_id.values():
+        for _slot, run_at in run_times(compiled, suite.start - 1, max(untils.values())):
+            steps.setdefault(run_at + 1, [])
     for at in sorted(steps):
         harness.set_clock(at - 1)
         harness.wait_idle()
