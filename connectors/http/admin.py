@@ -11,7 +11,7 @@ from aiohttp import web
 from connectors.http.body import only_keys, read_json, string_field
 from connectors.http.context import context, require_admin
 from connectors.http.errors import ApiError, ok
-from connectors.metrics import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST
 from engine.local.clock import iso, parse_iso
 from engine.local.reach import reach_of_store
 from engine.core.send_test import NotATestUser, UnknownCampaign
@@ -159,7 +159,7 @@ async def metrics(request: web.Request) -> web.Response:
         raise ApiError(404, "metrics are off")
     runtime = ctx.runtime
     ctx.metrics.outbox_pending.set(runtime.store.pending_count())
-    ctx.metrics.timers_pending.set(len(runtime.timers))
+    ctx.metrics.waits_pending.set(len(runtime.timers))
     body = ctx.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

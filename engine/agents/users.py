@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import Metrics
 from engine.agents.records import ScheduledRun, StoredState, TestSendRequest, WakeUp, decode_record
 from engine.core import (
     CampaignSet, Conversion, Effects, Event, EventError, Notify, Qualified, Suppressed, UserState,
@@ -56,7 +56,7 @@ class BatchResult:
 class UserProcessor:
     """`load(user, record)` returns the stored bytes of a user (None: a new user)."""
 
-    def __init__(self, campaigns: Callable[[], CampaignSet], metrics: WorkerMetrics,
+    def __init__(self, campaigns: Callable[[], CampaignSet], metrics: Metrics,
                  clock_ms: Callable[[], int]):
         self._campaigns = campaigns
         self.metrics = metrics
@@ -116,7 +116,7 @@ class UserProcessor:
             self.metrics.events.labels("test").inc()
             effects, result = test_send(state, item, item.at, campaigns)
             if result["sent"]:
-                self.metrics.test_sends.labels(item.campaign).inc()
+                self.metrics.sent.labels(item.campaign, "true").inc()
             out.test_replies.append({"request": item.request, **result})
             return effects
         assert isinstance(item, ScheduledRun)
@@ -136,6 +136,6 @@ class UserProcessor:
             elif isinstance(effect, Suppressed):
                 m.suppressed.labels(effect.campaign, effect.reason).inc()
             elif isinstance(effect, Notify):
-                m.notifications.labels(effect.campaign).inc()
+                m.sent.labels(effect.campaign, "false").inc()
             elif isinstance(effect, Conversion):
                 m.conversions.labels(effect.campaign, effect.kind).inc()
