@@ -2,9 +2,13 @@
 queries is exported by each runtime it is meant for, the campaign stats map onto the
 right series, and the names the two runtimes used to disagree on are gone."""
 
+import asyncio
+import io
 import json
 import logging
 import re
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -208,3 +212,59 @@ def test_the_time_from_decision_to_answer_is_measured_only_when_both_are_known()
     assert value("pushcast_send_duration_seconds_count", {"outcome": "failed"}) is None
     assert value("pushcast_trigger_to_send_seconds_count") == 1
     assert value("pushcast_trigger_to_send_seconds_sum") == 2.0
+
+
+def _served_metrics(tmp_path: Path) -> str:
+    """`pushcast run` started in-process as the CLI starts it, and its /metrics read."""
+    from engine.local.server import RunOptions, serve
+
+    (tmp_path / "pushcast.yaml").write_text("timezone: UTC\n")
+    options = RunOptions(config=tmp_path / "pushcast.yaml", campaigns=ROOT / "campaigns.d", port=0,
+                         state_dir=tmp_path / "state", test_clock="now")
+
+    async def main() -> str:
+        ready, stop, out = asyncio.Event(), asyncio.Event(), io.StringIO()
+        server = asyncio.create_task(serve(options, ready=ready, stop=stop, out=out))
+        await asyncio.wait([server, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
+        assert ready.is_set(), out.getvalue()
+        url = re.search(r"listening on (http://\S+)", out.getvalue()).group(1)
+        try:
+            response = await asyncio.to_thread(urllib.request.urlopen, url + "/metrics", timeout=10)
+            return response.read().decode()
+        finally:
+            stop.set()
+            await server
+
+    # Its own thread and loop: serve() installs signal handlers, which stay with that loop.
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(main())))
+    thread.start()
+    thread.join()
+    assert result, "pushcast run did not serve /metrics"
+    return result[0]
+
+
+def _declared(exposition: str) -> set[str]:
+    """Every sample name a metric family in this exposition can have."""
+    names = set()
+    for line in exposition.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            names |= {name + suffix for suffix in SUFFIXES.get(kind, ("",))}
+    return names
+
+
+# The client names a counter's family with or without `_total`, by version: allow both.
+SUFFIXES = {"counter": ("", "_total"), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+
+
+def test_the_runtimes_as_started_export_every_name_the_dashboard_queries(tmp_path):
+    from engine.agents.app import create_runtime
+    from engine.agents.settings import WorkerSettings
+
+    worker = create_runtime(WorkerSettings(campaigns=[ROOT / "campaigns.d"], data_dir=tmp_path / "kafka",
+                                           store="memory", metrics_port=None))
+    started = {EMBEDDED: _declared(_served_metrics(tmp_path)), WORKER: _declared(worker.metrics.exposition().decode())}
+    for dashboard, title, meant, name, _ in _queries():
+        for runtime in meant:
+            assert name in started[runtime], f"{dashboard} '{title}': a started {runtime} runtime lacks {name}"
