@@ -237,11 +237,23 @@ def _served_metrics(tmp_path: Path) -> str:
 
     # Its own thread and loop: serve() installs signal handlers, which stay with that loop.
     result: list = []
-    thread = threading.Thread(target=lambda: result.append(asyncio.run(main())))
+
+    def run() -> None:
+        try:
+            result.append(asyncio.run(main()))
+        except BaseException as exc:  # raised again in the test's thread, where pytest sees it
+            result.append(exc)
+
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join()
-    assert result, "pushcast run did not serve /metrics"
+    if isinstance(result[0], BaseException):
+        raise result[0]
     return result[0]
+
+
+# The client names a counter's family with or without `_total`, by version: allow both.
+SUFFIXES = {"counter": ("", "_total"), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 
 
 def _declared(exposition: str) -> set[str]:
@@ -252,10 +264,6 @@ def _declared(exposition: str) -> set[str]:
             _, _, name, kind = line.split()
             names |= {name + suffix for suffix in SUFFIXES.get(kind, ("",))}
     return names
-
-
-# The client names a counter's family with or without `_total`, by version: allow both.
-SUFFIXES = {"counter": ("", "_total"), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 
 
 def test_the_runtimes_as_started_export_every_name_the_dashboard_queries(tmp_path):
