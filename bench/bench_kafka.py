@@ -32,7 +32,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.agents.metrics import WorkerMetrics  # noqa: E402
+from engine.shell.metrics import worker_metrics  # noqa: E402
 from engine.agents.users import Record, UserProcessor  # noqa: E402
 from engine.core import CampaignSet  # noqa: E402
 from engine.rules.config import load_config  # noqa: E402
@@ -75,7 +75,7 @@ def stream(users: int, events: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
 
 def ceiling(records: list[tuple[bytes, bytes]], campaigns: CampaignSet, batch: int = 500) -> float:
     table: dict[str, bytes] = {}
-    processor = UserProcessor(lambda: campaigns, WorkerMetrics(), lambda: T0 + 86_400_000)
+    processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: T0 + 86_400_000)
     wrapped = [Record(k, v, [], T0, 0, i) for i, (k, v) in enumerate(records)]
     start = time.perf_counter()
     for i in range(0, len(wrapped), batch):

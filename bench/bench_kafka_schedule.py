@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_kafka import services  # noqa: E402
 from bench_schedule import CAMPAIGN, NOW, SLOT, generate, run_baseline, run_segment_first  # noqa: E402
 
-from engine.agents.metrics import WorkerMetrics  # noqa: E402
+from engine.shell.metrics import worker_metrics  # noqa: E402
 from engine.agents.reach import request_reach  # noqa: E402
 from engine.agents.records import StoredState, encode_run  # noqa: E402
 from engine.agents.users import Record, UserProcessor  # noqa: E402
@@ -99,7 +99,7 @@ def ceilings(blobs: list[bytes], campaigns: CampaignSet, batch: int = 500) -> di
     out["segment_first"] = n / (time.perf_counter() - started)
 
     table = {user_of(i): StoredState(UserState.loads(blob), 0, -1).dumps() for i, blob in enumerate(blobs)}
-    processor = UserProcessor(lambda: campaigns, WorkerMetrics(), lambda: NOW)
+    processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: NOW)
     records = []
     for i in range(n):
         user = user_of(i)
@@ -236,8 +236,8 @@ def main() -> int:
             del records
             print(f"changelog {changelog}: {n:,} states ({stored_bytes / 1e6:.0f} MB) produced in {load_s:.1f} s")
 
-            # Before the run; a start an hour and more earlier keeps the run out of the
-            # worker's catch-up window (schedule_catchup_ms) when it recovers.
+            # Before the run: the worker first sees the campaign then, so the run that
+            # follows is due from its schedule cursor.
             harness.set_clock(NOW - 2 * 3_600_000)
             started = time.perf_counter()
             worker = harness.start_worker("bench", store="rocksdb", session_timeout=60, commit_interval=1.0)
@@ -287,7 +287,7 @@ def main() -> int:
             harness.wait_idle(timeout=args.timeout, settle=2.0)
             idle_at = time.perf_counter()
             text = worker.metrics()
-            notifications = metric_value(text, "pushcast_notifications_total", campaign="xmas")
+            notifications = metric_value(text, "pushcast_notifications_sent_total", campaign="xmas", test="false")
             sent = metric_value(text, "pushcast_sends_total")
             duplicates = metric_value(text, "pushcast_sends_deduplicated_total")
             if spy is not None:

@@ -164,7 +164,7 @@ async def main() -> None:
             async with session.get(url + "/metrics") as response:
                 text = await response.text()
             for line in text.splitlines():
-                if line.startswith("pushcast_batch_commit_seconds_count") or line.startswith("pushcast_batch_items_total"):
+                if line.startswith("pushcast_batch_duration_seconds_count") or line.startswith("pushcast_batch_items_total"):
                     print("  " + line)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -9,7 +9,7 @@ from aiohttp import web
 from connectors.http.body import only_keys, read_json, string_field
 from connectors.http.context import context, require_admin
 from connectors.http.errors import ApiError, ok
-from connectors.metrics import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST
 from engine.core.isotime import iso, parse_iso
 from engine.core.send_test import NotATestUser, UnknownCampaign
 

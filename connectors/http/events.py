@@ -47,7 +47,7 @@ async def post_events(request: web.Request) -> web.Response:
         parsed.append(event)
     await ctx.runtime.submit(parsed)
     if ctx.metrics is not None:
-        ctx.metrics.events.labels("http").inc(len(parsed))
+        ctx.metrics.events_accepted.labels("http").inc(len(parsed))
     return ok({"accepted": len(parsed)})
 
 

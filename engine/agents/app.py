@@ -30,7 +30,7 @@ from faust.types import TP
 from engine.agents import reach
 from engine.agents.campaigns import CampaignSource
 from engine.shell.clock import SystemClock
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import Metrics, worker_metrics
 from engine.agents.faust_fixes import shorten_fetch_wait, take_over_positions
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.records import (
@@ -60,7 +60,7 @@ def _record(event) -> Record:
 class Runtime:
     settings: WorkerSettings
     app: faust.App
-    metrics: WorkerMetrics
+    metrics: Metrics
     campaigns: CampaignSource
     users: UserProcessor
     sends: SendProcessor | None
@@ -97,6 +97,7 @@ class Runtime:
                 return table.get(user.encode())
 
             result = self.users.process(records, load)
+            self.metrics.batch_items.inc(len(records))
             pending = [
                 await self.sends_topic.send(key=n.user.encode(), value=encode_notify(n, p))
                 for n, p in result.notifications
@@ -164,6 +165,8 @@ class Runtime:
         for letter in letters:
             record = letter.record
             self.metrics.dead_letters.labels(record.topic, letter.field).inc()
+            if letter.field == "processing":  # the core raised: a bug, as in the embedded runtime
+                self.metrics.processing_error()
             log.warning("dead letter from %s[%d]@%d: %s", record.topic, record.partition, record.offset,
                         letter.reason)
             headers = [
@@ -349,10 +352,10 @@ def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[
 
 
 def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
-                   metrics: WorkerMetrics | None = None) -> Runtime:
+                   metrics: Metrics | None = None) -> Runtime:
     """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
     none (the sender agent is not started); the CLI builds them from the config."""
-    metrics = metrics or WorkerMetrics()
+    metrics = metrics or worker_metrics()
     clock = clock or SystemClock()
     campaigns = CampaignSource(settings.campaigns, settings.config, metrics)
     store = "memory://" if settings.store == "memory" else "rocksdb://"

@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import Metrics
 from engine.core import CampaignSet
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
@@ -30,7 +30,7 @@ def _signature(paths: list[Path], config: Path | None) -> tuple:
 
 
 class CampaignSource:
-    def __init__(self, paths: list[Path], config: Path | None, metrics: WorkerMetrics):
+    def __init__(self, paths: list[Path], config: Path | None, metrics: Metrics):
         self.paths = [Path(p) for p in paths]
         self.config_path = Path(config) if config else None
         self.metrics = metrics

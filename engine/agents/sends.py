@@ -17,7 +17,7 @@ from connectors.push.message import PushMessage, SendResult
 from connectors.push.sender import Sender
 from connectors.push.subscription import Subscription as PushSubscription
 from connectors.redis_dedup import BUSY, CLAIMED, DONE, RedisSendDedup
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import Metrics
 from engine.core import Notify
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _failed_events(notify: Notify, endpoint: str, now_ms: int, status, reason: s
 
 
 class SendProcessor:
-    def __init__(self, sender: Sender, dedup: RedisSendDedup, metrics: WorkerMetrics,
+    def __init__(self, sender: Sender, dedup: RedisSendDedup, metrics: Metrics,
                  clock_ms: Callable[[], int], *, busy_poll: float = 0.25):
         self.sender = sender
         self.dedup = dedup
@@ -58,7 +58,7 @@ class SendProcessor:
                     message = PushMessage(notify.message_id, notify.campaign, notify.user, subscription,
                                           notify.payload, notify.ttl, notify.urgency)
                 except PushError as exc:
-                    self.metrics.sends.labels("failed", "invalid").inc()
+                    self.metrics.push_answered("failed", "invalid")
                     out += [(e, partition) for e in _failed_events(
                         notify, sub.endpoint, self._report_time(notify), None, str(exc), "failed")]
                     continue
@@ -98,10 +98,7 @@ class SendProcessor:
         out = []
         for (_key, message, notify, partition), result in zip(items, results):
             service = message.subscription.host
-            self.metrics.sends.labels(result.outcome, service).inc()
-            self.metrics.send_seconds.labels(result.outcome).observe(result.latency)
-            now = self._clock_ms()
-            self.metrics.trigger_to_send.observe(max(0, now - notify.at) / 1000)
+            self.metrics.push_answered(result.outcome, service, result.latency, notify.at, self._clock_ms())
             out += [(e, partition) for e in result.to_events(self._report_time(notify))]
         return out
 

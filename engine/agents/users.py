@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import Metrics
 from engine.agents.records import StoredState, decode_record
 from engine.core import CampaignSet, EventError, Notify, UserState
 from engine.core.events import SYSTEM_EVENTS
@@ -54,7 +54,7 @@ class BatchResult:
 class UserProcessor:
     """`load(user, record)` returns the stored bytes of a user (None: a new user)."""
 
-    def __init__(self, campaigns: Callable[[], CampaignSet], metrics: WorkerMetrics,
+    def __init__(self, campaigns: Callable[[], CampaignSet], metrics: Metrics,
                  clock_ms: Callable[[], int]):
         self._campaigns = campaigns
         self.metrics = metrics

@@ -15,7 +15,7 @@ What is guaranteed:
 - Waits are state: each user's earliest due time is stored with the state
   (`users.next_due`) and the timer heap is rebuilt from it at start. A wait due while
   the runtime was down fires at the next start. On the real clock a due wait fires
-  within milliseconds (histogram `pushcast_timer_lateness_seconds`).
+  within milliseconds (histogram `pushcast_wait_lateness_seconds`).
 - Sending is at least once to the push service, never silently lost: an outbox row is
   marked done in the same transaction that counts its outcome and feeds the result
   (`$notification_sent` / `_failed` / `$push_unsubscribe`) back to the core. A row marked

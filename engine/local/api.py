@@ -67,4 +67,4 @@ class EmbeddedApi:
 
     def update_gauges(self, metrics) -> None:
         metrics.outbox_pending.set(self.runtime.store.pending_count())
-        metrics.timers_pending.set(len(self.runtime.timers))
+        metrics.waits_pending.set(len(self.runtime.timers))

@@ -57,7 +57,7 @@ class EventFileReader:
         await self.runtime.submit(batch, meta)
         self.accepted += len(batch)
         if self.metrics is not None and batch:
-            self.metrics.events.labels("file").inc(len(batch))
+            self.metrics.events_accepted.labels("file").inc(len(batch))
 
     async def run(self) -> None:
         try:

@@ -67,6 +67,8 @@ class OutboxSender:
                                       orjson.loads(row.payload), row.ttl, row.urgency)
             except PushError as exc:  # stored before validation rules changed: never sendable
                 log.warning("message %s to %s cannot be sent: %s", row.message_id, row.endpoint, exc)
+                if self.metrics is not None:
+                    self.metrics.push_answered("failed", "invalid")
                 done = SendDone(row, "failed", [_failed_event(row, str(exc))])
             else:
                 result = await self.sender.send(message)
@@ -74,7 +76,8 @@ class OutboxSender:
                     log.info("message %s (campaign %s) to %s: %s %s", row.message_id, row.campaign,
                              row.endpoint, result.outcome, result.reason)
                 if self.metrics is not None:
-                    self.metrics.push_sent(row.campaign, result.outcome, result.latency)
+                    self.metrics.push_answered(result.outcome, message.subscription.host, result.latency,
+                                               row.created, self.runtime.clock.now())
                 done = SendDone(row, result.outcome, result.to_events(0))
             while True:
                 try:

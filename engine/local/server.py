@@ -15,7 +15,7 @@ from aiohttp import web
 
 from connectors.http import ApiContext, build_app
 from connectors.http.ratelimit import ClientRateLimit
-from connectors.metrics import RuntimeMetrics
+from engine.shell.metrics import embedded_metrics
 from connectors.push import AllowList, MemoryRateLimiter, Rate, Sender
 from connectors.push.errors import PushError
 from engine.local import keys
@@ -123,7 +123,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     secret = keys.track_secret(state_dir)
 
     store = Store.open_dir(state_dir)
-    metrics = RuntimeMetrics()
+    metrics = embedded_metrics()
     metrics.reloaded(True, len(campaigns.by_id))
     runtime = Runtime(store, campaigns, secret=secret, clock=_clock(options, store), metrics=metrics)
     sender = Sender(signer, allowlist=allowlist, rate_limiter=limiter)

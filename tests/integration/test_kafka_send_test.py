@@ -108,7 +108,7 @@ def test_test_sends_and_the_worker_api_over_two_workers(kafka_runtime_factory, p
     assert len(_payloads(push_emulator, qa, 1)) == 1
     assert len(_payloads(push_emulator, customer, 1)) == 1
     metrics = [w.metrics() for w in harness.workers]
-    assert sum(metric_value(m, "pushcast_triggers_suppressed_total", campaign="cart", reason="limit")
+    assert sum(metric_value(m, "pushcast_suppressed_total", campaign="cart", reason="limit")
                for m in metrics) == 1
 
     # A test send to qa-1 over the CLI: sent, and it reaches the browser.
@@ -161,5 +161,5 @@ def test_test_sends_and_the_worker_api_over_two_workers(kafka_runtime_factory, p
 
     harness.wait_idle()
     metrics = [w.metrics() for w in harness.workers]
-    assert sum(metric_value(m, "pushcast_test_sends_total", campaign="cart") for m in metrics) == 3
-    assert sum(metric_value(m, "pushcast_notifications_total", campaign="cart") for m in metrics) == 2
+    assert sum(metric_value(m, "pushcast_notifications_sent_total", campaign="cart", test="true") for m in metrics) == 3
+    assert sum(metric_value(m, "pushcast_notifications_sent_total", campaign="cart", test="false") for m in metrics) == 2

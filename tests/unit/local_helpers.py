@@ -81,11 +81,11 @@ async def admin_api(runtime: Runtime):
     from prometheus_client import CollectorRegistry
 
     from connectors.http import ApiContext, build_app
-    from connectors.metrics import RuntimeMetrics
+    from engine.shell.metrics import embedded_metrics
     from connectors.push import AllowList
 
     running = Running(runtime)
-    ctx = ApiContext(EmbeddedApi(runtime), AllowList(), ADMIN_TOKEN, "BPUBLIC", (), RuntimeMetrics(CollectorRegistry()),
+    ctx = ApiContext(EmbeddedApi(runtime), AllowList(), ADMIN_TOKEN, "BPUBLIC", (), embedded_metrics(CollectorRegistry()),
                      None, None)
     client = TestClient(TestServer(build_app(ctx)))
     await client.start_server()

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 from engine.agents.campaigns import CampaignSource
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import worker_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def test_reload_picks_up_changes_and_keeps_the_last_good_set(tmp_path):
     folder = tmp_path / "campaigns.d"
     folder.mkdir()
     shutil.copy(ROOT / "campaigns.d" / "abandoned-cart.yaml", folder)
-    metrics = WorkerMetrics()
+    metrics = worker_metrics()
     source = CampaignSource([folder], None, metrics)
     assert set(source().by_id) == {"abandoned-cart"}
     assert source.reload_if_changed() is None  # nothing changed

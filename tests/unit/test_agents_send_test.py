@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import worker_metrics
 from engine.agents.reach import (
     TEST_PROFILES_QUESTION, ReachRequest, answer, decode_request, encode_request,
 )
@@ -76,7 +76,7 @@ def test_the_decision_ignores_status_and_limits_and_is_a_new_message_per_request
 
 
 def test_the_user_agent_sends_to_a_test_profile_and_answers_every_request(cs):
-    metrics = WorkerMetrics()
+    metrics = worker_metrics()
     processor = UserProcessor(lambda: cs, metrics, lambda: T0)
     table = Table()
     table.save(processor.process([
@@ -97,8 +97,8 @@ def test_the_user_agent_sends_to_a_test_profile_and_answers_every_request(cs):
         "not_a_test_profile", "no_subscription", "not_a_test_profile")
     assert "qa-never-seen" not in table and "stranger" not in table  # no state made for the asking
     assert StoredState.loads(table["qa-1"]).state.sent == StoredState.loads(stored_before["qa-1"]).state.sent
-    assert metrics.test_sends.labels("xmas")._value.get() == 1
-    assert metrics.notifications.labels("xmas")._value.get() == 0  # counted apart
+    assert metrics.sent.labels("xmas", "true")._value.get() == 1
+    assert metrics.sent.labels("xmas", "false")._value.get() == 0  # counted apart
 
     again = processor.process([send_test_record(3, "qa-1")], table.load)  # redelivered after a crash
     assert not again.notifications and not again.test_replies

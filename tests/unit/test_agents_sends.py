@@ -8,7 +8,7 @@ from connectors.push.sender import Sender
 from connectors.push.transport import MockTransport, PushResponse
 from connectors.push.vapid import generate_keys, load_signer
 from connectors.redis_dedup import MemorySendDedup
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import worker_metrics
 from engine.agents.sends import SendProcessor
 from engine.core import Notify, Subscription
 
@@ -26,7 +26,7 @@ def make(tmp_path):
     def build(answer=lambda request: PushResponse(201), dedup=None, now=1000):
         transport = MockTransport(answer)
         sender = Sender(signer, transport, sleep=lambda s: asyncio.sleep(0))
-        processor = SendProcessor(sender, dedup or MemorySendDedup(), WorkerMetrics(), lambda: now, busy_poll=0)
+        processor = SendProcessor(sender, dedup or MemorySendDedup(), worker_metrics(), lambda: now, busy_poll=0)
         return processor, transport
 
     return build

@@ -5,7 +5,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.agents.metrics import WorkerMetrics
+from engine.shell.metrics import worker_metrics
 from engine.agents.records import encode_run, encode_wake
 from engine.agents.users import Record, UserProcessor
 from engine.core import CampaignSet
@@ -33,7 +33,7 @@ def processor():
     campaigns = CampaignSet(load_campaigns([ROOT / "campaigns.d" / "abandoned-cart.yaml",
                                             ROOT / "campaigns.d" / "win-back.yaml"]), parse_config("{}"))
     clock = {"now": START}
-    proc = UserProcessor(lambda: campaigns, WorkerMetrics(), lambda: clock["now"])
+    proc = UserProcessor(lambda: campaigns, worker_metrics(), lambda: clock["now"])
     proc.clock = clock
     return proc
 

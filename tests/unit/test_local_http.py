@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from connectors.http import ApiContext, build_app
 from connectors.http.ratelimit import ClientRateLimit
-from connectors.metrics import RuntimeMetrics
+from engine.shell.metrics import embedded_metrics
 from connectors.push import AllowList
 from engine.local.api import EmbeddedApi
 from tests.unit.local_helpers import Running, make_runtime
@@ -31,7 +31,7 @@ async def client_for(tmp_path, **kwargs):
     sdk.mkdir()
     (sdk / "pushcast-sw.js").write_text("self.addEventListener('push', () => {});\n")
     (sdk / "demo.html").write_text("<title>demo</title>\n")
-    metrics = RuntimeMetrics(CollectorRegistry())
+    metrics = embedded_metrics(CollectorRegistry())
     ctx = ApiContext(EmbeddedApi(runtime), AllowList(), TOKEN, "BPUBLIC", (ORIGIN,), metrics, sdk, None, **kwargs)
     client = TestClient(TestServer(build_app(ctx)))
     await client.start_server()

@@ -7,7 +7,7 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
-from connectors.metrics import RuntimeMetrics
+from engine.shell.metrics import Metrics, embedded_metrics
 from engine.local.reload import CampaignWatcher
 from tests.unit.core_helpers import MIN, T0
 from tests.unit.local_helpers import CART, Running, cart, make_runtime, subscribe
@@ -19,7 +19,7 @@ what: {title: "Cheaper now"}
 """
 
 
-def gauge(metrics: RuntimeMetrics) -> float:
+def gauge(metrics: Metrics) -> float:
     return metrics.registry.get_sample_value("pushcast_config_last_reload_successful")
 
 
@@ -27,7 +27,7 @@ async def test_a_bad_folder_keeps_the_previous_set_and_a_fix_is_picked_up(tmp_pa
     folder = tmp_path / "campaigns.d"
     folder.mkdir()
     (folder / "cart.yaml").write_text(CART)
-    metrics = RuntimeMetrics(CollectorRegistry())
+    metrics = embedded_metrics(CollectorRegistry())
     runtime = make_runtime(tmp_path / "state", CART, metrics=metrics)
     running = Running(runtime)
     watcher = CampaignWatcher(runtime, [folder], runtime.campaigns.config, metrics=metrics, interval=0.01)
