@@ -159,14 +159,14 @@ def prepare(args: argparse.Namespace):
     if settings.api_port:
         check_port(settings.api_host, settings.api_port, "--api-port")
     runtime = build_runtime(settings, config)
-    ensure_worker_topics(settings)
-    if settings.metrics_port:
+    if settings.metrics_port:  # local problems first, then Kafka
         from prometheus_client import start_http_server
 
         try:
             start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=runtime.metrics.registry)
         except OSError as exc:
             raise port_error(slot.metrics_flag, settings.metrics_host, settings.metrics_port, exc) from None
+    ensure_worker_topics(settings)
     logging.getLogger(__name__).warning(
         "worker %d of this machine: store in %s, metrics on %s", slot.number, settings.data_dir,
         f"http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "off")

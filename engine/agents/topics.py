@@ -71,6 +71,9 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
     try:
         # list_topics asks for all topics, which never triggers the broker's auto-create.
         existing = set(await admin.list_topics())
+        present = [s for s in specs if s.name in existing]
+        counts = await _partition_counts(admin, [s.name for s in present])
+        _check(present, counts)  # before creating anything
         missing = [s for s in specs if s.create and s.name not in existing]
         if missing:
             response = await admin.create_topics([NewTopic(s.name, s.partitions, replication) for s in missing])
@@ -78,23 +81,37 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
                 # Another worker starting at the same moment may have made it first: checked below.
                 if code and code != TOPIC_ALREADY_EXISTS:
                     raise TopicError(f"creating Kafka topic {name!r} failed: error {code} {message}")
-            existing |= {s.name for s in missing}
-        present = [s for s in specs if s.name in existing]
-        counts = await _partition_counts(admin, [s.name for s in present])
+            created = await _partition_counts(admin, [s.name for s in missing])
+            _check(missing, created)
+            counts |= created
     finally:
         await admin.close()
-    problems = [p for s in present if (p := mismatch(s, counts[s.name]))]
+    return counts
+
+
+def _check(specs: list[TopicSpec], counts: dict[str, int]) -> None:
+    problems = [p for s in specs if (p := mismatch(s, counts[s.name]))]
     if problems:
         raise TopicError("\n".join(problems))
-    return counts
+
+
+async def _describe(admin, names: list[str]) -> list[dict]:
+    """admin.describe_topics without its default allow_auto_topic_creation=True: a topic
+    missing here must stay missing, not appear at the broker's default count."""
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    response = await admin._send_request(MetadataRequest(names, allow_auto_topic_creation=False))
+    return response.to_object()["topics"]
 
 
 async def _partition_counts(admin, names: list[str]) -> dict[str, int]:
     """Each topic's partition count, once every partition has a leader (a topic just
     created may first show none)."""
+    if not names:
+        return {}
     deadline = time.monotonic() + CREATE_WAIT
     while True:
-        described = await admin.describe_topics(names)
+        described = await _describe(admin, names)
         counts = {t["topic"]: len(t["partitions"]) for t in described}
         ready = all(t["error_code"] == 0 and t["partitions"] and min(p["leader"] for p in t["partitions"]) >= 0
                     for t in described)
