@@ -63,8 +63,20 @@ def add_worker_parser(sub) -> None:
     worker.set_defaults(func=run_worker)
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    for flag, value in (("--partitions", args.partitions), ("--sends-partitions", args.sends_partitions),
+                        ("--replication", args.replication)):
+        if value < 1:
+            raise PushcastError(f"{flag}: must be at least 1, got {value}")
+    for flag, value in (("--metrics-port", args.metrics_port), ("--api-port", args.api_port)):
+        if value is not None and not 0 <= value <= 65535:
+            raise PushcastError(f"{flag}: must be a port number 0..65535 (0: off), got {value}")
+
+
 def settings_from_args(args: argparse.Namespace):
     from engine.rules.config import load_config
+
+    _check_flags(args)
 
     config_path = args.config
     if config_path is None and Path("pushcast.yaml").exists():

@@ -86,3 +86,16 @@ def test_bind_addresses_default_to_loopback():
     args = build_parser().parse_args(["worker"])
     assert args.metrics_host == "127.0.0.1" and args.api_host == "127.0.0.1"
     assert args.data_dir is None and args.metrics_port is None  # chosen per worker (slot.claim)
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--partitions", "0", "--partitions: must be at least 1, got 0"),
+    ("--sends-partitions", "-1", "--sends-partitions: must be at least 1, got -1"),
+    ("--metrics-port", "70000", "--metrics-port: must be a port number 0..65535 (0: off), got 70000"),
+])
+def test_impossible_counts_and_ports_are_errors_naming_the_flag(tmp_path, flag, value, message):
+    from engine.rules.errors import PushcastError
+
+    with pytest.raises(PushcastError) as error:
+        prepare(_worker_args(tmp_path, flag, value))
+    assert str(error.value) == message
