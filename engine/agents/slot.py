@@ -5,9 +5,12 @@ Worker N (the first of worker-1, worker-2, … whose folder no live process hold
 RocksDB stores in `.pushcast/kafka/worker-N` and serves /metrics on 9464 + N - 1. The
 hold is an flock on `.lock` in the folder: the kernel drops it when the process dies,
 kill -9 included, so a restarted worker takes the first free folder again and finds the
-store it left (caught up from the changelog, not rebuilt). A folder or port given
-explicitly is used as given, and a clash is an error naming the flag, before Faust starts
-(RocksDB would otherwise fail deep inside a rebalance with a lock error).
+store it left (caught up from the changelog, not rebuilt). The folders are relative to
+the working directory: workers started from different folders both count themselves
+worker-1, and the second then stops on the metrics port with an error naming
+--metrics-port. A folder or port given explicitly is used as given, and a clash is an
+error naming the flag, before Faust starts (RocksDB would otherwise fail deep inside a
+rebalance with a lock error).
 """
 
 from __future__ import annotations
