@@ -70,3 +70,20 @@ def test_a_topic_with_another_partition_count_stops_the_worker_naming_topic_coun
     assert _wait_exit(worker) == 1
     assert (f"Kafka topic '{harness.sends_topic}' has 2 partitions, the worker is configured for 4 "
             "(--sends-partitions)") in worker.output()
+
+
+def test_produce_before_any_worker_refuses_instead_of_auto_creating_the_events_topic(
+        kafka_runtime_factory, tmp_path):
+    import subprocess
+    import sys
+
+    harness = kafka_runtime_factory(CAMPAIGNS, make_config(tmp_path), precreate=False)
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"user": "u-1", "event": "Viewed Product"}\n')
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "produce", str(events), "--kafka", harness.bootstrap,
+                           "--topic-prefix", harness.prefix, "--config", str(harness.config)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"error: Kafka topic '{harness.events_topic}' does not exist: start a worker "
+                                   "first (it creates its topics with --partitions), or check --topic-prefix")
+    assert harness.partition_counts() == {}  # the broker's auto-create was not triggered
