@@ -19,18 +19,6 @@ def _test(args: argparse.Namespace) -> int:
     return run_test_files(args.files, sys.stdout, verbose=args.verbose)
 
 
-def _vapid_generate(args: argparse.Namespace) -> int:
-    from connectors.push.vapid import generate_keys
-
-    if args.out.exists() and not args.force:
-        print(f"error: {args.out} exists; pass --force to replace it", file=sys.stderr)
-        return 1
-    public_key = generate_keys(args.out)
-    print(f"private key written to {args.out} (mode 0600)", file=sys.stderr)
-    print(public_key)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pushcast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,12 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("-v", "--verbose", action="store_true", help="show every notification")
     test.set_defaults(func=_test)
 
-    vapid = sub.add_parser("vapid", help="VAPID keys")
-    vapid_sub = vapid.add_subparsers(dest="vapid_command", required=True)
-    gen = vapid_sub.add_parser("generate", help="write a key pair, print the public key")
-    gen.add_argument("--out", type=Path, default=Path("vapid_private.pem"))
-    gen.add_argument("--force", action="store_true")
-    gen.set_defaults(func=_vapid_generate)
+    from engine.cli_vapid import add_vapid_parser
+
+    add_vapid_parser(sub)
 
     from engine.cli_run import add_run_parser, add_stats_parser
 
@@ -65,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reach_parser(sub)
     add_send_test_parser(sub)
     __import__("engine.cli_worker", fromlist=["add_worker_parser"]).add_worker_parser(sub)
+    __import__("engine.cli_produce", fromlist=["add_produce_parser"]).add_produce_parser(sub)
     return parser
 
 

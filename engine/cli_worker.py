@@ -34,13 +34,20 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--store", choices=("rocksdb", "memory"), default=d.store,
                         help="table store: rocksdb (rocksdict, on local disk under --data-dir) or memory "
                              "(rebuilt from the changelog at every start)")
-    worker.add_argument("--data-dir", type=Path, default=d.data_dir, help="local table stores (one per worker)")
+    worker.add_argument("--data-dir", type=Path,
+                        help="local table stores, one folder per worker (default: the first free "
+                             ".pushcast/kafka/worker-N, so workers on one machine never share one)")
     worker.add_argument("--standby-replicas", type=int, default=d.standby_replicas)
-    worker.add_argument("--metrics-port", type=int, default=d.metrics_port, help="Prometheus /metrics (0: off)")
+    worker.add_argument("--metrics-port", type=int,
+                        help="Prometheus /metrics (default: 9464 for worker-1 of this machine, 9465 for "
+                             "worker-2, ...; 0: off)")
+    worker.add_argument("--metrics-host", default=d.metrics_host,
+                        help="the address /metrics listens on (default: loopback; 0.0.0.0 for every interface)")
     worker.add_argument("--api-port", type=int, default=0,
                         help="serve POST /v1/campaigns/{id}/reach and /send-test on this port (default 0: off); "
                              "admin token: $PUSHCAST_ADMIN_TOKEN, else pushcast.yaml admin_token")
-    worker.add_argument("--api-host", default=d.api_host, help="the worker API's address")
+    worker.add_argument("--api-host", default=d.api_host,
+                        help="the address the worker API listens on (default: loopback)")
     worker.add_argument("--dry-run", action="store_true",
                         help="decide and report, but accept every send without contacting a push service")
     worker.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -56,13 +63,26 @@ def add_worker_parser(sub) -> None:
     worker.set_defaults(func=run_worker)
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    for flag, value in (("--partitions", args.partitions), ("--sends-partitions", args.sends_partitions),
+                        ("--replication", args.replication)):
+        if value < 1:
+            raise PushcastError(f"{flag}: must be at least 1, got {value}")
+    for flag, value in (("--metrics-port", args.metrics_port), ("--api-port", args.api_port)):
+        if value is not None and not 0 <= value <= 65535:
+            raise PushcastError(f"{flag}: must be a port number 0..65535 (0: off), got {value}")
+
+
 def settings_from_args(args: argparse.Namespace):
     from engine.rules.config import load_config
+
+    _check_flags(args)
 
     config_path = args.config
     if config_path is None and Path("pushcast.yaml").exists():
         config_path = Path("pushcast.yaml")
     config = load_config(config_path)
+    d = WorkerSettings()
     redis = args.redis if args.redis is not None else config.redis
     settings = WorkerSettings(
         bootstrap=args.kafka or config.kafka or "127.0.0.1:9092",
@@ -75,13 +95,14 @@ def settings_from_args(args: argparse.Namespace):
         sends_partitions=args.sends_partitions,
         replication=args.replication,
         store=args.store,
-        data_dir=args.data_dir,
+        data_dir=args.data_dir or d.data_dir,
         standby_replicas=args.standby_replicas,
         campaigns=list(args.campaigns),
         config=config_path,
         redis=None if redis in (None, "", "none") else redis,
         dry_run=args.dry_run,
         metrics_port=args.metrics_port or None,
+        metrics_host=args.metrics_host,
         api_port=args.api_port or None,
         api_host=args.api_host,
         admin_token=_api_token(config) if args.api_port else None,
@@ -135,21 +156,44 @@ def build_runtime(settings: WorkerSettings, config):
     return create_runtime(settings, sender=sender, dedup=dedup, clock=clock_from_env())
 
 
+def prepare(args: argparse.Namespace):
+    """Everything that can fail on a flag, the config or Kafka, before Faust starts: this
+    worker's folder and metrics port on this machine, the VAPID key and campaigns, the
+    topics. (runtime, settings); raises PushcastError naming what to change."""
+    from dataclasses import replace
+
+    from engine.agents.slot import check_port, claim, port_error
+    from engine.agents.topics import ensure_worker_topics
+
+    settings, config = settings_from_args(args)
+    slot = claim(args.data_dir, args.metrics_port)
+    settings = replace(settings, data_dir=slot.data_dir, metrics_port=slot.metrics_port)
+    if settings.api_port:
+        check_port(settings.api_host, settings.api_port, "--api-port")
+    runtime = build_runtime(settings, config)
+    if settings.metrics_port:  # local problems first, then Kafka
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=runtime.metrics.registry)
+        except OSError as exc:
+            raise port_error(slot.metrics_flag, settings.metrics_host, settings.metrics_port, exc) from None
+    ensure_worker_topics(settings)
+    logging.getLogger(__name__).warning(
+        "worker %d of this machine: store in %s, metrics on %s", slot.number, settings.data_dir,
+        f"http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "off")
+    return runtime, settings
+
+
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings, config = settings_from_args(args)
-        runtime = build_runtime(settings, config)
+        runtime, settings = prepare(args)
     except PushcastError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, registry=runtime.metrics.registry)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = faust.Worker(runtime.app, loglevel=settings.loglevel.upper(), quiet=True)
     worker.execute_from_commandline()  # returns only at shutdown (it exits the process)
     return 0

@@ -67,24 +67,21 @@ def application_server_key(public_key: ec.EllipticCurvePublicKey) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def load_signer(
-    key_path: Path | str,
-    subject: str,
-    *,
-    lifetime: int = DEFAULT_LIFETIME,
-    renew_before: int = DEFAULT_RENEW_BEFORE,
-) -> "VapidSigner":
-    """Load the private key written by `generate_keys` (`vapid.key_file` in pushcast.yaml)."""
+def load_private_key(key_path: Path | str, field: str = "vapid.key") -> ec.EllipticCurvePrivateKey:
+    """The P-256 private key written by `generate_keys`; errors name `field` (the setting
+    or argument the path came from) and say how to make a key."""
     path = Path(key_path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise VapidError(
-            f"vapid.key_file: {path} does not exist; create it with `pushcast vapid generate "
+            f"{field}: {path} does not exist; create it with `pushcast vapid generate "
             f"--out {path}`"
         ) from None
+    except IsADirectoryError:
+        raise VapidError(f"{field}: {path} is a folder, not a key file") from None
     except OSError as exc:
-        raise VapidError(f"vapid.key_file: cannot read {path}: {exc.strerror}") from None
+        raise VapidError(f"{field}: cannot read {path}: {exc.strerror}") from None
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
@@ -94,9 +91,21 @@ def load_signer(
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise VapidError(f"vapid.key_file: {path} is not an unencrypted PEM private key ({exc})") from None
+        raise VapidError(f"{field}: {path} is not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise VapidError(f"vapid.key_file: {path} must hold a P-256 (prime256v1) EC key")
+        raise VapidError(f"{field}: {path} must hold a P-256 (prime256v1) EC key")
+    return key
+
+
+def load_signer(
+    key_path: Path | str,
+    subject: str,
+    *,
+    lifetime: int = DEFAULT_LIFETIME,
+    renew_before: int = DEFAULT_RENEW_BEFORE,
+) -> "VapidSigner":
+    """Load the private key written by `generate_keys` (`vapid.key` in pushcast.yaml)."""
+    key = load_private_key(key_path)
     return VapidSigner(key, subject, lifetime=lifetime, renew_before=renew_before)
 
 

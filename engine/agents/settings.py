@@ -20,13 +20,14 @@ class WorkerSettings:
     # rocksdb (rocksdict): local state kept across restarts, caught up from the changelog;
     # memory: state rebuilt from the changelog at every start
     store: str = "rocksdb"
-    data_dir: Path = Path(".pushcast/kafka")
+    data_dir: Path = Path(".pushcast/kafka/worker-1")  # the CLI takes the first free worker-N (slot.py)
     standby_replicas: int = 1
     campaigns: list[Path] = field(default_factory=lambda: [Path("campaigns.d")])
     config: Path | None = None
     redis: str | None = None  # None: the config's `redis`; empty: none (memory limits, no dedup)
     dry_run: bool = False  # accept every send without contacting a push service
-    metrics_port: int | None = 9464
+    metrics_port: int | None = 9464  # the CLI's default: 9464 + N - 1 for worker-N of the machine (slot.py)
+    metrics_host: str = "127.0.0.1"  # loopback: /metrics is for a local scraper unless asked otherwise
     api_port: int | None = None  # the worker API (reach, test sends; engine/agents/api.py); None: off
     api_host: str = "127.0.0.1"
     admin_token: str | None = None  # the worker API's bearer token (required with api_port)
