@@ -25,7 +25,7 @@ from engine.rules.errors import PushcastError
 def read_events(lines, allowlist) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     """([(key, value)], [problem]) of NDJSON lines; blank lines are skipped."""
     from engine.core import EventError
-    from engine.local.validate import validate_event
+    from engine.shell.validate import validate_event
 
     records, problems = [], []
     now = int(time.time() * 1000)
