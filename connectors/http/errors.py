@@ -5,6 +5,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from engine.errors import PushcastError
+
 
 def error(status: int, message: str, *, field: str | None = None, index: int | None = None,
           headers: dict | None = None) -> web.Response:
@@ -20,7 +22,7 @@ def ok(data: object, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
-class ApiError(Exception):
+class ApiError(PushcastError):
     """Raised by handlers and helpers; turned into `error(...)` by the middleware."""
 
     def __init__(self, status: int, message: str, *, field: str | None = None, index: int | None = None,

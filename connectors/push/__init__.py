@@ -8,7 +8,7 @@
 
 from connectors.push.allowlist import DEFAULT_PUSH_HOSTS, AllowList
 from connectors.push.errors import (
-    ConfigError,
+    PushConfigError,
     EndpointRefused,
     MessageError,
     PayloadTooLarge,
@@ -24,7 +24,7 @@ from connectors.push.subscription import Subscription
 from connectors.push.vapid import VapidSigner, generate_keys, load_signer
 
 __all__ = [
-    "DEFAULT_PUSH_HOSTS", "AllowList", "ConfigError", "EndpointRefused", "MessageError",
+    "DEFAULT_PUSH_HOSTS", "AllowList", "PushConfigError", "EndpointRefused", "MessageError",
     "PayloadTooLarge", "PushError", "SubscriptionError", "TransportError", "VapidError",
     "PushMessage", "SendResult", "MemoryRateLimiter", "Rate", "RedisRateLimiter", "Sender",
     "Subscription", "VapidSigner", "generate_keys", "load_signer",

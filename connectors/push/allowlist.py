@@ -14,7 +14,7 @@ import socket
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from connectors.push.errors import ConfigError, EndpointRefused
+from connectors.push.errors import PushConfigError, EndpointRefused
 from connectors.push.subscription import Subscription, split_origin
 
 # The push services of current browsers. Chrome, Edge on Android, Opera, Samsung Internet
@@ -174,23 +174,23 @@ def _is_public(address: str) -> bool:
 
 def _check_host_entry(entry: object) -> str:
     if not isinstance(entry, str) or not _HOST_PATTERN.fullmatch(entry.lower()):
-        raise ConfigError(
+        raise PushConfigError(
             f"push_services: expected a host name like fcm.googleapis.com or "
             f"*.push.apple.com, got {entry!r}"
         )
     host = entry.lower()
     if "." not in host.removeprefix("*."):
         if host.startswith("*."):
-            raise ConfigError(f"push_services: wildcard {entry!r} is too broad; name a domain under it")
-        raise ConfigError(f"push_services: expected a fully qualified host name, got {entry!r}")
+            raise PushConfigError(f"push_services: wildcard {entry!r} is too broad; name a domain under it")
+        raise PushConfigError(f"push_services: expected a fully qualified host name, got {entry!r}")
     if _is_ip_literal(host.removeprefix("*.")):
-        raise ConfigError(f"push_services: {entry!r} is an IP address; list it as http://HOST:PORT")
+        raise PushConfigError(f"push_services: {entry!r} is an IP address; list it as http://HOST:PORT")
     return host
 
 
 def _check_origin_entry(entry: object) -> tuple[str, str, int]:
     if not isinstance(entry, str):
-        raise ConfigError(f"push_services: expected an origin like http://127.0.0.1:8090, got {entry!r}")
+        raise PushConfigError(f"push_services: expected an origin like http://127.0.0.1:8090, got {entry!r}")
     try:
         parts = urlsplit(entry)
         explicit_port = parts.port
@@ -206,7 +206,7 @@ def _check_origin_entry(entry: object) -> tuple[str, str, int]:
         or parts.query
         or parts.username is not None
     ):
-        raise ConfigError(
+        raise PushConfigError(
             f"push_services: expected scheme://host:port with an explicit port, got {entry!r}"
         )
     return origin, host, port

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from connectors.push.allowlist import AllowList
-from connectors.push.errors import ConfigError, VapidError
+from connectors.push.errors import PushConfigError, VapidError
 from connectors.push.ratelimit import (
     DEFAULT_RATE,
     DEFAULT_RATES,
@@ -97,7 +97,7 @@ def _normalise(allowlist: AllowList, key: str) -> str:
     try:
         return allowlist.check(key + "/")
     except Exception as exc:  # pragma: no cover - the entry was accepted a moment ago
-        raise ConfigError(f"push_services: {key!r}: {exc}") from None
+        raise PushConfigError(f"push_services: {key!r}: {exc}") from None
 
 
 def _relative_to_config(config: Any, path: str) -> Path:

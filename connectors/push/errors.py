@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.rules.errors import PushcastError
+from engine.errors import PushcastError
 
 
 class PushError(PushcastError):
@@ -38,7 +38,7 @@ class VapidError(PushError):
     """A VAPID key file or subject that cannot be used."""
 
 
-class ConfigError(PushError, ValueError):
+class PushConfigError(PushError, ValueError):
     """Invalid push configuration; the message names the key and the bad value."""
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from connectors.push.errors import MessageError
 from connectors.push.subscription import Subscription
+from engine.rules.what import MAX_TTL, URGENCIES  # what a campaign may ask is what we send
 
-URGENCIES = ("very-low", "low", "normal", "high")
-MAX_TTL = 28 * 24 * 3600  # what push services keep a message at most (FCM, autopush: 4 weeks)
+__all__ = ["MAX_TTL", "OUTCOMES", "PushMessage", "SendResult", "URGENCIES"]
+
 OUTCOMES = ("sent", "failed", "unsubscribed")
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
-from connectors.push.errors import ConfigError
+from connectors.push.errors import PushConfigError
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ class Rate:
 
     def __post_init__(self) -> None:
         if not self.per_second > 0:
-            raise ConfigError(f"push_services: rate must be above 0, got {self.per_second!r}")
+            raise PushConfigError(f"push_services: rate must be above 0, got {self.per_second!r}")
         if not self.burst >= 1:
-            raise ConfigError(f"push_services: burst must be at least 1, got {self.burst!r}")
+            raise PushConfigError(f"push_services: burst must be at least 1, got {self.burst!r}")
 
 
 # FCM's default project quota is 600,000 messages a minute; the others publish no number.
@@ -53,7 +53,8 @@ class NoRateLimit:
 
 
 class TokenBucket:
-    """A bucket whose time may run ahead of now: that is a pause, or reservations made."""
+    """A bucket whose time may run ahead of now: that is a pause, or reservations made.
+    `rate` is anything with `per_second` and `burst` (push services, browser clients)."""
 
     __slots__ = ("rate", "tokens", "at")
 

@@ -28,6 +28,7 @@ from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
 from engine.core.campaigns import CampaignSet
 from engine.shell.reach import Reach, count_reach_raw
+from engine.errors import PushcastError
 
 REACH = b"reach"
 REACH_QUESTION = "reach"
@@ -35,7 +36,7 @@ TEST_PROFILES_QUESTION = "test_profiles"  # which users of the partition are tes
 REPLY_FIELDS = ("users", "qualified", "reachable", "no_subscription", "test_profiles")
 
 
-class ReachError(Exception):
+class ReachError(PushcastError):
     """A reach request that could not be answered (unknown campaign, no reply in time)."""
 
 

@@ -30,6 +30,7 @@ from engine.local.schedule import Scheduler
 from engine.local.store import Store
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
+from engine.errors import PushcastError
 
 log = logging.getLogger("pushcast")
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ class RunOptions:
     browser_rate: float = 10.0  # requests a second per address on browser endpoints
 
 
-class StartupError(Exception):
+class StartupError(PushcastError):
     """Something to fix before the runtime can start; the message says what."""
 
 

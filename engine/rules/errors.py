@@ -1,4 +1,4 @@
-"""The one exception root of pushcast, and the shape of a configuration problem.
+"""Configuration problems, under pushcast's one exception root (`engine.errors`).
 
 A `Problem` is one thing wrong in one file, with the position of the offending key or
 value. The loaders collect every problem before raising one `ConfigError`, so a user fixes
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import PushcastError
 from engine.rules.model import Position
 
-
-class PushcastError(Exception):
-    """Base of every error pushcast raises on purpose."""
+__all__ = ["ConfigError", "Problem", "PushcastError", "RenderError"]
 
 
 @dataclass(frozen=True)

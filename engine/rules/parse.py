@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.errors import PushcastError
 from engine.rules.model import TimeOfDay
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -31,7 +32,7 @@ _DATETIME = re.compile(
 MIN_YEAR, MAX_YEAR = 1970, 9998
 
 
-class BadValue(ValueError):
+class BadValue(PushcastError, ValueError):
     """A value of the wrong shape; `str()` is the message to show after the field path."""
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Callable
 
+from engine.core.isotime import parse_iso
 from engine.rules.model import Condition, PropertyFilter
 
 Predicate = Callable[[dict], bool]
@@ -23,12 +23,9 @@ def to_epoch_ms(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
 
 
 def _equal(actual: Any, expected: Any) -> bool:

@@ -25,6 +25,7 @@ from liquid.exceptions import LiquidError, UndefinedError
 from liquid.stringify import to_liquid_string
 from liquid.undefined import FalsyStrictUndefined, Undefined
 
+from engine.errors import PushcastError
 from engine.rules.errors import RenderError
 
 ROOTS = ("profile", "event")
@@ -105,7 +106,7 @@ _TEXT_ENV = _environment(_TextOutputNode, _TextEchoNode)
 _URL_ENV = _environment(_UrlOutputNode, _UrlEchoNode)
 
 
-class TemplateProblems(ValueError):
+class TemplateProblems(PushcastError, ValueError):
     """Load-time template mistakes: `problems` is a list of (offset in source, message)."""
 
     def __init__(self, problems: list[tuple[int, str]]):

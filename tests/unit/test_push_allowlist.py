@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.push import AllowList, ConfigError, EndpointRefused, SubscriptionError
+from connectors.push import AllowList, PushConfigError, EndpointRefused, SubscriptionError
 from connectors.push.allowlist import DEFAULT_PUSH_HOSTS
 
 
@@ -87,7 +87,7 @@ def test_custom_hosts_replace_the_defaults():
     ],
 )
 def test_bad_entries_are_config_errors_naming_the_key(hosts, origins, words):
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(PushConfigError) as caught:
         AllowList(hosts=hosts, origins=origins)
     assert words in str(caught.value)
     assert str(caught.value).startswith("push_services: ")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.push import ConfigError, MemoryRateLimiter, Rate
+from connectors.push import PushConfigError, MemoryRateLimiter, Rate
 from connectors.push.ratelimit import DEFAULT_RATE, TokenBucket
 
 
@@ -55,5 +55,5 @@ def test_default_rates_are_sane():
 
 @pytest.mark.parametrize("per_second, burst", [(0, 1), (-1, 1), (10, 0.5)])
 def test_bad_rates_are_config_errors(per_second, burst):
-    with pytest.raises(ConfigError, match="push_services"):
+    with pytest.raises(PushConfigError, match="push_services"):
         Rate(per_second, burst)
