@@ -83,7 +83,10 @@ def test_kill_9_mid_stream_then_restart_sends_each_notification_exactly_once(
     harness.wait_members(2)
 
     harness.produce(events)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 60
+    while metric_value(w1.metrics(), "pushcast_events_consumed_total") == 0:  # w1 is under way
+        assert time.monotonic() < deadline, harness.logs()
+        time.sleep(0.01)
     assert harness.lag() > 0, "the stream was already done: the kill would not be mid-stream"
     w1.kill()
     # Restarted on the same machine: its RocksDB store is reused, then caught up from the

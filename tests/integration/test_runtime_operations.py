@@ -111,7 +111,10 @@ def test_events_file_bad_lines_stats_command_and_first_run(tmp_path, push_emulat
 
     # A restart does not read the events file again: the same notification is not resent.
     run.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while "resuming after line 4" not in run.output():  # the file is read from there on
+        assert time.monotonic() < deadline, run.output()
+        time.sleep(0.05)
     run.wait_outbox_empty()
     assert len(push_emulator.notifications(sub["clientHash"])) == 1
     assert "resuming after line 4" in run.output()
