@@ -32,6 +32,7 @@ from engine.shell.timers import Timers
 log = logging.getLogger("pushcast.runtime")
 
 MAX_BATCH_ITEMS = 5000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # what SQLite stores as an integer
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class Runtime:
                         enqueued += self._apply(batch, item, now, dirty, job.replies)
                     for key, value in job.meta.items():
                         batch.set_meta(key, value)
-                rows = [(user, state.dumps(), state.next_due) for user, state in dirty.items()]
+                rows = self._encode(dirty)
                 batch.save_states(rows)
                 batch.flush_counts()
                 commit = asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
@@ -189,6 +190,23 @@ class Runtime:
         for job in jobs:
             if job.future is not None and not job.future.done():
                 job.future.set_result(job.replies)
+
+    def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None]]:
+        """The rows to save. A state that cannot be stored (a number beyond 64 bits) is
+        that user's failure, not the batch's: it keeps its last committed state, the rest
+        of the group commit goes ahead, and the failure is logged and counted."""
+        rows = []
+        for user, state in dirty.items():
+            try:
+                due = state.next_due
+                if due is not None and not _INT64_MIN <= due <= _INT64_MAX:
+                    raise OverflowError(f"next due time {due} is outside 64 bits")
+                rows.append((user, state.dumps(), due))
+            except Exception:
+                log.exception("user %r: the state cannot be saved; it stays as last committed", user)
+                if self.metrics is not None:
+                    self.metrics.processing_error()
+        return rows
 
     async def drain(self) -> None:
         """Write whatever is queued (at shutdown, the writer task gone)."""
