@@ -47,21 +47,36 @@ class CampaignWatcher:
         self.requested = asyncio.Event()
 
     def reload(self, problems: list[str] | None = None) -> bool:
-        """Load the folder now; True when the new set is running. `problems` receives
-        every problem found."""
-        self.last = snapshot(self.paths)
+        """Load the folder now, on the calling thread; True when the new set is running.
+        `problems` receives every problem found."""
+        return self._apply(*self._load(), problems)
+
+    async def reload_async(self, problems: list[str] | None = None) -> bool:
+        """`reload()` with the reading and compiling in a thread: a big or slow folder
+        never stalls the event loop. The swap itself happens here, on the loop."""
+        loaded = await asyncio.get_running_loop().run_in_executor(None, self._load)
+        return self._apply(*loaded, problems)
+
+    def _load(self) -> tuple[tuple, CampaignSet | ConfigError]:
+        last = snapshot(self.paths)
         try:
-            new = load_set(self.paths, self.config)
+            return last, load_set(self.paths, self.config)
         except ConfigError as error:
-            for problem in error.problems:
+            return last, error
+
+    def _apply(self, last: tuple, loaded: CampaignSet | ConfigError, problems: list[str] | None) -> bool:
+        self.last = last
+        if isinstance(loaded, ConfigError):
+            for problem in loaded.problems:
                 log.error("reload: %s", problem)
                 if problems is not None:
                     problems.append(str(problem))
             log.error("reload failed: %d problem(s); still running the previous %d campaign(s)",
-                      len(error.problems), len(self.runtime.campaigns.by_id))
+                      len(loaded.problems), len(self.runtime.campaigns.by_id))
             if self.metrics is not None:
                 self.metrics.reloaded(False)
             return False
+        new = loaded
         old = set(self.runtime.campaigns.by_id)
         self.runtime.campaigns = new
         added, removed = sorted(set(new.by_id) - old), sorted(old - set(new.by_id))
@@ -74,6 +89,7 @@ class CampaignWatcher:
         return True
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await asyncio.wait_for(self.requested.wait(), self.interval)
@@ -81,5 +97,11 @@ class CampaignWatcher:
                 pass
             forced = self.requested.is_set()
             self.requested.clear()
-            if forced or snapshot(self.paths) != self.last:
-                self.reload()
+            try:
+                if forced or await loop.run_in_executor(None, snapshot, self.paths) != self.last:
+                    await self.reload_async()
+            except Exception:  # an unreadable folder must not stop the server; the set stays
+                log.exception("reload failed; still running the previous %d campaign(s)",
+                              len(self.runtime.campaigns.by_id))
+                if self.metrics is not None:
+                    self.metrics.reloaded(False)

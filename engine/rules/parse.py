@@ -37,8 +37,8 @@ class BadValue(ValueError):
 
 def describe(value: Any) -> str:
     """How to quote a bad value in a message: strings in quotes, the rest by kind."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):  # an excerpt: a stray file's content is not echoed back
+        return json.dumps(value if len(value) <= 60 else value[:59] + "…", ensure_ascii=False)
     if value is None:
         return "nothing"
     if isinstance(value, bool):
