@@ -9,7 +9,9 @@ not silent overwrites.
 
 Hostile files are bounded: anchors and aliases are refused (a few hundred bytes of
 nested aliases expand to billions of nodes), nesting is capped at `MAX_DEPTH`, files at
-`MAX_FILE_BYTES`, so loading is linear in a file no bigger than the cap.
+`MAX_FILE_BYTES`, so loading is linear in a file no bigger than the cap. Campaign test
+files, which repeat subscriptions with `&sub`/`*sub`, may use aliases within a budget
+of `MAX_ALIASED_VALUES` built values.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ _CONSTRUCTED_TAGS = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"}
 MAX_FILE_BYTES = 1024 * 1024  # a campaign is a page of YAML; this is a thousand of them
 MAX_DEPTH = 64  # campaigns nest a handful of levels; deeper is junk (and recursion)
 EXCERPT = 60  # characters of a file's text an error may quote
+MAX_ALIASED_VALUES = 100_000  # values an alias-using file may expand to
+
+
+class _TooBig(Exception):
+    def __init__(self, node: Node | None, message: str):
+        self.node = node
+        self.message = message
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
@@ -83,6 +92,9 @@ class _Builder:
         self.text = text
         self.constructor = constructor
         self.problems: list[Problem] = []
+        # Aliases share nodes, so the built tree can outgrow the text: count and cap it.
+        self.budget = MAX_ALIASED_VALUES
+        self.depth = 0
 
     def pos(self, node: Node) -> Position:
         mark = node.start_mark
@@ -92,6 +104,20 @@ class _Builder:
         self.problems.append(Problem(self.pos(node), None, "", message))
 
     def build(self, node: Node) -> Any:
+        self.budget -= 1
+        if self.budget < 0:  # the node is shared by many aliases: no one place to blame
+            raise _TooBig(None, f"aliases expand to more than {MAX_ALIASED_VALUES:,} values")
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:  # a recursive alias (`&a [*a]`) is endless depth
+                raise _TooBig(node, f"nested more than {MAX_DEPTH} levels deep")
+            return self.collection(node)
+        finally:
+            self.depth -= 1
+
+    def collection(self, node: Node) -> Any:
         if isinstance(node, MappingNode):
             return self.mapping(node)
         if isinstance(node, SequenceNode):
@@ -153,14 +179,15 @@ def _looks_like_template(node: MappingNode) -> bool:
     return isinstance(key, MappingNode) and key.flow_style and isinstance(value, ScalarNode) and value.value == ""
 
 
-def parse_yaml(text: str, file: str) -> tuple[Any, Position, list[Problem]]:
+def parse_yaml(text: str, file: str, *, aliases: bool = False) -> tuple[Any, Position, list[Problem]]:
     """Parse one YAML document: (value, position of the document, problems).
 
     A syntax error is a single problem at its mark (YAML cannot resume after one); the
-    value is then None.
+    value is then None. `aliases`: allow anchors and aliases, within a budget.
     """
     yaml = YAML(typ="safe", pure=True)
-    yaml.Composer = _NoAliasComposer
+    if not aliases:
+        yaml.Composer = _NoAliasComposer
     yaml.max_depth = MAX_DEPTH
     start = Position(file, 1, 1)
     try:
@@ -181,11 +208,16 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Position, list[Problem]]:
     if node is None:
         return None, start, []
     builder = _Builder(file, yaml.constructor, text)
-    value = builder.build(node)
+    try:
+        value = builder.build(node)
+    except _TooBig as exc:
+        where = builder.pos(exc.node) if exc.node is not None else start
+        return None, start, [Problem(where, None, "", f"invalid YAML: {exc.message}")]
     return value, builder.pos(node), builder.problems
 
 
-def read_yaml(path: Path, display: str | None = None) -> tuple[Any, Position, str, list[Problem]]:
+def read_yaml(path: Path, display: str | None = None, *, aliases: bool = False
+              ) -> tuple[Any, Position, str, list[Problem]]:
     """Read and parse a file: (value, document position, text, problems)."""
     file = display if display is not None else str(path)
     try:
@@ -200,7 +232,7 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, Position, st
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, Position(file, 1, 1), "", [Problem(None, None, "", f"cannot read: {reason}", file=file)]
-    value, pos, problems = parse_yaml(text, file)
+    value, pos, problems = parse_yaml(text, file, aliases=aliases)
     return value, pos, text, problems
 
 

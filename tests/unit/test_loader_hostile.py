@@ -124,3 +124,19 @@ async def test_the_reload_reads_the_folder_off_the_event_loop(tmp_path):
     finally:
         ticker.cancel()
         await running.stop()
+
+
+def test_test_files_may_use_aliases_within_a_budget(tmp_path):
+    from engine.rules.testfile import load_test_file
+    from engine.rules.yamlpos import MAX_ALIASED_VALUES, parse_yaml
+
+    value, _, found = parse_yaml("a: &s {x: 1}\nb: *s\n", "t.yaml", aliases=True)
+    assert found == [] and value == {"a": {"x": 1}, "b": {"x": 1}}
+    _, _, found = parse_yaml(alias_bomb(9), "t.yaml", aliases=True)
+    assert [str(p) for p in found] == [f"t.yaml:1:1: invalid YAML: aliases expand to more than {MAX_ALIASED_VALUES:,} values"]
+    _, _, found = parse_yaml("a: &r [*r]\n", "t.yaml", aliases=True)  # a recursive alias
+    assert [str(p) for p in found] == [f"t.yaml:1:4: invalid YAML: nested more than {MAX_DEPTH} levels deep"]
+    bomb = tmp_path / "bomb.test.yaml"
+    bomb.write_text(alias_bomb(9))
+    with pytest.raises(ConfigError, match="aliases expand to more than"):
+        load_test_file(bomb)
