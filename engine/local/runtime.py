@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import orjson
 from connectors.push.message import MAX_TTL
 from engine.core import CampaignSet, Event, Notify, Suppressed, UserState
 from engine.shell.reach import qualifies_raw
+from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, StateCache
 from engine.local.store import Batch, OutboxRow, Store
 from engine.shell.clock import SystemClock
 from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
@@ -63,14 +63,14 @@ class Runtime:
     """Applies work to user states; `campaigns` may be replaced at any time (reload)."""
 
     def __init__(self, store: Store, campaigns: CampaignSet, *, secret: bytes, clock=None, metrics=None,
-                 cache_size: int = 200_000):
+                 cache_size: int = DEFAULT_MAX_USERS, cache_bytes: int = DEFAULT_MAX_BYTES):
         self.store = store
         self.campaigns = campaigns
         self.secret = secret
         self.clock = clock or SystemClock()
         self.metrics = metrics
         self.cache_size = cache_size
-        self.states: OrderedDict[str, bytes] = OrderedDict()  # committed states, most recent last
+        self.states = StateCache(cache_size, cache_bytes)  # committed states, most recent last
         self._new_users: set[str] = set()
         self.scheduler = None  # engine.local.schedule.Scheduler, when scheduled campaigns run
         self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="pushcast-commit")
@@ -179,8 +179,7 @@ class Runtime:
             cache[user] = blob
             cache.move_to_end(user)
             earliest |= self.timers.set(user, next_due)
-        while len(cache) > self.cache_size:
-            cache.popitem(last=False)
+        cache.trim()
         if earliest:
             self.timer_changed.set()
         if enqueued:
