@@ -24,11 +24,23 @@ DEFAULT_MAX_AHEAD_MS = 86_400_000
 
 
 class EventError(PushcastError):
-    """A malformed event. `field` names what is wrong, for a 400 or a dead letter."""
+    """A malformed event. `field` names what is wrong, for a 400 or a dead letter.
+
+    Its text is logged (dead letters, file lines), so control characters from the input
+    (a newline in a key forges a log line) are escaped in it."""
 
     def __init__(self, field_name: str, message: str):
-        super().__init__(f"{field_name}: {message}")
+        super().__init__(escape_controls(f"{field_name}: {message}"))
         self.field = field_name
+
+
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]} | {
+    c: f"\\u{c:04x}" for c in [*range(0x80, 0xA0), 0x2028, 0x2029]}
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters (and line separators) as visible escapes."""
+    return text.translate(_CONTROLS)
 
 
 @dataclass(frozen=True)

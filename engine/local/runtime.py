@@ -293,7 +293,7 @@ class Runtime:
             if isinstance(effect, Notify):
                 queued += self._enqueue(batch, effect, now)
             elif isinstance(effect, Suppressed) and effect.reason == "render_error":
-                log.warning("campaign %s, user %r: not sent, %s", effect.campaign, effect.user, effect.detail)
+                log.warning("campaign %s, user %r: not sent, %r", effect.campaign, effect.user, effect.detail)
         return queued
 
     def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
@@ -328,7 +328,7 @@ class Runtime:
         known = self.store.message(report.message_id)
         campaign, user, test = known if known is not None else (report.campaign, report.user, False)
         if not campaign:
-            log.info("a %s report for message %s names no campaign and is too old to look up; not counted",
+            log.info("a %s report for message %r names no campaign and is too old to look up; not counted",
                      report.kind, report.message_id)
             return 0
         if not batch.report(report.message_id, report.kind, now):
