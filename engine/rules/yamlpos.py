@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from engine.rules.errors import Problem
+from engine.rules.errors import EXCERPT as ERRORS_EXCERPT, Problem
 from engine.rules.model import Position
 
 _TAG = "tag:yaml.org,2002:"
@@ -33,7 +33,7 @@ _PLAIN_TAGS = {_TAG + "str", _TAG + "timestamp"}
 _CONSTRUCTED_TAGS = {_TAG + "int", _TAG + "float", _TAG + "bool", _TAG + "null"}
 MAX_FILE_BYTES = 1024 * 1024  # a campaign is a page of YAML; this is a thousand of them
 MAX_DEPTH = 64  # campaigns nest a handful of levels; deeper is junk (and recursion)
-EXCERPT = 60  # characters of a file's text an error may quote
+EXCERPT = ERRORS_EXCERPT  # characters of a file's text an error may quote
 MAX_ALIASED_VALUES = 100_000  # values an alias-using file may expand to
 
 
