@@ -45,26 +45,37 @@ class CampaignWatcher:
         self.interval = interval
         self.last = snapshot(paths)
         self.requested = asyncio.Event()
+        self._generation = self._applied = 0  # reloads begun, and the latest applied
 
     def reload(self, problems: list[str] | None = None) -> bool:
         """Load the folder now, on the calling thread; True when the new set is running.
         `problems` receives every problem found."""
-        return self._apply(*self._load(), problems)
+        return self._apply(*self._load(self._next_generation()), problems)
 
     async def reload_async(self, problems: list[str] | None = None) -> bool:
         """`reload()` with the reading and compiling in a thread: a big or slow folder
         never stalls the event loop. The swap itself happens here, on the loop."""
-        loaded = await asyncio.get_running_loop().run_in_executor(None, self._load)
+        loaded = await asyncio.get_running_loop().run_in_executor(None, self._load, self._next_generation())
         return self._apply(*loaded, problems)
 
-    def _load(self) -> tuple[tuple, CampaignSet | ConfigError]:
+    def _next_generation(self) -> int:
+        self._generation += 1
+        return self._generation
+
+    def _load(self, generation: int) -> tuple[int, tuple, CampaignSet | ConfigError]:
         last = snapshot(self.paths)
         try:
-            return last, load_set(self.paths, self.config)
+            return generation, last, load_set(self.paths, self.config)
         except ConfigError as error:
-            return last, error
+            return generation, last, error
 
-    def _apply(self, last: tuple, loaded: CampaignSet | ConfigError, problems: list[str] | None) -> bool:
+    def _apply(self, generation: int, last: tuple, loaded: CampaignSet | ConfigError,
+               problems: list[str] | None) -> bool:
+        if generation < self._applied:
+            # A reload that began later (SIGHUP, the admin API) finished first: its
+            # reading of the folder is the newer one.
+            return isinstance(loaded, CampaignSet)
+        self._applied = generation
         self.last = last
         if isinstance(loaded, ConfigError):
             for problem in loaded.problems:
