@@ -140,3 +140,24 @@ def test_test_files_may_use_aliases_within_a_budget(tmp_path):
     bomb.write_text(alias_bomb(9))
     with pytest.raises(ConfigError, match="aliases expand to more than"):
         load_test_file(bomb)
+
+
+def test_check_reports_the_symlink_and_the_bomb_by_file(tmp_path):
+    import io
+
+    from engine.rules.check import run_check
+
+    secret = tmp_path / "secret.yaml"
+    secret.write_text(GOOD)
+    folder = tmp_path / "campaigns.d"
+    folder.mkdir()
+    (folder / "evil.yaml").symlink_to(secret)
+    (folder / "bomb.yaml").write_text(alias_bomb(9))
+    out = io.StringIO()
+    assert run_check([folder], out) == 1
+    assert out.getvalue().splitlines() == [
+        f"  {folder / 'bomb.yaml'}: 1 error",
+        f"{folder / 'evil.yaml'}: a symlink to a file outside the campaign folder; copy the file in instead",
+        f"{folder / 'bomb.yaml'}:1:5: invalid YAML: anchors (&l0) are not supported; write the value out",
+        "FAILED: 2 errors",
+    ]
