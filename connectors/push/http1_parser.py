@@ -148,17 +148,17 @@ class ResponseParser:
         ):
             raise ValueError(f"bad status line {status_line[:80]!r}")
         status = int(code)
-        if 100 <= status < 200:
-            if status == 101:
-                raise ValueError("unexpected protocol switch")
-            return False
         headers: dict[str, str] = {}
-        for line in lines[1:]:
+        for line in lines[1:]:  # an interim response's too: a bad one is no response to skip
             key, text = _field(line)
             if key in headers and key in ("content-length", "transfer-encoding"):
                 if headers[key] != text:
                     raise ValueError(f"conflicting {key} headers")
             headers[key] = text
+        if 100 <= status < 200:
+            if status == 101:
+                raise ValueError("unexpected protocol switch")
+            return False
         self._status = status
         self._headers = headers
         connection = headers.get("connection", "").lower()

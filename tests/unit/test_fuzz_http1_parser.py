@@ -168,6 +168,8 @@ def test_well_formed_responses_read_as_the_reference_reads_them(case, cuts, eof)
 @example(case=(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\n\r\n", False), cuts=[], eof=True)
 @example(case=(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX\r\n-Trailer: 1\r\n\r\n", False),
          cuts=[], eof=False)
+@example(case=(b"HTTP/1.1 100\r\n Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False), cuts=[],
+         eof=False)
 def test_mutated_responses_are_never_read_looser_than_the_reference(case, cuts, eof):
     compare(*case, cuts, eof)
 
