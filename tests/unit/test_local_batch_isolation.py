@@ -9,7 +9,7 @@ import sqlite3
 
 from prometheus_client import CollectorRegistry
 
-from connectors.metrics import RuntimeMetrics
+from engine.shell.metrics import embedded_metrics
 from engine.core import Event
 from engine.local.schedule import Scheduler
 from engine.local.server import _prune
@@ -20,7 +20,7 @@ from tests.unit.local_helpers import Running, cart, make_runtime, subscribe
 async def test_a_state_that_cannot_be_saved_fails_alone(tmp_path, caplog):
     # Events built past the input checks: a profile value beyond 64 bits (orjson refuses
     # it) and a wait due beyond SQLite's signed 64 bits (orjson would take it).
-    metrics = RuntimeMetrics(CollectorRegistry())
+    metrics = embedded_metrics(CollectorRegistry())
     runtime = make_runtime(tmp_path / "state", metrics=metrics)
     running = Running(runtime)
     try:
