@@ -225,8 +225,10 @@ def read_yaml(path: Path, display: str | None = None, *, aliases: bool = False
             raw = handle.read(MAX_FILE_BYTES + 1)  # never more than the cap into memory
         if len(raw) > MAX_FILE_BYTES:
             return None, Position(file, 1, 1), "", [Problem(
-                None, None, "", f"larger than {MAX_FILE_BYTES // 1024} KiB; a campaign file is far smaller", file=file)]
-        text = raw.decode("utf-8")
+                None, None, "", f"larger than {MAX_FILE_BYTES // 1024} KiB, the limit for a pushcast YAML file",
+                file=file)]
+        # As `read_text` reads: universal newlines (positions count lines the same way).
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         return None, Position(file, 1, 1), "", [Problem(None, None, "", "no such file", file=file)]
     except (OSError, UnicodeDecodeError) as exc:

@@ -66,7 +66,7 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_campaigns([folder])
     assert [str(p) for p in info.value.problems] == [
-        f"{folder / 'big.yaml'}: larger than 1024 KiB; a campaign file is far smaller"]
+        f"{folder / 'big.yaml'}: larger than 1024 KiB, the limit for a pushcast YAML file"]
 
 
 def test_a_symlink_leaving_the_folder_is_refused_without_its_content(tmp_path):
