@@ -193,7 +193,9 @@ class Runtime:
     def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None]]:
         """The rows to save. A state that cannot be stored (a number beyond 64 bits) is
         that user's failure, not the batch's: it keeps its last committed state, the rest
-        of the group commit goes ahead, and the failure is logged and counted."""
+        of the group commit goes ahead, and the failure is logged and counted. (The input
+        checks keep such numbers out; this is the last line, so one user's bad state can
+        never again stop everyone's commits. Sends already decided for that user stand.)"""
         rows = []
         for user, state in dirty.items():
             try:
