@@ -36,7 +36,7 @@ async def post_events(request: web.Request) -> web.Response:
     parsed = []
     for index, raw in enumerate(items):
         try:
-            event = validate_event(raw, now, ctx.allowlist)
+            event = validate_event(raw, now, ctx.allowlist, ctx.runtime.campaigns.config.max_event_ahead * 1000)
         except EventError as exc:
             _rejected(ctx, len(items))
             raise ApiError(400, str(exc), field=exc.field, index=None if single else index) from None

@@ -3,14 +3,23 @@
 Strict where a mistake could desynchronise a kept-alive connection (framing, lengths,
 chunk sizes), bounded in what it keeps (head 16 KiB, body `max_body`), and tolerant of
 what does not matter (reason phrases, header case, interim 1xx responses).
+
+Never looser than RFC 9112 as h11 reads it (tests/unit/test_fuzz_http1_parser.py fuzzes
+the two against each other): header names are tokens, values hold no control
+characters, lines end in CRLF. A response a conforming parser would frame differently
+is refused, not guessed at.
 """
 
 from __future__ import annotations
+
+import re
 
 from connectors.push.transport import PushResponse
 
 MAX_HEAD = 16 * 1024
 _NO_BODY = (204, 304)
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # all but HTAB
 
 
 class ResponseParser:
@@ -41,6 +50,9 @@ class ResponseParser:
             mode = self._mode
             if mode == "head":
                 end = buf.find(b"\r\n\r\n")
+                if _bare_lf(buf if end < 0 else buf[: end + 4]):
+                    # Some parsers end lines at a bare LF, some do not: never guess.
+                    raise ValueError("a line of the response head ends in LF without CR")
                 if end < 0:
                     if len(buf) > MAX_HEAD:
                         raise ValueError(f"response head over {MAX_HEAD} bytes")
@@ -61,12 +73,14 @@ class ResponseParser:
                 return self._finish(buf)
             elif mode == "chunk-size":
                 end = buf.find(b"\r\n")
+                if _bare_lf(buf if end < 0 else buf[: end + 2]):
+                    raise ValueError("a chunk size line ends in LF without CR")
                 if end < 0:
                     if len(buf) > 1024:
                         raise ValueError("chunk size line too long")
                     self._buf = buf
                     return None
-                size_text = buf[:end].split(b";", 1)[0].strip()
+                size_text = buf[:end].split(b";", 1)[0].rstrip(b" \t")  # no space before the size
                 buf = buf[end + 2 :]
                 if not size_text or len(size_text) > 8 or size_text.strip(b"0123456789abcdefABCDEF"):
                     raise ValueError(f"bad chunk size {size_text[:20]!r}")
@@ -96,11 +110,15 @@ class ResponseParser:
                 if buf.startswith(b"\r\n"):
                     return self._finish(buf[2:])
                 end = buf.find(b"\r\n\r\n")
+                if _bare_lf(buf if end < 0 else buf[: end + 4]):
+                    raise ValueError("a trailer line ends in LF without CR")
                 if end < 0:
                     if len(buf) > MAX_HEAD:
                         raise ValueError("trailers too long")
                     self._buf = buf
                     return None
+                for line in buf[:end].decode("latin-1").split("\r\n"):
+                    _field(line)  # read as headers are, and dropped
                 return self._finish(buf[end + 4 :])
             elif mode == "eof":
                 self._append(buf)
@@ -126,24 +144,21 @@ class ResponseParser:
             or len(code) != 3
             or not code.isdigit()
             or rest[3:4] not in ("", " ")
+            or _CONTROL.search(rest)
         ):
             raise ValueError(f"bad status line {status_line[:80]!r}")
         status = int(code)
-        if 100 <= status < 200:
-            if status == 101:
-                raise ValueError("unexpected protocol switch")
-            return False
         headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep or not name or name[0] in " \t" or name[-1] in " \t":
-                raise ValueError(f"bad header line {line[:80]!r}")
-            key = name.lower()
-            text = value.strip()
+        for line in lines[1:]:  # an interim response's too: a bad one is no response to skip
+            key, text = _field(line)
             if key in headers and key in ("content-length", "transfer-encoding"):
                 if headers[key] != text:
                     raise ValueError(f"conflicting {key} headers")
             headers[key] = text
+        if 100 <= status < 200:
+            if status == 101:
+                raise ValueError("unexpected protocol switch")
+            return False
         self._status = status
         self._headers = headers
         connection = headers.get("connection", "").lower()
@@ -180,3 +195,15 @@ class ResponseParser:
             self.keep_alive = False
         self._mode = "done"
         return PushResponse(self._status, self._headers, b"".join(self._body))
+
+
+def _bare_lf(data: bytes) -> bool:
+    return data.count(b"\n") != data.count(b"\r\n")
+
+
+def _field(line: str) -> tuple[str, str]:
+    """A header or trailer line: (lower-case name, value without surrounding space)."""
+    name, sep, value = line.partition(":")
+    if not sep or not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+        raise ValueError(f"bad header line {line[:80]!r}")
+    return name.lower(), value.strip(" \t")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from engine.core.localtime import zone
 from engine.core.segments import collect_dids, compile_segment, SegmentCheck
+from engine.core.waits import wait_props
 from engine.rules.model import Campaign, GlobalConfig
 from engine.rules.predicates import Predicate, compile_filter
 from engine.windows.aggregates import CounterSpec, build_counter_specs
@@ -17,6 +18,7 @@ class CompiledCampaign:
     campaign: Campaign
     trigger_matches: Predicate
     segment: SegmentCheck
+    wait_props: frozenset[str] | None = None  # what its waits keep of the trigger's props; None: all
 
     @property
     def id(self) -> str:
@@ -40,6 +42,7 @@ class CampaignSet:
                 campaign,
                 compile_filter(trigger.where) if trigger else (lambda props: True),
                 compile_segment(campaign.segment),
+                wait_props(campaign),
             )
             self.by_id[campaign.id] = compiled
             if trigger is not None:

@@ -40,7 +40,7 @@ class Qualified:
 @dataclass(frozen=True)
 class Suppressed:
     """A qualified message not sent. Reasons: limit, dnd, cutoff, no_subscription,
-    render_error, ended, paused, invalid_date, date_passed."""
+    render_error, ended, paused, invalid_date, date_passed, wait_limit."""
 
     campaign: str
     user: str

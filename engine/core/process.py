@@ -17,6 +17,7 @@ from engine.core.ids import message_id
 from engine.core.limits import prune
 from engine.core.localtime import reminder_due
 from engine.core.state import UserState, Wait
+from engine.core.waits import add_wait, kept_props
 from engine.rules.model import DateTrigger
 from engine.windows.aggregates import record
 
@@ -146,13 +147,15 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
         key = _match_key(event.props, campaign.unless.match)
         # A new trigger for the same cart restarts its wait: one reminder, from the latest.
         state.waits = [w for w in state.waits if not (w.campaign == campaign.id and w.kind == "inaction" and w.key == key)]
-        state.waits.append(Wait(campaign.id, "inaction", event.ts + campaign.unless.within * 1000, mid, event.name, event.props, key))
+        props = kept_props(event.props, compiled.wait_props)
+        add_wait(state, Wait(campaign.id, "inaction", event.ts + campaign.unless.within * 1000, mid, event.name, props, key),
+                 event.ts, out)
         return
-    wait = Wait(campaign.id, "deliver", event.ts + when.delay * 1000, mid, event.name, event.props)
     if when.delay:
-        state.waits.append(wait)
+        props = kept_props(event.props, compiled.wait_props)
+        add_wait(state, Wait(campaign.id, "deliver", event.ts + when.delay * 1000, mid, event.name, props), event.ts, out)
     else:
-        attempt(state, wait, event.ts, campaigns, out)
+        attempt(state, Wait(campaign.id, "deliver", event.ts, mid, event.name, event.props), event.ts, campaigns, out)
 
 
 def _schedule_reminder(state, event, compiled, trigger: DateTrigger, mid: str, campaigns, out: Effects) -> None:
@@ -167,5 +170,6 @@ def _schedule_reminder(state, event, compiled, trigger: DateTrigger, mid: str, c
     due += compiled.campaign.when.delay * 1000
     # The same booking sent again replaces its reminder instead of adding a second one.
     state.waits = [w for w in state.waits if not (w.campaign == compiled.id and w.message_id == mid)]
-    state.waits.append(Wait(compiled.id, "deliver", due, mid, event.name, event.props))
+    add_wait(state, Wait(compiled.id, "deliver", due, mid, event.name, kept_props(event.props, compiled.wait_props)),
+             event.ts, out)
 

@@ -38,11 +38,14 @@ class EventFileReader:
             return
         try:
             raw = orjson.loads(line)
-            batch.append(validate_event(raw, self.runtime.clock.now(), self.allowlist))
+            batch.append(validate_event(raw, self.runtime.clock.now(), self.allowlist, self._max_ahead_ms()))
         except orjson.JSONDecodeError as exc:
             self._reject(number, f"invalid JSON: {exc}")
         except EventError as exc:
             self._reject(number, str(exc))
+
+    def _max_ahead_ms(self) -> int:
+        return self.runtime.campaigns.config.max_event_ahead * 1000
 
     def _reject(self, number: int, reason: str) -> None:
         self.rejected += 1

@@ -45,23 +45,49 @@ class CampaignWatcher:
         self.interval = interval
         self.last = snapshot(paths)
         self.requested = asyncio.Event()
+        self._generation = self._applied = 0  # reloads begun, and the latest applied
 
     def reload(self, problems: list[str] | None = None) -> bool:
-        """Load the folder now; True when the new set is running. `problems` receives
-        every problem found."""
-        self.last = snapshot(self.paths)
+        """Load the folder now, on the calling thread; True when the new set is running.
+        `problems` receives every problem found."""
+        return self._apply(*self._load(self._next_generation()), problems)
+
+    async def reload_async(self, problems: list[str] | None = None) -> bool:
+        """`reload()` with the reading and compiling in a thread: a big or slow folder
+        never stalls the event loop. The swap itself happens here, on the loop."""
+        loaded = await asyncio.get_running_loop().run_in_executor(None, self._load, self._next_generation())
+        return self._apply(*loaded, problems)
+
+    def _next_generation(self) -> int:
+        self._generation += 1
+        return self._generation
+
+    def _load(self, generation: int) -> tuple[int, tuple, CampaignSet | ConfigError]:
+        last = snapshot(self.paths)
         try:
-            new = load_set(self.paths, self.config)
+            return generation, last, load_set(self.paths, self.config)
         except ConfigError as error:
-            for problem in error.problems:
+            return generation, last, error
+
+    def _apply(self, generation: int, last: tuple, loaded: CampaignSet | ConfigError,
+               problems: list[str] | None) -> bool:
+        if generation < self._applied:
+            # A reload that began later (SIGHUP, the admin API) finished first: its
+            # reading of the folder is the newer one.
+            return isinstance(loaded, CampaignSet)
+        self._applied = generation
+        self.last = last
+        if isinstance(loaded, ConfigError):
+            for problem in loaded.problems:
                 log.error("reload: %s", problem)
                 if problems is not None:
                     problems.append(str(problem))
             log.error("reload failed: %d problem(s); still running the previous %d campaign(s)",
-                      len(error.problems), len(self.runtime.campaigns.by_id))
+                      len(loaded.problems), len(self.runtime.campaigns.by_id))
             if self.metrics is not None:
                 self.metrics.reloaded(False)
             return False
+        new = loaded
         old = set(self.runtime.campaigns.by_id)
         self.runtime.campaigns = new
         added, removed = sorted(set(new.by_id) - old), sorted(old - set(new.by_id))
@@ -74,6 +100,7 @@ class CampaignWatcher:
         return True
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 await asyncio.wait_for(self.requested.wait(), self.interval)
@@ -81,5 +108,11 @@ class CampaignWatcher:
                 pass
             forced = self.requested.is_set()
             self.requested.clear()
-            if forced or snapshot(self.paths) != self.last:
-                self.reload()
+            try:
+                if forced or await loop.run_in_executor(None, snapshot, self.paths) != self.last:
+                    await self.reload_async()
+            except Exception:  # an unreadable folder must not stop the server; the set stays
+                log.exception("reload failed; still running the previous %d campaign(s)",
+                              len(self.runtime.campaigns.by_id))
+                if self.metrics is not None:
+                    self.metrics.reloaded(False)

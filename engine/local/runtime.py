@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import orjson
 from connectors.push.message import MAX_TTL
 from engine.core import CampaignSet, Event, Notify, Suppressed, UserState
 from engine.shell.reach import qualifies_raw
+from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, StateCache
 from engine.local.store import Batch, OutboxRow, Store
 from engine.shell.clock import SystemClock
 from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
@@ -32,6 +32,7 @@ from engine.shell.timers import Timers
 log = logging.getLogger("pushcast.runtime")
 
 MAX_BATCH_ITEMS = 5000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # what SQLite stores as an integer
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,14 @@ class Runtime:
     """Applies work to user states; `campaigns` may be replaced at any time (reload)."""
 
     def __init__(self, store: Store, campaigns: CampaignSet, *, secret: bytes, clock=None, metrics=None,
-                 cache_size: int = 200_000):
+                 cache_size: int = DEFAULT_MAX_USERS, cache_bytes: int = DEFAULT_MAX_BYTES):
         self.store = store
         self.campaigns = campaigns
         self.secret = secret
         self.clock = clock or SystemClock()
         self.metrics = metrics
         self.cache_size = cache_size
-        self.states: OrderedDict[str, bytes] = OrderedDict()  # committed states, most recent last
+        self.states = StateCache(cache_size, cache_bytes)  # committed states, most recent last
         self._new_users: set[str] = set()
         self.scheduler = None  # engine.local.schedule.Scheduler, when scheduled campaigns run
         self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="pushcast-commit")
@@ -154,7 +155,7 @@ class Runtime:
                         enqueued += self._apply(batch, item, now, dirty, job.replies)
                     for key, value in job.meta.items():
                         batch.set_meta(key, value)
-                rows = [(user, state.dumps(), state.next_due) for user, state in dirty.items()]
+                rows = self._encode(dirty)
                 batch.save_states(rows)
                 batch.flush_counts()
                 commit = asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
@@ -178,8 +179,7 @@ class Runtime:
             cache[user] = blob
             cache.move_to_end(user)
             earliest |= self.timers.set(user, next_due)
-        while len(cache) > self.cache_size:
-            cache.popitem(last=False)
+        cache.trim()
         if earliest:
             self.timer_changed.set()
         if enqueued:
@@ -189,6 +189,25 @@ class Runtime:
         for job in jobs:
             if job.future is not None and not job.future.done():
                 job.future.set_result(job.replies)
+
+    def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None]]:
+        """The rows to save. A state that cannot be stored (a number beyond 64 bits) is
+        that user's failure, not the batch's: it keeps its last committed state, the rest
+        of the group commit goes ahead, and the failure is logged and counted. (The input
+        checks keep such numbers out; this is the last line, so one user's bad state can
+        never again stop everyone's commits. Sends already decided for that user stand.)"""
+        rows = []
+        for user, state in dirty.items():
+            try:
+                due = state.next_due
+                if due is not None and not _INT64_MIN <= due <= _INT64_MAX:
+                    raise OverflowError(f"next due time {due} is outside 64 bits")
+                rows.append((user, state.dumps(), due))
+            except Exception:
+                log.exception("user %r: the state cannot be saved; it stays as last committed", user)
+                if self.metrics is not None:
+                    self.metrics.processing_error()
+        return rows
 
     async def drain(self) -> None:
         """Write whatever is queued (at shutdown, the writer task gone)."""
@@ -276,7 +295,7 @@ class Runtime:
             if isinstance(effect, Notify):
                 queued += self._enqueue(batch, effect, now)
             elif isinstance(effect, Suppressed) and effect.reason == "render_error":
-                log.warning("campaign %s, user %r: not sent, %s", effect.campaign, effect.user, effect.detail)
+                log.warning("campaign %s, user %r: not sent, %r", effect.campaign, effect.user, effect.detail)
         return queued
 
     def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
@@ -311,7 +330,7 @@ class Runtime:
         known = self.store.message(report.message_id)
         campaign, user, test = known if known is not None else (report.campaign, report.user, False)
         if not campaign:
-            log.info("a %s report for message %s names no campaign and is too old to look up; not counted",
+            log.info("a %s report for message %r names no campaign and is too old to look up; not counted",
                      report.kind, report.message_id)
             return 0
         if not batch.report(report.message_id, report.kind, now):

@@ -25,9 +25,10 @@ IDLE_SECONDS = 60.0  # re-plan at least this often (reloads may add campaigns)
 
 
 class Scheduler:
-    def __init__(self, runtime, chunk: int = CHUNK):
+    def __init__(self, runtime, chunk: int = CHUNK, retry_seconds: float = IDLE_SECONDS):
         self.runtime = runtime
         self.chunk = chunk
+        self.retry_seconds = retry_seconds
         self.changed = asyncio.Event()
         self._lock = asyncio.Lock()
         runtime.clock.on_change(lambda _now: self.changed.set())
@@ -84,11 +85,15 @@ class Scheduler:
     async def run(self) -> None:
         while True:
             self.changed.clear()
-            await self.run_due()
-            next_run = self.next_run()
-            timeout = IDLE_SECONDS
-            if next_run is not None:
-                timeout = min(timeout, self.runtime.clock.seconds_until(next_run))
+            try:
+                await self.run_due()
+                next_run = self.next_run()
+                timeout = IDLE_SECONDS
+                if next_run is not None:
+                    timeout = min(timeout, self.runtime.clock.seconds_until(next_run))
+            except Exception:  # a failed batch: what was not recorded is made next time
+                log.exception("scheduled runs failed; retrying in %.0f s", self.retry_seconds)
+                timeout = self.retry_seconds
             try:
                 await asyncio.wait_for(self.changed.wait(), timeout)
             except asyncio.TimeoutError:

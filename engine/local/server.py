@@ -200,10 +200,13 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     return code
 
 
-async def _prune(runtime: Runtime) -> None:
+async def _prune(runtime: Runtime, interval: float = PRUNE_INTERVAL) -> None:
     while True:
-        await runtime.submit([Prune(runtime.clock.now())])
-        await asyncio.sleep(PRUNE_INTERVAL)
+        try:
+            await runtime.submit([Prune(runtime.clock.now())])
+        except Exception:  # a failed batch (disk full, locked): try again next time
+            log.exception("pruning failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
 
 
 def run(options: RunOptions) -> int:

@@ -16,7 +16,7 @@ from engine.rules.yamlpos import parse_yaml, read_yaml
 
 CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
 CONFIG_KEYS = ("limits", "min_gap", "dnd", "timezone", "test_users", "vapid", "push_services",
-               "kafka", "redis", "site_origins", "admin_token", "state_dir")
+               "kafka", "redis", "site_origins", "admin_token", "state_dir", "max_event_ahead")
 MIN_TOKEN_LENGTH = 16  # a short admin token can be guessed; it guards sends to everyone
 _HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", re.IGNORECASE)
 # Test push services (the emulator) run on loopback over plain http.
@@ -70,6 +70,8 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
         "site_origins": lambda a: read_origins(ck, a),
         "admin_token": lambda a: read_token(ck, a),
         "state_dir": lambda a: ck.text(a),
+        # A clock skew allowance, not a scheduling feature: at most a year.
+        "max_event_ahead": lambda a: ck.duration(a, minimum=1, maximum=366 * 86400),
     }
     for key, reader in readers.items():
         if key in m:

@@ -7,6 +7,7 @@ a file in one round trip instead of one error per run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from engine.errors import PushcastError
@@ -39,13 +40,27 @@ class Problem:
         if self.campaign:
             subject.append(f'campaign "{self.campaign}"')
         if self.path:
-            subject.append(self.path)
-        parts = [p for p in (self.location, ", ".join(subject), self.message) if p]
+            subject.append(".".join(_excerpt(part) for part in self.path.split(".")))
+        parts = [p for p in (self.location, ", ".join(subject), _LONG_QUOTE.sub(_quoted_excerpt, self.message)) if p]
         return ": ".join(parts)
 
     def sort_key(self) -> tuple:
         pos = self.position
         return (self.location if pos is None else pos.file, pos.line if pos else 0, pos.col if pos else 0)
+
+
+# Keys and values from a file are quoted in messages: a stray or hostile file must get
+# an excerpt back, not its content (a key of 10,000 characters, a secret file).
+EXCERPT = 60
+_LONG_QUOTE = re.compile(r'"([^"]{%d,})"' % (EXCERPT + 1))
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def _quoted_excerpt(match: re.Match) -> str:
+    return f'"{_excerpt(match.group(1))}"'
 
 
 class ConfigError(PushcastError):

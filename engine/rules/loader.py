@@ -51,6 +51,12 @@ def campaign_files(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
                            if p.suffix in CAMPAIGN_SUFFIXES and p.is_file()
                            and not p.name.startswith(".") and p.name not in NOT_CAMPAIGNS
                            and not p.name.endswith((".test.yaml", ".test.yml")))
+            outside = [p for p in found if _leaves(p, path)]
+            for link in outside:
+                # Refused by name only: the target may be any file the server can read.
+                problems.append(Problem(None, None, "", "a symlink to a file outside the campaign folder; "
+                                        "copy the file in instead", file=str(link)))
+            found = [p for p in found if p not in outside]
         elif path.exists():
             found = [path]
         else:
@@ -62,6 +68,13 @@ def campaign_files(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
                 seen.add(key)
                 files.append(file)
     return files, problems
+
+
+def _leaves(file: Path, folder: Path) -> bool:
+    """A symlink (or a link in its chain) that ends outside `folder`."""
+    if not file.is_symlink():
+        return False
+    return not file.resolve().is_relative_to(folder.resolve())
 
 
 def collect_campaigns(paths: list[Path]) -> tuple[list[FileResult], list[Problem]]:

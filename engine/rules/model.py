@@ -280,4 +280,5 @@ class GlobalConfig:
     site_origins: tuple[str, ...] = ()  # origins allowed to call the browser endpoints
     admin_token: str | None = None
     state_dir: str = ".pushcast"
+    max_event_ahead: int = 86400  # seconds an event's `ts` may be ahead of its arrival
     position: Position | None = field(default=None, compare=False)

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import PushcastError
+from engine.rules.errors import EXCERPT
 from engine.rules.model import TimeOfDay
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -38,8 +39,8 @@ class BadValue(PushcastError, ValueError):
 
 def describe(value: Any) -> str:
     """How to quote a bad value in a message: strings in quotes, the rest by kind."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):  # an excerpt: a stray file's content is not echoed back
+        return json.dumps(value if len(value) <= EXCERPT else value[: EXCERPT - 1] + "…", ensure_ascii=False)
     if value is None:
         return "nothing"
     if isinstance(value, bool):

@@ -117,7 +117,8 @@ class TemplateProblems(PushcastError, ValueError):
 class Template:
     """A compiled template field; implements `engine.rules.model.Text`."""
 
-    __slots__ = ("source", "field", "is_url", "required", "campaign", "_compiled", "_constant", "_simple")
+    __slots__ = ("source", "field", "is_url", "required", "campaign", "event_names", "_compiled", "_constant",
+                 "_simple")
 
     def __init__(self, source: str, field: str, *, is_url: bool = False, required: bool = False,
                  campaign: str | None = None):
@@ -129,6 +130,9 @@ class Template:
         self._compiled = None
         self._constant: str | None = None
         self._simple: list | None = None
+        # The event props it reads (top-level names), None when it names one at run time
+        # (`event[event.key]`): what a pending wait must keep of its trigger event.
+        self.event_names: frozenset[str] | None = frozenset()
         if "{{" not in source and "{%" not in source:
             self._constant = source.strip() if is_url else source
             if is_url and not is_http_url(self._constant):
@@ -144,7 +148,9 @@ class Template:
             offset = exc.token.start_index if exc.token is not None and exc.token.start_index >= 0 else 0
             problems.append((offset, f"template syntax error: {exc.message}"))
         else:
-            problems.extend(_name_problems(self._compiled, env))
+            analysis = self._compiled.analyze(include_partials=False)
+            problems.extend(_name_problems(analysis, env))
+            self.event_names = _event_names(analysis)
         if problems:
             raise TemplateProblems(problems)
         self._simple = simple_parts(source)
@@ -234,8 +240,7 @@ class Template:
         return f"Template({self.field}={self.source!r})"
 
 
-def _name_problems(template: Any, env: Environment) -> list[tuple[int, str]]:
-    analysis = template.analyze(include_partials=False)
+def _name_problems(analysis: Any, env: Environment) -> list[tuple[int, str]]:
     problems: list[tuple[int, str]] = []
     for root, uses in analysis.globals.items():
         for use in uses:
@@ -248,6 +253,20 @@ def _name_problems(template: Any, env: Environment) -> list[tuple[int, str]]:
             for span in spans:
                 problems.append((span.index, f'unknown filter "{name}"'))
     return sorted(problems)
+
+
+# Liquid answers these on any mapping from the whole of it, not from one key.
+_WHOLE_MAPPING = frozenset({"size", "first", "last"})
+
+
+def _event_names(analysis: Any) -> frozenset[str] | None:
+    names = set()
+    for use in analysis.globals.get("event", ()):
+        name = use.segments[1] if len(use.segments) > 1 else None
+        if not isinstance(name, str) or name in _WHOLE_MAPPING:
+            return None
+        names.add(name)
+    return frozenset(names)
 
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")

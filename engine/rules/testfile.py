@@ -70,7 +70,7 @@ class TestSuite:
 def load_test_file(path: Path) -> TestSuite:
     """Read a test file; ConfigError lists every problem with its position."""
     path = Path(path)
-    value, pos, text, problems = read_yaml(path)
+    value, pos, text, problems = read_yaml(path, aliases=True)  # `&sub` / `*sub`: within a budget
     if value is None and problems:
         raise ConfigError(problems)
     ck = Checker(str(path), text=text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from connectors.push import AllowList, EndpointRefused, Subscription, SubscriptionError
 from engine.core import Event, EventError, parse_event
+from engine.core.events import DEFAULT_MAX_AHEAD_MS
 
 EMITTED_BY_PUSHCAST = frozenset({"$notification_sent", "$notification_failed"})
 
@@ -24,8 +25,9 @@ def check_subscription(data: object, allowlist: AllowList, field: str = "props")
     return sub.to_json()
 
 
-def validate_event(raw: object, arrival_ms: int, allowlist: AllowList) -> Event:
-    event = parse_event(raw, arrival_ms)
+def validate_event(raw: object, arrival_ms: int, allowlist: AllowList,
+                   max_ahead_ms: int = DEFAULT_MAX_AHEAD_MS) -> Event:
+    event = parse_event(raw, arrival_ms, max_ahead_ms)
     name = event.name
     if not name.startswith("$"):
         return event

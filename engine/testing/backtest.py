@@ -40,7 +40,7 @@ def read_events(path: Path, bad: list[BadLine], start: int | None, end: int | No
                 data = orjson.loads(raw)
                 if isinstance(data, dict) and "ts" not in data:
                     raise EventError("ts", "required in a backtest file (there is no arrival time)")
-                event = parse_event(data, 0)
+                event = parse_event(data, 0, None)  # past events: no arrival to bound them
             except orjson.JSONDecodeError as error:
                 bad.append(BadLine(number, f"not JSON: {error}"))
                 continue

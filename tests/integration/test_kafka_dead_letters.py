@@ -36,6 +36,10 @@ def test_malformed_records_are_dead_lettered_and_the_stream_goes_on(kafka_runtim
         (b"u1", orjson.dumps({"user": "u1", "event": "$wake", "ts": START})),        # internal, from outside
         (b"u2", orjson.dumps({"user": "u1", "event": "Charged", "ts": START})),      # key is not the user
         (b"u1", orjson.dumps(["not", "an", "object"])),
+        # ts out of range: once accepted, then unsavable (beyond 64 bits) or hostage-taking.
+        (b"u1", orjson.dumps({"user": "u1", "event": "Added To Cart", "ts": 1e19})),
+        (b"u1", b'{"user": "u1", "event": "Added To Cart", "ts": %d}' % 2**70),
+        (b"u1", orjson.dumps({"user": "u1", "event": "Added To Cart", "ts": -1e15})),
     ]
     good = [
         {"user": "u1", "event": "$push_subscribe", "ts": START, "props": SUB},
@@ -52,7 +56,7 @@ def test_malformed_records_are_dead_lettered_and_the_stream_goes_on(kafka_runtim
     assert [r.key for r in letters] == [key for key, _value in bad]
     headers = [dict(r.headers) for r in letters]
     fields = [h[DLQ_FIELD].decode() for h in headers]
-    assert fields == ["value", "props", "user", "user", "ts", "event", "key", "event"]
+    assert fields == ["value", "props", "user", "user", "ts", "event", "key", "event", "ts", "ts", "ts"]
     reasons = [h[DLQ_REASON].decode() for h in headers]
     assert "not JSON" in reasons[0]
     assert "required" in reasons[3]

@@ -103,7 +103,7 @@ kafak: localhost:9092
         'pushcast.yaml:8:16: site_origins[0]: expected an origin like https://shop.example (no path), '
         'got "https://shop.example/app"',
         'pushcast.yaml:9:1: kafak: unknown key "kafak" (did you mean "kafka"?); allowed: limits, min_gap, dnd, '
-        "timezone, test_users, vapid, push_services, kafka, redis, site_origins, admin_token, state_dir",
+        "timezone, test_users, vapid, push_services, kafka, redis, site_origins, admin_token, state_dir, max_event_ahead",
     ]
 
 
@@ -117,7 +117,7 @@ def test_dnd_problems_match_campaign_files():
 def test_not_a_mapping():
     assert problems_of("- limits\n") == [
         "pushcast.yaml:1:1: expected a mapping with keys limits, min_gap, dnd, timezone, test_users, vapid, "
-        "push_services, kafka, redis, site_origins, admin_token, state_dir, got a list"]
+        "push_services, kafka, redis, site_origins, admin_token, state_dir, max_event_ahead, got a list"]
 
 
 def test_project_config_loads():

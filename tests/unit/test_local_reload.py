@@ -72,3 +72,24 @@ async def test_a_removed_campaign_sends_nothing_for_its_waits(tmp_path):
         assert runtime.store.pending_count() == 0
     finally:
         await running.stop()
+
+
+async def test_a_slow_reload_finishing_last_does_not_undo_a_newer_one(tmp_path):
+    folder = tmp_path / "campaigns.d"
+    folder.mkdir()
+    (folder / "cart.yaml").write_text(CART)
+    runtime = make_runtime(tmp_path / "state", CART)
+    running = Running(runtime)
+    try:
+        watcher = CampaignWatcher(runtime, [folder], runtime.campaigns.config)
+        # The poller's thread reads the folder as it was...
+        slow = watcher._load(watcher._next_generation())
+        # ...then the folder changes and SIGHUP / the admin API reloads it at once.
+        (folder / "price.yaml").write_text(PRICE)
+        assert watcher.reload() is True
+        assert set(runtime.campaigns.by_id) == {"cart", "price"}
+        # The slow one lands last: it is older, so it changes nothing.
+        watcher._apply(*slow, None)
+        assert set(runtime.campaigns.by_id) == {"cart", "price"}
+    finally:
+        await running.stop()

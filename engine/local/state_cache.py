@@ -1,0 +1,63 @@
+"""The embedded runtime's cache of committed user states, bounded in bytes and users.
+
+A count alone does not bound memory: states differ by orders of magnitude (one user with
+a long history, another with nothing), so 200,000 entries could be megabytes or
+gigabytes. The cache holds each state's stored bytes (cheap for the garbage collector)
+and evicts the least recently used until both bounds hold.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+DEFAULT_MAX_USERS = 200_000
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+
+class StateCache(OrderedDict):
+    """user -> stored state bytes, most recently used last; `nbytes` is their total."""
+
+    def __init__(self, max_users: int = DEFAULT_MAX_USERS, max_bytes: int = DEFAULT_MAX_BYTES):
+        super().__init__()
+        self.max_users = max_users
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+
+    def __setitem__(self, user: str, blob: bytes) -> None:
+        old = super().get(user)
+        if old is not None:
+            self.nbytes -= len(old)
+        super().__setitem__(user, blob)
+        self.nbytes += len(blob)
+
+    def __delitem__(self, user: str) -> None:
+        self.nbytes -= len(super().__getitem__(user))
+        super().__delitem__(user)
+
+    def pop(self, user, *default):
+        if user in self:
+            blob = super().pop(user)
+            self.nbytes -= len(blob)
+            return blob
+        return super().pop(user, *default)
+
+    def popitem(self, last: bool = True) -> tuple[str, bytes]:
+        user, blob = super().popitem(last)
+        self.nbytes -= len(blob)
+        return user, blob
+
+    def update(self, other=(), **kwargs) -> None:
+        items = other.items() if hasattr(other, "items") else other
+        for user, blob in items:
+            self[user] = blob
+        for user, blob in kwargs.items():
+            self[user] = blob
+
+    def clear(self) -> None:
+        super().clear()
+        self.nbytes = 0
+
+    def trim(self) -> None:
+        """Evict the least recently used until both bounds hold."""
+        while self and (len(self) > self.max_users or self.nbytes > self.max_bytes):
+            self.popitem(last=False)
