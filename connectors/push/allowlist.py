@@ -136,6 +136,23 @@ class _Refusal:
         self.reason = reason
 
 
+def normalize_endpoint(url: str) -> str:
+    """The one spelling of an endpoint that is stored and compared: host in lower case,
+    the scheme's default port dropped. `https://FCM.googleapis.com:443/x` and
+    `https://fcm.googleapis.com/x` are one subscription, not two that each get every
+    push. The path and query are the push service's and stay as they are. A URL that
+    does not parse is returned unchanged (the allow-list refuses it)."""
+    try:
+        parts = urlsplit(url)
+        origin, _, _ = split_origin(parts)
+    except ValueError:
+        return url
+    if not parts.netloc or parts.username is not None or parts.password is not None:
+        return url
+    rest = url.split("://", 1)[1][len(parts.netloc):]
+    return origin + rest
+
+
 def _origin_of(url: str) -> tuple[str, str]:
     try:
         parts = urlsplit(url)
