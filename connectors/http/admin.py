@@ -3,6 +3,8 @@ the test clock; and the open operational ones: /metrics and /healthz."""
 
 from __future__ import annotations
 
+import math
+
 import orjson
 from aiohttp import web
 
@@ -12,6 +14,9 @@ from connectors.http.errors import ApiError, ok
 from prometheus_client import CONTENT_TYPE_LATEST
 from engine.core.isotime import iso, parse_iso
 from engine.core.send_test import NotATestUser, UnknownCampaign
+
+# The test clock's end: far past any test, well inside what dates and the store can hold.
+CLOCK_LIMIT_MS = parse_iso("2200-01-01T00:00:00Z")
 
 
 def _describe(campaign) -> dict:
@@ -114,6 +119,9 @@ async def post_clock(request: web.Request) -> web.Response:
             seconds = data["advance"]
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
                 raise ApiError(400, f"advance: expected seconds (a number), got {seconds!r}", field="advance")
+            # Checked before moving: a clock past every date would fail each batch it stamps.
+            if not math.isfinite(seconds) or seconds * 1000 > CLOCK_LIMIT_MS - clock.now():
+                raise ApiError(400, f"advance: would move the test clock past {iso(CLOCK_LIMIT_MS)}", field="advance")
             clock.advance(seconds)
         else:
             text = data["set"]
@@ -121,8 +129,10 @@ async def post_clock(request: web.Request) -> web.Response:
                 raise ApiError(400, f"set: expected an ISO 8601 datetime, got {text!r}", field="set")
             try:
                 at = parse_iso(text)
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ApiError(400, f"set: expected an ISO 8601 datetime, got {text!r}", field="set") from None
+            if at > CLOCK_LIMIT_MS:
+                raise ApiError(400, f"set: the test clock stops at {iso(CLOCK_LIMIT_MS)}", field="set")
             clock.set(at)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None

@@ -155,7 +155,26 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/pushcast-core.js", service_worker)
 
 
+SDK_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".html": "text/html"}
+
+
+async def sdk_file(request: web.Request) -> web.StreamResponse:
+    """One file of the SDK folder, by name: the folder is flat, so no path with a
+    separator, no dot file, no symlink (a 404 with a JSON error, like every route)."""
+    name = request.match_info["file"]
+    sdk = context(request).sdk_dir
+    plain = name and not name.startswith(".") and not any(c in name for c in "/\\\x00")
+    path = sdk / name if sdk is not None and plain else None
+    try:
+        found = path is not None and not path.is_symlink() and path.is_file()
+    except OSError:  # a name too long for the file system, ...
+        found = False
+    if not found:
+        raise ApiError(404, f"{name!r}: no such file in the SDK folder")
+    return web.FileResponse(path, headers={"Content-Type": SDK_TYPES.get(path.suffix, "application/octet-stream")})
+
+
 def add_sdk(app: web.Application, sdk_dir) -> None:
     """Serve the SDK folder at /sdk/ (the middleware lets its service worker claim /)."""
     if sdk_dir is not None and sdk_dir.is_dir():
-        app.router.add_static("/sdk/", sdk_dir, show_index=False, follow_symlinks=False)
+        app.router.add_get("/sdk/{file}", sdk_file)
