@@ -74,6 +74,8 @@ def test_events_file_bad_lines_stats_command_and_first_run(tmp_path, push_emulat
     assert f"VAPID public key {run.public_key}" in run.output()
     token = (run.state_dir / "admin_token").read_text().strip()
     assert f"generated admin token {token}" in run.output()
+    # No identity_secret: the start says that browser routes take user ids on trust.
+    assert "identity verification is off: browser routes trust the user id" in run.output()
     run.stop()
     assert "pushcast: stopped" in run.output()
 
