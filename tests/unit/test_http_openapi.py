@@ -24,17 +24,20 @@ async def test_every_route_is_described_and_the_description_is_served(tmp_path):
 
 
 async def test_the_test_clock_refuses_a_move_past_its_end_instead_of_breaking(tmp_path):
-    # Found by the fuzzer: {"advance": 1.2e308} answered 500 and left the clock unusable.
+    # Found by the fuzzer: {"advance": 1.2e308} answered 500 and left the clock unusable;
+    # {"set": "2111-08-31T23:17:05-20:29"} held the request past its timeout, making
+    # every weekly run of 85 years.
     client, running, _ = await client_for(tmp_path)
     admin = {"Authorization": f"Bearer {TOKEN}"}
     try:
         before = running.runtime.clock.now()
-        for body in ({"advance": 1.2434804148245103e308}, {"advance": 1e12}, {"set": "9999-12-31T23:59:59Z"}):
+        for body in ({"advance": 1.2434804148245103e308}, {"advance": 1e12}, {"set": "9999-12-31T23:59:59Z"},
+                     {"set": "2111-08-31T23:17:05-20:29"}, {"advance": 367 * 86400}):
             answer = await client.post("/v1/admin/clock", json=body, headers=admin)
             error = await answer.json()
             assert answer.status == 400 and error["field"] == next(iter(body)), error
         assert running.runtime.clock.now() == before
-        assert (await client.post("/v1/admin/clock", json={"advance": 60}, headers=admin)).status == 200
+        assert (await client.post("/v1/admin/clock", json={"advance": 366 * 86400}, headers=admin)).status == 200
     finally:
         await client.close()
         await running.stop()
