@@ -282,7 +282,8 @@ class Runtime:
     def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
         # The signature lets the service worker's reports prove they are about a real
         # message; `user` lets it say whose (the SDK may not know the user id offline).
-        payload = orjson.dumps({**notify.payload, "user": notify.user, "sig": sign(self.secret, notify.message_id, notify.campaign, notify.user)})
+        sig = sign(self.secret, notify.message_id, notify.campaign, notify.user)
+        payload = orjson.dumps({**notify.payload, "user": notify.user, "sig": sig})
         ttl = max(0, min(int(notify.ttl), MAX_TTL))
         queued = 0
         for sub in notify.subscriptions:
