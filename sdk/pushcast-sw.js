@@ -16,7 +16,7 @@ importScripts('pushcast-core.js');
   'use strict';
 
   var core = PushcastCore;
-  // Written by pushcast.js (same origin, Cache Storage): {server, user, vapidPublicKey}.
+  // Written by pushcast.js (same origin, Cache Storage): {server, user, userHash, vapidPublicKey}.
   var CONFIG_CACHE = 'pushcast';
   var CONFIG_URL = new URL('/__pushcast__/config', self.location.origin).href;
 
@@ -107,9 +107,11 @@ importScripts('pushcast-core.js');
           });
       return next.then(function (subscription) {
         var url = config.server + '/v1/subscriptions';
-        return postJSON(url, { user: config.user, subscription: subscription.toJSON() }, 'POST').then(function () {
+        // user_hash: required by a server that verifies identities (undefined is left out).
+        var who = { user: config.user, user_hash: config.userHash };
+        return postJSON(url, Object.assign({ subscription: subscription.toJSON() }, who), 'POST').then(function () {
           if (oldSubscription && oldSubscription.endpoint && oldSubscription.endpoint !== subscription.endpoint) {
-            return postJSON(url, { user: config.user, endpoint: oldSubscription.endpoint }, 'DELETE')
+            return postJSON(url, Object.assign({ endpoint: oldSubscription.endpoint }, who), 'DELETE')
               .catch(function (error) { console.warn('pushcast: could not delete the old subscription:', error); })
               .then(function () { return { posted: true, endpoint: subscription.endpoint }; });
           }

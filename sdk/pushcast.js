@@ -4,7 +4,7 @@
  *   <script src="/sdk/pushcast.js"></script>            (global Pushcast)
  *   import Pushcast from '/sdk/pushcast.mjs';            (ES module; same object)
  *
- *   Pushcast.init({server: 'https://push.shop.example', user: 'u-42'});
+ *   Pushcast.init({server: 'https://push.shop.example', user: 'u-42', userHash: '<from your backend>'});
  *   button.onclick = () => Pushcast.subscribe();          // from a user gesture
  *   Pushcast.track('Added To Cart', {cart_id: 'c-9', price: 89.5});
  *
@@ -13,6 +13,11 @@
  * dropped it while permission stays granted. The service worker re-posts it itself on
  * `pushsubscriptionchange`, from the {server, user, vapidPublicKey} this file stores in
  * Cache Storage.
+ *
+ * userHash: with identity verification on (identity_secret in pushcast.yaml), every
+ * request that names the user carries `user_hash`, the hex HMAC-SHA256 of the user id
+ * with that secret. Compute it on your server for the logged-in user and print it into
+ * the page; never ship the secret to the browser.
  */
 (function (root) {
   'use strict';
@@ -112,7 +117,8 @@
   function storeWorkerConfig(vapidPublicKey) {
     if (typeof caches === 'undefined') return Promise.resolve();
     var cfg = requireConfig();
-    var body = JSON.stringify({ server: cfg.server, user: cfg.user, vapidPublicKey: vapidPublicKey || null });
+    var body = JSON.stringify({ server: cfg.server, user: cfg.user, userHash: cfg.userHash,
+      vapidPublicKey: vapidPublicKey || null });
     return caches.open(CONFIG_CACHE).then(function (cache) {
       return cache.put(new URL(CONFIG_PATH, location.origin).href,
         new Response(body, { headers: { 'Content-Type': 'application/json' } }));
@@ -225,16 +231,18 @@
     var cfg = requireConfig();
     var last = remembered();
     var moved = last && last.user !== cfg.user && last.endpoint === subscription.endpoint
-      ? request('DELETE', '/v1/subscriptions', { user: last.user, endpoint: last.endpoint }).catch(function (error) {
+      ? request('DELETE', '/v1/subscriptions', { user: last.user, user_hash: last.userHash, endpoint: last.endpoint }).catch(function (error) {
           console.warn('pushcast: could not detach the subscription from user ' + last.user + ':', error);
         })
       : Promise.resolve();
     return moved
       .then(function () {
-        return request('POST', '/v1/subscriptions', { user: cfg.user, subscription: subscription.toJSON(), tz: timeZone() });
+        return request('POST', '/v1/subscriptions', {
+          user: cfg.user, user_hash: cfg.userHash, subscription: subscription.toJSON(), tz: timeZone(),
+        });
       })
       .then(function () {
-        remember({ user: cfg.user, endpoint: subscription.endpoint });
+        remember({ user: cfg.user, userHash: cfg.userHash, endpoint: subscription.endpoint });
         return storeWorkerConfig(vapidKey);
       })
       .then(function () { return subscription; });
@@ -287,7 +295,8 @@
       if (!registration) return last ? subscribe() : null;
       return registration.pushManager.getSubscription().then(function (subscription) {
         if (!subscription) return last ? subscribe() : null;
-        if (last && last.endpoint === subscription.endpoint && last.user === cfg.user) return subscription;
+        if (last && last.endpoint === subscription.endpoint && last.user === cfg.user &&
+            last.userHash === cfg.userHash) return subscription;
         return vapidPublicKey().then(function (key) { return post(subscription, key); });
       });
     });
@@ -323,7 +332,7 @@
         if (!subscription) return false;
         var endpoint = subscription.endpoint;
         return subscription.unsubscribe().then(function () {
-          return request('DELETE', '/v1/subscriptions', { user: cfg.user, endpoint: endpoint });
+          return request('DELETE', '/v1/subscriptions', { user: cfg.user, user_hash: cfg.userHash, endpoint: endpoint });
         }).then(function () { return true; });
       });
   }
@@ -340,14 +349,22 @@
     } catch (error) {
       return Promise.reject(error);
     }
-    var body = { user: cfg.user, event: event, ts: new Date().toISOString(), props: props || {} };
+    var body = { user: cfg.user, user_hash: cfg.userHash, event: event, ts: new Date().toISOString(), props: props || {} };
     return request('POST', '/v1/events', body, true).then(function () { return body; });
   }
 
-  /** Changes the user (log-in, log-out); a subscription is re-posted for the new user. */
-  function identify(user) {
+  /**
+   * Changes the user (log-in, log-out); a subscription is re-posted for the new user.
+   * userHash: the new user's hash, when identity verification is on.
+   */
+  function identify(user, userHash) {
     if (typeof user !== 'string' || !user) return Promise.reject(new TypeError('Pushcast.identify: user must be a non-empty string'));
-    requireConfig().user = user;
+    if (userHash !== undefined && (typeof userHash !== 'string' || !userHash)) {
+      return Promise.reject(new TypeError('Pushcast.identify: userHash must be a non-empty string when given'));
+    }
+    var cfg = requireConfig();
+    cfg.user = user;
+    cfg.userHash = userHash;
     return sync();
   }
 
@@ -363,14 +380,19 @@
   }
 
   /**
-   * Sets up the SDK: {server (default: this page's origin), user (required), vapidPublicKey
-   * (default: asked from the server), serviceWorker (default '/sdk/pushcast-sw.js'), scope}.
+   * Sets up the SDK: {server (default: this page's origin), user (required), userHash (the
+   * user's hash from your backend, required when the server verifies identities),
+   * vapidPublicKey (default: asked from the server), serviceWorker (default
+   * '/sdk/pushcast-sw.js'), scope}.
    * Starts a background sync(); returns the Pushcast object.
    */
   function init(options) {
     options = options || {};
     if (typeof options.user !== 'string' || !options.user) {
       throw new TypeError('Pushcast.init: user must be a non-empty string (your id for this visitor)');
+    }
+    if (options.userHash !== undefined && (typeof options.userHash !== 'string' || !options.userHash)) {
+      throw new TypeError('Pushcast.init: userHash must be the hex string your backend computed for this user');
     }
     var server = options.server || location.origin;
     try {
@@ -381,6 +403,7 @@
     config = {
       server: server,
       user: options.user,
+      userHash: options.userHash,
       vapidPublicKey: options.vapidPublicKey || null,
       serviceWorker: options.serviceWorker || '/sdk/pushcast-sw.js',
       scope: options.scope || null,

@@ -3,6 +3,8 @@ the test clock; and the open operational ones: /metrics and /healthz."""
 
 from __future__ import annotations
 
+import math
+
 import orjson
 from aiohttp import web
 
@@ -12,6 +14,21 @@ from connectors.http.errors import ApiError, ok
 from prometheus_client import CONTENT_TYPE_LATEST
 from engine.core.isotime import iso, parse_iso
 from engine.core.send_test import NotATestUser, UnknownCampaign
+
+# The test clock's end: far past any test, well inside what dates and the store can hold
+# (a clock past every date would fail each batch it stamps).
+CLOCK_LIMIT_MS = parse_iso("2200-01-01T00:00:00Z")
+# One move makes every scheduled run it passes before it answers: decades of a weekly
+# campaign would hold the request (and the writer) for minutes.
+MAX_CLOCK_MOVE_S = 366 * 24 * 3600
+
+
+def _check_target(target: int, now: int, field: str) -> None:
+    """Checked before the clock moves, so a refused move changes nothing."""
+    if target > CLOCK_LIMIT_MS:
+        raise ApiError(400, f"{field}: the test clock stops at {iso(CLOCK_LIMIT_MS)}", field=field)
+    if target - now > MAX_CLOCK_MOVE_S * 1000:
+        raise ApiError(400, f"{field}: at most 366 days ahead per move (the clock reads {iso(now)})", field=field)
 
 
 def _describe(campaign) -> dict:
@@ -114,6 +131,10 @@ async def post_clock(request: web.Request) -> web.Response:
             seconds = data["advance"]
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
                 raise ApiError(400, f"advance: expected seconds (a number), got {seconds!r}", field="advance")
+            if not math.isfinite(seconds) or seconds > MAX_CLOCK_MOVE_S:
+                raise ApiError(400, f"advance: at most {MAX_CLOCK_MOVE_S} seconds (366 days) per move, "
+                                    f"got {seconds!r}", field="advance")
+            _check_target(clock.now() + round(seconds * 1000), clock.now(), "advance")
             clock.advance(seconds)
         else:
             text = data["set"]
@@ -121,8 +142,9 @@ async def post_clock(request: web.Request) -> web.Response:
                 raise ApiError(400, f"set: expected an ISO 8601 datetime, got {text!r}", field="set")
             try:
                 at = parse_iso(text)
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ApiError(400, f"set: expected an ISO 8601 datetime, got {text!r}", field="set") from None
+            _check_target(at, clock.now(), "set")
             clock.set(at)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None

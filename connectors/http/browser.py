@@ -3,8 +3,10 @@
 
 These routes take CORS from `site_origins` only and a per-address rate limit. Their
 input is untrusted: a subscription must be a valid `PushSubscription.toJSON()` on an
-allow-listed push service, and a report must carry the signature the message was sent
-with (`sig`, HMAC-SHA256 of the message id), so stats cannot be forged.
+allow-listed push service; with identity_secret set, a route that names a user needs
+that user's `user_hash` (engine.shell.identity); a report must carry the signature the
+message was sent with (`sig`, over message, campaign and user: engine.shell.tracking)
+and be about a message the store still holds, so stats cannot be forged or moved.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from aiohttp import web
 from connectors.http.body import only_keys, read_json, string_field
 from connectors.http.context import context
 from connectors.http.errors import ApiError, ok
+from connectors.push.allowlist import normalize_endpoint
 from engine.core import Event, EventError
-from engine.shell.tracking import check_signature
+from engine.shell.identity import IdentityRefused, verify_user
 from engine.shell.inputs import Report
+from engine.shell.tracking import check_signature
 from engine.shell.validate import check_subscription
 
 MAX_BODY = 16 * 1024
@@ -38,20 +42,30 @@ def _time_zone(data: dict) -> str | None:
     return tz
 
 
+def verify_identity(request: web.Request, user: str, given: object, index: int | None = None) -> None:
+    """With identity_secret set, `user_hash` must prove the caller may speak for `user`
+    (401 missing, 403 wrong; the error names user_hash)."""
+    try:
+        verify_user(context(request).identity_secret, user, given)
+    except IdentityRefused as exc:
+        raise ApiError(exc.status, exc.message, field=exc.field, index=index) from None
+
+
 async def _user_and_subscription(request: web.Request, deleting: bool) -> tuple[str, dict, str | None]:
-    data = only_keys(await read_json(request, MAX_BODY), ("user", "subscription", "endpoint", "tz"),
-                     "{user, subscription, tz?}")
+    data = only_keys(await read_json(request, MAX_BODY), ("user", "user_hash", "subscription", "endpoint", "tz"),
+                     "{user, user_hash?, subscription, tz?}")
     user = string_field(data, "user")
+    verify_identity(request, user, data.get("user_hash"))
     tz = _time_zone(data)
     if deleting and "subscription" not in data:
-        return user, {"endpoint": string_field(data, "endpoint", max_length=2048)}, tz
+        return user, {"endpoint": normalize_endpoint(string_field(data, "endpoint", max_length=2048))}, tz
     if "subscription" not in data:
         raise ApiError(400, "subscription: required, the browser's PushSubscription.toJSON()", field="subscription")
     if deleting:
         sub = data["subscription"]
         if not isinstance(sub, dict):
             raise ApiError(400, "subscription: expected an object with endpoint", field="subscription")
-        return user, {"endpoint": string_field(sub, "endpoint", max_length=2048)}, tz
+        return user, {"endpoint": normalize_endpoint(string_field(sub, "endpoint", max_length=2048))}, tz
     try:
         return user, check_subscription(data["subscription"], context(request).allowlist, field="subscription"), tz
     except EventError as exc:
@@ -82,8 +96,7 @@ async def post_track(request: web.Request) -> web.Response:
     data = only_keys(await read_json(request, MAX_BODY), TRACK_KEYS,
                      "{message, campaign, user, action, type: shown|clicked, sig}")
     message = string_field(data, "message", max_length=64)
-    # The message's own campaign and user are known from the outbox; these only help
-    # for messages sent so long ago that the outbox forgot them.
+    # Signed together with the message id: a report cannot name another campaign or user.
     campaign = string_field(data, "campaign", required=False, max_length=64) or ""
     user = string_field(data, "user", required=False) or ""
     action = data.get("action") or ""
@@ -93,9 +106,13 @@ async def post_track(request: web.Request) -> web.Response:
     if kind not in ("shown", "clicked"):
         raise ApiError(400, f"type: expected shown or clicked, got {kind!r}", field="type")
     sig = string_field(data, "sig", max_length=128)
-    if not check_signature(ctx.runtime.secret, message, sig):
-        raise ApiError(403, "sig: not the signature this message was sent with", field="sig")
-    await ctx.runtime.submit([Report(message, kind, campaign, user, action)])
+    if not check_signature(ctx.runtime.secret, message, campaign, user, sig):
+        raise ApiError(403, "sig: not the signature this message was sent with (for this message, campaign "
+                            "and user)", field="sig")
+    replies = await ctx.runtime.submit([Report(message, kind, campaign, user, action)])
+    if any(reply.get("outcome") == "unknown" for reply in replies):
+        raise ApiError(410, f"message: {message} is no longer kept (reports count only within the 7-day "
+                            "de-duplication horizon); not counted", field="message")
     return web.Response(status=204)
 
 
@@ -138,7 +155,26 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/pushcast-core.js", service_worker)
 
 
+SDK_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".html": "text/html"}
+
+
+async def sdk_file(request: web.Request) -> web.StreamResponse:
+    """One file of the SDK folder, by name: the folder is flat, so no path with a
+    separator, no dot file, no symlink (a 404 with a JSON error, like every route)."""
+    name = request.match_info["file"]
+    sdk = context(request).sdk_dir
+    plain = name and not name.startswith(".") and not any(c in name for c in "/\\\x00")
+    path = sdk / name if sdk is not None and plain else None
+    try:
+        found = path is not None and not path.is_symlink() and path.is_file()
+    except OSError:  # a name too long for the file system, ...
+        found = False
+    if not found:
+        raise ApiError(404, f"{name!r}: no such file in the SDK folder")
+    return web.FileResponse(path, headers={"Content-Type": SDK_TYPES.get(path.suffix, "application/octet-stream")})
+
+
 def add_sdk(app: web.Application, sdk_dir) -> None:
     """Serve the SDK folder at /sdk/ (the middleware lets its service worker claim /)."""
     if sdk_dir is not None and sdk_dir.is_dir():
-        app.router.add_static("/sdk/", sdk_dir, show_index=False, follow_symlinks=False)
+        app.router.add_get("/sdk/{file}", sdk_file)

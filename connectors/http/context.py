@@ -24,6 +24,8 @@ class ApiContext:
     watcher: object | None = None  # engine.local.reload.CampaignWatcher
     open_events: bool = False  # accept non-reserved events without the admin token
     rate_limit: ClientRateLimit = field(default_factory=ClientRateLimit)
+    # identity verification (engine.shell.identity): None, browser routes trust user ids
+    identity_secret: bytes | None = None
 
 
 CTX = web.AppKey("pushcast", ApiContext)
@@ -36,7 +38,10 @@ def context(request: web.Request) -> ApiContext:
 def is_admin(request: web.Request) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), context(request).admin_token.encode())
+    # aiohttp keeps bytes that are not UTF-8 as surrogates; "surrogateescape" gives them
+    # back as they came (any such token is wrong, but it must be a 401, not a 500).
+    given = token.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given, context(request).admin_token.encode())
 
 
 def require_admin(request: web.Request) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from connectors.http.body import read_json
+from connectors.http.browser import verify_identity
 from connectors.http.context import context, is_admin
 from connectors.http.errors import ApiError, ok
 from engine.core import EventError
@@ -35,11 +36,19 @@ async def post_events(request: web.Request) -> web.Response:
     now = ctx.runtime.clock.now()
     parsed = []
     for index, raw in enumerate(items):
+        # user_hash rides along in each event (the SDK sends it); it is not an event field.
+        given = raw.pop("user_hash", None) if isinstance(raw, dict) else None
         try:
             event = validate_event(raw, now, ctx.allowlist, ctx.runtime.campaigns.config.max_event_ahead * 1000)
         except EventError as exc:
             _rejected(ctx, len(items))
             raise ApiError(400, str(exc), field=exc.field, index=None if single else index) from None
+        if not admin:  # the admin token speaks for every user
+            try:
+                verify_identity(request, event.user, given, index=None if single else index)
+            except ApiError:
+                _rejected(ctx, len(items))
+                raise
         if not admin and event.name.startswith("$"):
             _rejected(ctx, len(items))
             raise ApiError(403, f"{event.name}: reserved events need the admin token", field="event",

@@ -136,6 +136,23 @@ class _Refusal:
         self.reason = reason
 
 
+def normalize_endpoint(url: str) -> str:
+    """The one spelling of an endpoint that is stored and compared: host in lower case,
+    the scheme's default port dropped. `https://FCM.googleapis.com:443/x` and
+    `https://fcm.googleapis.com/x` are one subscription, not two that each get every
+    push. The path and query are the push service's and stay as they are. A URL that
+    does not parse is returned unchanged (the allow-list refuses it)."""
+    try:
+        parts = urlsplit(url)
+        origin, _, _ = split_origin(parts)
+    except ValueError:
+        return url
+    if not parts.netloc or parts.username is not None or parts.password is not None:
+        return url
+    rest = url.split("://", 1)[1][len(parts.netloc):]
+    return origin + rest
+
+
 def _origin_of(url: str) -> tuple[str, str]:
     try:
         parts = urlsplit(url)
@@ -162,14 +179,37 @@ def _is_ip_literal(host: str) -> bool:
         return False
 
 
+# IPv6 forms that carry an IPv4 address a router or translator may deliver to:
+# 6to4 (2002:V4::/48, RFC 3056), NAT64's well-known prefix (64:ff9b::/96, RFC 6052) and
+# the deprecated IPv4-compatible ::/96. ipaddress calls 2002::/16 and 64:ff9b::/96
+# global whatever they embed, so 2002:7f00:1:: (127.0.0.1) would pass.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: local-use, never public
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def _is_public(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def _check_host_entry(entry: object) -> str:

@@ -257,7 +257,7 @@ class Runtime:
             if isinstance(item, SendDone):
                 return self._send_done(batch, item, now, dirty)
             if isinstance(item, Report):
-                return self._report(batch, item, now, dirty)
+                return self._report(batch, item, now, dirty, replies)
             if isinstance(item, Prune):
                 removed = batch.prune(item.now)
                 if removed:
@@ -301,7 +301,8 @@ class Runtime:
     def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
         # The signature lets the service worker's reports prove they are about a real
         # message; `user` lets it say whose (the SDK may not know the user id offline).
-        payload = orjson.dumps({**notify.payload, "user": notify.user, "sig": sign(self.secret, notify.message_id)})
+        sig = sign(self.secret, notify.message_id, notify.campaign, notify.user)
+        payload = orjson.dumps({**notify.payload, "user": notify.user, "sig": sig})
         ttl = max(0, min(int(notify.ttl), MAX_TTL))
         queued = 0
         for sub in notify.subscriptions:
@@ -326,15 +327,19 @@ class Runtime:
             queued += self._effects(batch, apply(state, event, now, self.campaigns)[0], now)
         return queued
 
-    def _report(self, batch: Batch, report: Report, now: int, dirty: dict) -> int:
+    def _report(self, batch: Batch, report: Report, now: int, dirty: dict, replies: list) -> int:
+        """Replies {"report": message id, "outcome": counted | repeated | unknown}."""
         known = self.store.message(report.message_id)
-        campaign, user, test = known if known is not None else (report.campaign, report.user, False)
-        if not campaign:
-            log.info("a %s report for message %r names no campaign and is too old to look up; not counted",
-                     report.kind, report.message_id)
+        if known is None:
+            # Pruned (past the de-duplication horizon): what it was sent for cannot be
+            # checked, so the report's own campaign and user are never taken on trust.
+            replies.append({"report": report.message_id, "outcome": "unknown"})
             return 0
+        campaign, user, test = known
         if not batch.report(report.message_id, report.kind, now):
+            replies.append({"report": report.message_id, "outcome": "repeated"})
             return 0  # the same message reported again: counted once
+        replies.append({"report": report.message_id, "outcome": "counted"})
         batch.count(campaign, ("test." if test else "") + report.kind)
         if not user:
             return 0

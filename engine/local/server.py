@@ -31,6 +31,7 @@ from engine.local.store import Store
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
 from engine.errors import PushcastError
+from engine.shell.identity import ENV as IDENTITY_ENV, identity_secret
 
 log = logging.getLogger("pushcast")
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +123,10 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     signer, public_key, generated_key = keys.vapid_signer(key_path, config.vapid_subject)
     token, generated_token = keys.admin_token(config.admin_token, state_dir)
     secret = keys.track_secret(state_dir)
+    try:
+        identity = identity_secret(config.identity_secret)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
 
     store = Store.open_dir(state_dir)
     metrics = embedded_metrics()
@@ -135,7 +140,8 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     if options.browser_rate <= 0:
         raise StartupError(f"--browser-rate: expected requests a second above 0, got {options.browser_rate}")
     ctx = ApiContext(EmbeddedApi(runtime), allowlist, token, public_key, config.site_origins, metrics, sdk_dir, watcher,
-                     options.open_events, ClientRateLimit(options.browser_rate, options.browser_rate * 4))
+                     options.open_events, ClientRateLimit(options.browser_rate, options.browser_rate * 4),
+                     identity_secret=identity)
     app_runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False)
     await app_runner.setup()
     site = web.TCPSite(app_runner, options.host, options.port)
@@ -167,6 +173,11 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     print(f"pushcast: VAPID public key {public_key}", file=out)
     if generated_token:
         print(f"pushcast: generated admin token {token} (kept in {state_dir / keys.ADMIN_TOKEN_FILE})", file=out)
+    if identity is None:
+        print("pushcast: identity verification is off: browser routes trust the user id they are sent "
+              f"(set identity_secret in pushcast.yaml or ${IDENTITY_ENV} to require user_hash)", file=out)
+    else:
+        print("pushcast: identity verification on: browser routes require user_hash", file=out)
     if options.test_clock is not None:
         print("pushcast: test clock on (POST /v1/admin/clock moves it)", file=out)
     print(f"pushcast: listening on http://{options.host}:{port} (demo page at /, SDK at /sdk/)", file=out, flush=True)

@@ -16,8 +16,10 @@ from engine.rules.yamlpos import parse_yaml, read_yaml
 
 CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
 CONFIG_KEYS = ("limits", "min_gap", "dnd", "timezone", "test_users", "vapid", "push_services",
-               "kafka", "redis", "site_origins", "admin_token", "state_dir", "max_event_ahead")
+               "kafka", "redis", "site_origins", "admin_token", "identity_secret", "state_dir",
+               "max_event_ahead")
 MIN_TOKEN_LENGTH = 16  # a short admin token can be guessed; it guards sends to everyone
+MIN_SECRET_LENGTH = 16  # identity_secret: a short one can be brute-forced from one user_hash
 _HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", re.IGNORECASE)
 # Test push services (the emulator) run on loopback over plain http.
 _LOOPBACK = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?")
@@ -69,6 +71,7 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
         "redis": lambda a: read_redis(ck, a),
         "site_origins": lambda a: read_origins(ck, a),
         "admin_token": lambda a: read_token(ck, a),
+        "identity_secret": lambda a: read_secret(ck, a),
         "state_dir": lambda a: ck.text(a),
         # A clock skew allowance, not a scheduling feature: at most a year.
         "max_event_ahead": lambda a: ck.duration(a, minimum=1, maximum=366 * 86400),
@@ -147,6 +150,16 @@ def read_token(ck: Checker, at: At) -> str | None:
         ck.error(at.pos, at.path, f"must be at least {MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 24)")
         return None
     return token
+
+
+def read_secret(ck: Checker, at: At) -> str | None:
+    """identity_secret: the key of every user_hash; short ones can be brute-forced from
+    a single user_hash seen in a page."""
+    secret = ck.text(at)
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        ck.error(at.pos, at.path, f"must be at least {MIN_SECRET_LENGTH} characters (try: openssl rand -hex 32)")
+        return None
+    return secret
 
 
 def is_config_file(path: Path) -> bool:

@@ -279,6 +279,7 @@ class GlobalConfig:
     redis: str | None = None  # redis:// URL
     site_origins: tuple[str, ...] = ()  # origins allowed to call the browser endpoints
     admin_token: str | None = None
+    identity_secret: str | None = None  # browser routes need user_hash (engine.shell.identity)
     state_dir: str = ".pushcast"
     max_event_ahead: int = 86400  # seconds an event's `ts` may be ahead of its arrival
     position: Position | None = field(default=None, compare=False)

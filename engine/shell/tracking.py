@@ -1,5 +1,13 @@
-"""Tracking signatures: a notification carries `sig`, which its service worker sends back
-with shown/clicked reports, so a report proves it is about a message pushcast sent."""
+"""Tracking signatures: the service worker's shown/clicked reports prove they are about
+a real message, for the campaign and user it was sent for.
+
+The signature covers (message, campaign, user) together, so a report cannot move a
+message's counts to another campaign or its clicks to another user. Runtimes sign when
+they queue a message and check before counting a report (`POST /v1/track` in the
+embedded runtime; the Kafka workers' gateway later); a report for a message the store
+no longer holds is refused by the caller, since its campaign and user cannot be checked
+against what was sent.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,23 @@ import base64
 import hashlib
 import hmac
 
+import orjson
 
-def sign(secret: bytes, message_id: str) -> str:
-    """The tracking signature of a message id: HMAC-SHA256, base64url without padding."""
-    digest = hmac.new(secret, message_id.encode(), hashlib.sha256).digest()
+_DOMAIN = b"pushcast-track-v2\x00"  # never valid as the signature of anything else
+
+
+def _signed_bytes(message_id: str, campaign: str, user: str) -> bytes:
+    # A JSON array: no choice of ids can make two different triples encode the same.
+    return _DOMAIN + orjson.dumps([message_id, campaign, user])
+
+
+def sign(secret: bytes, message_id: str, campaign: str, user: str) -> str:
+    """HMAC-SHA256 of (message, campaign, user), base64url without padding."""
+    digest = hmac.new(secret, _signed_bytes(message_id, campaign, user), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def check_signature(secret: bytes, message_id: str, sig: str) -> bool:
-    return hmac.compare_digest(sign(secret, message_id), sig)
+def check_signature(secret: bytes, message_id: str, campaign: str, user: str, sig: str) -> bool:
+    """Constant-time check of a report's `sig`; any text is accepted as input."""
+    expected = sign(secret, message_id, campaign, user).encode()
+    return hmac.compare_digest(expected, sig.encode("utf-8", "surrogatepass"))

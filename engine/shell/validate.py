@@ -5,6 +5,7 @@ hosts off the push-service allow-list, and events only pushcast itself may emit.
 from __future__ import annotations
 
 from connectors.push import AllowList, EndpointRefused, Subscription, SubscriptionError
+from connectors.push.allowlist import normalize_endpoint
 from engine.core import Event, EventError, parse_event
 from engine.core.events import DEFAULT_MAX_AHEAD_MS
 
@@ -22,7 +23,7 @@ def check_subscription(data: object, allowlist: AllowList, field: str = "props")
         allowlist.check(sub)
     except EndpointRefused as exc:
         raise EventError(f"{field}.endpoint", exc.reason) from None
-    return sub.to_json()
+    return {**sub.to_json(), "endpoint": normalize_endpoint(sub.endpoint)}
 
 
 def validate_event(raw: object, arrival_ms: int, allowlist: AllowList,
@@ -39,6 +40,8 @@ def validate_event(raw: object, arrival_ms: int, allowlist: AllowList,
     if name == "$push_unsubscribe":
         if not isinstance(props.get("endpoint"), str) or not props["endpoint"]:
             raise EventError("props.endpoint", "required: the subscription's endpoint URL")
+        # Stored endpoints are normalized: the same spelling finds the same subscription.
+        return Event(event.user, name, event.ts, {**props, "endpoint": normalize_endpoint(props["endpoint"])})
     elif name in ("$notification_shown", "$notification_clicked"):
         if not isinstance(props.get("message"), str) or not props["message"]:
             raise EventError("props.message", "required: the message id from the notification")

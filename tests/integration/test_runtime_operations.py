@@ -60,8 +60,9 @@ def test_reload_keeps_the_last_good_set_and_pending_waits(pushcast_runtime, push
     assert titles == ["Pong 7", "Still thinking about your cart?"]
 
 
-def test_events_file_bad_lines_stats_command_and_first_run(tmp_path, push_emulator):
-    run = PushcastProcess(tmp_path, [push_emulator.origin], {"ping": PING})
+def test_events_file_bad_lines_stats_command_and_first_run(tmp_path, push_emulator, pushcast_runtime):
+    # From the fixture, so that the last start is stopped however the test ends.
+    run = pushcast_runtime({"ping": PING}, start=False)
     # No admin token in the config: one is generated at first run and printed.
     run.config_path.write_text("\n".join(line for line in run.config_path.read_text().splitlines()
                                          if not line.startswith("admin_token")) + "\n")
@@ -73,6 +74,8 @@ def test_events_file_bad_lines_stats_command_and_first_run(tmp_path, push_emulat
     assert f"VAPID public key {run.public_key}" in run.output()
     token = (run.state_dir / "admin_token").read_text().strip()
     assert f"generated admin token {token}" in run.output()
+    # No identity_secret: the start says that browser routes take user ids on trust.
+    assert "identity verification is off: browser routes trust the user id" in run.output()
     run.stop()
     assert "pushcast: stopped" in run.output()
 

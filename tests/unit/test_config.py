@@ -29,6 +29,7 @@ kafka: 127.0.0.1:9092
 redis: redis://127.0.0.1:6379/0
 site_origins: [https://shop.example, "http://localhost:8000/"]
 admin_token: 0123456789abcdef0123
+identity_secret: identity-secret-0123456789
 state_dir: /var/lib/pushcast
 """
 
@@ -51,6 +52,7 @@ def test_every_key_is_read():
     assert (c.kafka, c.redis) == ("127.0.0.1:9092", "redis://127.0.0.1:6379/0")
     assert c.site_origins == ("https://shop.example", "http://localhost:8000")
     assert c.admin_token == "0123456789abcdef0123" and c.state_dir == "/var/lib/pushcast"
+    assert c.identity_secret == "identity-secret-0123456789"
 
 
 def test_none_gives_defaults_and_an_empty_file_too(tmp_path):
@@ -88,6 +90,7 @@ push_services: [{host: "https://fcm.googleapis.com/path"}, {host: fcm.googleapis
 redis: 127.0.0.1:6379
 site_origins: [https://shop.example/app]
 kafak: localhost:9092
+identity_secret: hunter2
 """) == [
         "pushcast.yaml:1:16: limits[0].max: must be at least 1, got 0",
         'pushcast.yaml:1:43: limits[1].per: expected a duration like 10m, got "daily"',
@@ -103,7 +106,9 @@ kafak: localhost:9092
         'pushcast.yaml:8:16: site_origins[0]: expected an origin like https://shop.example (no path), '
         'got "https://shop.example/app"',
         'pushcast.yaml:9:1: kafak: unknown key "kafak" (did you mean "kafka"?); allowed: limits, min_gap, dnd, '
-        "timezone, test_users, vapid, push_services, kafka, redis, site_origins, admin_token, state_dir, max_event_ahead",
+        "timezone, test_users, vapid, push_services, kafka, redis, site_origins, admin_token, identity_secret, "
+        "state_dir, max_event_ahead",
+        "pushcast.yaml:10:18: identity_secret: must be at least 16 characters (try: openssl rand -hex 32)",
     ]
 
 
@@ -117,7 +122,8 @@ def test_dnd_problems_match_campaign_files():
 def test_not_a_mapping():
     assert problems_of("- limits\n") == [
         "pushcast.yaml:1:1: expected a mapping with keys limits, min_gap, dnd, timezone, test_users, vapid, "
-        "push_services, kafka, redis, site_origins, admin_token, state_dir, max_event_ahead, got a list"]
+        "push_services, kafka, redis, site_origins, admin_token, identity_secret, state_dir, max_event_ahead, "
+        "got a list"]
 
 
 def test_project_config_loads():

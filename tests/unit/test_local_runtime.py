@@ -12,8 +12,9 @@ import pytest
 from engine.core import Event
 from engine.shell.clock import ManualClock, SystemClock
 from engine.local.outbox import OutboxSender
-from engine.local.runtime import SendDone
-from engine.shell.tracking import check_signature, sign
+from engine.local.runtime import Prune, SendDone
+from engine.local.store import DEDUPE_HORIZON_MS
+from engine.shell.tracking import check_signature
 from engine.shell.inputs import Report
 from tests.unit.core_helpers import MIN, T0
 from tests.unit.local_helpers import CART, SECRET, Running, ScriptedSender, cart, make_runtime, subscribe
@@ -33,7 +34,7 @@ async def test_a_wait_fires_when_the_clock_reaches_it_and_queues_one_send(tmp_pa
         [row] = runtime.store.pending(10)
         payload = orjson.loads(row.payload)
         assert payload["title"] == "Still thinking about Shoes?"
-        assert payload["user"] == "u1" and check_signature(SECRET, row.message_id, payload["sig"])
+        assert payload["user"] == "u1" and check_signature(SECRET, row.message_id, "cart", "u1", payload["sig"])
         assert runtime.store.stats("cart") == {"cart": {"qualified": 1, "sent": 1}}
     finally:
         await running.stop()
@@ -155,9 +156,10 @@ async def test_reports_count_once_per_message_and_take_the_campaign_from_the_out
         # The SDK may leave out user and campaign: the outbox knows them.
         await runtime.submit([Report(row.message_id, "shown", "", "")])
         assert runtime.store.stats("cart")["cart"]["shown"] == 1
-        # An unknown message naming no campaign counts nowhere.
-        await runtime.submit([Report("forgotten-message", "shown", "", "")])
-        assert set(runtime.store.stats()) == {"cart"}
+        # An unknown message counts nowhere, whatever campaign it names.
+        replies = await runtime.submit([Report("forgotten-message", "shown", "cart", "u1")])
+        assert replies == [{"report": "forgotten-message", "outcome": "unknown"}]
+        assert runtime.store.stats("cart")["cart"]["shown"] == 1
         runtime.clock.set(T0 + 20 * MIN)
         await runtime.submit([Event("u1", "Charged", T0 + 20 * MIN, {"cart_id": "c1", "amount": 30})])
         stats = runtime.store.stats("cart")["cart"]
@@ -183,11 +185,22 @@ async def test_a_timer_fires_within_100_ms_of_its_due_time_on_the_real_clock(tmp
         await running.stop()
 
 
-def test_signatures_are_hmac_of_the_message_id():
-    sig = sign(b"k", "msg-1")
-    assert check_signature(b"k", "msg-1", sig)
-    assert not check_signature(b"k", "msg-2", sig)
-    assert not check_signature(b"other", "msg-1", sig)
+async def test_a_report_for_a_pruned_message_is_refused_and_counts_nowhere(tmp_path):
+    runtime = make_runtime(tmp_path, clock=ManualClock(T0 + 11 * MIN))
+    running = Running(runtime)
+    try:
+        await runtime.submit([subscribe("u1"), cart("u1"), Event("u1", "Ping", T0 + 11 * MIN, {})])
+        [row] = runtime.store.pending(10)
+        await runtime.submit([SendDone(row, "sent", [])])
+        await runtime.submit([Prune(T0 + 11 * MIN + DEDUPE_HORIZON_MS + 1)])
+        assert runtime.store.message(row.message_id) is None
+        # The report names the message's own campaign and user, as a replay would.
+        replies = await runtime.submit([Report(row.message_id, "clicked", "cart", "u1")])
+        assert replies == [{"report": row.message_id, "outcome": "unknown"}]
+        assert "clicked" not in runtime.store.stats("cart")["cart"]
+        assert all(not s.clicked for s in runtime.user_state("u1").sent)
+    finally:
+        await running.stop()
 
 
 async def test_test_profiles_are_counted_apart(tmp_path):

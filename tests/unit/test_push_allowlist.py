@@ -109,6 +109,16 @@ def test_bad_entries_are_config_errors_naming_the_key(hosts, origins, words):
         ("fe80::1%eth0", False),
         ("::ffff:127.0.0.1", False),
         ("0.0.0.0", False),
+        # IPv6 forms that embed an IPv4 address: judged by the address they embed.
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+        ("2002:a9fe:a9fe::", False),  # 6to4 of 169.254.169.254 (cloud metadata)
+        ("2002:8efa:b9ca::1", True),  # 6to4 of a public address
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a01:203", False),  # NAT64 of 10.1.2.3
+        ("64:ff9b::8efa:b9ca", True),  # NAT64 of a public address
+        ("64:ff9b:1::a01:203", False),  # RFC 8215 local-use NAT64
+        ("::127.0.0.1", False),  # IPv4-compatible (deprecated)
     ],
 )
 def test_resolved_addresses_must_be_public(address, allowed):
