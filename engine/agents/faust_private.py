@@ -21,8 +21,8 @@ from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Iterable, List, MutableMapping, Optional, Set
 
 import aiokafka
+import faust.streams
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.streams import _current_event
 from faust.transport.consumer import ConsumerThread
 from faust.types import TP
 from intervaltree import IntervalTree
@@ -91,19 +91,20 @@ class FaustInternalsChanged(PushcastError):
     """The installed faust-streaming or aiokafka lacks an internal pushcast relies on."""
 
 
-def check_installed(internals: Iterable[Internal] = INTERNALS) -> list[str]:
-    """Every mismatch between `internals` and the installed packages (empty: all hold)."""
-    return [problem for internal in internals for problem in problems(internal)]
-
-
-@functools.cache
-def verify_installed() -> None:
-    """Raise `FaustInternalsChanged` naming each internal the installed packages lack."""
-    found = check_installed()
+def verify(internals: Iterable[Internal]) -> None:
+    """Raise `FaustInternalsChanged` naming each of `internals` the installed packages lack
+    or have reshaped."""
+    found = [problem for internal in internals for problem in problems(internal)]
     if found:
         raise FaustInternalsChanged(
             "the Kafka worker relies on faust-streaming/aiokafka internals that changed "
             "(see engine/agents/faust_private.py):\n  " + "\n  ".join(found))
+
+
+@functools.cache
+def verify_installed() -> None:
+    """`verify(INTERNALS)`, once per process (a worker checks when it builds its runtime)."""
+    verify(INTERNALS)
 
 
 def _require(owner: Any, name: str) -> Any:
@@ -122,7 +123,7 @@ def set_current_event(event) -> None:
     (RocksDB store and changelog) from the current event, which its stream sets to the
     last record iterated; a batch holds records of several partitions, so each write
     names its own record. Faust has no public setter."""
-    _current_event.set(weakref.ref(event))
+    faust.streams._current_event.set(weakref.ref(event))  # looked up here: a missing one is named by verify()
 
 
 def partition_dbs(store, partitions: Iterable[int]) -> list | None:

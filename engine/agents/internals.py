@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,8 +126,18 @@ def _declared(cls: type, name: str) -> Any:
     for klass in cls.__mro__:
         annotations = klass.__dict__.get("__annotations__", {})
         if name in annotations:
-            return annotations[name]
+            return _evaluated(annotations[name], klass)
     return _MISSING
+
+
+def _evaluated(annotation: Any, klass: type) -> Any:
+    # A module with `from __future__ import annotations` keeps them as strings.
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, vars(sys.modules[klass.__module__]))  # noqa: S307 - upstream's own source
+    except Exception:
+        return annotation
 
 
 def _assigned(name: str) -> str:
