@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from contextvars import ContextVar
-from pathlib import Path
 from typing import List, MutableMapping
 
 import faust
