@@ -245,3 +245,49 @@ def test_only_the_asked_partitions_of_a_real_rocksdb_store_are_read(app):
     assert asyncio.run(scan_users(table, {1})) == [("u1", b"0 1 -\n{}")]
     assert faust_private.partition_dbs(store, {5}) == []
     assert faust_private.partition_dbs({}, {0}) is None  # not RocksDB: the caller copies it at once
+
+
+def test_after_faust_seeks_pushcast_positions_then_the_changelogs_are_sought(app, monkeypatch):
+    calls = []
+
+    async def faust_seek():  # stands for Faust's own: it needs a broker
+        calls.append("faust")
+
+    async def position():
+        calls.append("pushcast")
+
+    async def reseek(app_):
+        calls.append("changelogs")
+
+    app.consumer.perform_seek = faust_seek
+    monkeypatch.setattr(faust_private, "reseek_changelogs", reseek)
+    faust_private.take_over_positions(app, position)
+    asyncio.run(app.consumer.perform_seek())
+    assert calls == ["faust", "pushcast", "changelogs"]
+
+
+class SeekingConsumer:
+    def __init__(self, assigned):
+        self.assigned, self.sought = assigned, {}
+
+    def assignment(self):
+        return self.assigned
+
+    async def seek(self, tp, offset):
+        self.sought[tp] = offset
+
+
+def _recovering_app(in_recovery: bool, consumer):
+    from types import SimpleNamespace
+
+    recovery = SimpleNamespace(standby_offsets={TP("c", 0): 5, TP("c", 9): 3}, active_offsets={TP("c", 1): -1})
+    return SimpleNamespace(tables=SimpleNamespace(recovery=recovery), consumer=consumer, in_recovery=in_recovery)
+
+
+def test_changelog_partitions_are_read_again_after_the_last_record_read():
+    consumer = SeekingConsumer({TP("c", 0), TP("c", 1)})
+    asyncio.run(faust_private.reseek_changelogs(_recovering_app(True, consumer)))
+    assert consumer.sought == {TP("c", 0): 6, TP("c", 1): 0}  # c/9 is not assigned here
+    consumer = SeekingConsumer({TP("c", 0), TP("c", 1)})
+    asyncio.run(faust_private.reseek_changelogs(_recovering_app(False, consumer)))
+    assert consumer.sought == {TP("c", 0): 6}  # active ones only while recovering
