@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Iterable, List, MutableMapping, Opt
 
 import aiokafka
 import faust.streams
+from aiokafka.protocol.metadata import MetadataRequest
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport.consumer import ConsumerThread
 from faust.types import TP
@@ -84,6 +85,13 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(_FETCHER, "_fetch_max_wait_ms", ATTRIBUTE, set_by=(f"{_FETCHER}.__init__",),
              read_by=(f"{_FETCHER}._get_actions_per_node",),
              why="the wait of each fetch request, read per request (Faust fixes it at 1.5 s)"),
+    # Describing topics before Faust starts (topics.py), without creating missing ones.
+    Internal("aiokafka.admin.client:AIOKafkaAdminClient", "_send_request", COROUTINE,
+             params=("self", "request", "node_id"),
+             why="sends a metadata request of pushcast's own (describe_topics' allows auto-create)"),
+    Internal("aiokafka.protocol.metadata:MetadataRequest", "__init__", METHOD,
+             params=("self", "topics", "allow_auto_topic_creation"),
+             why="a metadata request that leaves a missing topic missing"),
 )
 
 
@@ -258,3 +266,15 @@ def shorten_fetch_wait(app, wait_ms: int) -> None:
     fetcher = _require(kafka_consumer, "_fetcher")
     _require(fetcher, "_fetch_max_wait_ms")
     fetcher._fetch_max_wait_ms = wait_ms
+
+
+# --- topics, before Faust starts ------------------------------------------------------
+
+
+async def describe_topics_uncreated(admin, names: list[str]) -> list[dict]:
+    """aiokafka's `describe_topics` without its metadata request's default: that one lets
+    the broker auto-create a topic it lacks, at the broker's partition count; here a
+    missing topic stays missing (and is made at the count the worker asks, topics.py).
+    `admin` is a started `AIOKafkaAdminClient`; the topics' metadata as dicts."""
+    response = await admin._send_request(MetadataRequest(names, allow_auto_topic_creation=False))
+    return response.to_object()["topics"]

@@ -291,3 +291,27 @@ def test_changelog_partitions_are_read_again_after_the_last_record_read():
     consumer = SeekingConsumer({TP("c", 0), TP("c", 1)})
     asyncio.run(faust_private.reseek_changelogs(_recovering_app(False, consumer)))
     assert consumer.sought == {TP("c", 0): 6}  # active ones only while recovering
+
+
+class RecordingAdmin:
+    """Stands for a started aiokafka admin client: answers every request with one topic."""
+
+    def __init__(self):
+        self.requests = []
+
+    async def _send_request(self, request, node_id=None):
+        from types import SimpleNamespace
+
+        self.requests.append(request)
+        return SimpleNamespace(to_object=lambda: {"topics": [{"topic": "t", "error_code": 0, "partitions": []}]})
+
+
+def test_topics_are_described_without_letting_the_broker_create_them():
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    admin = RecordingAdmin()
+    described = asyncio.run(faust_private.describe_topics_uncreated(admin, ["t"]))
+    assert described == [{"topic": "t", "error_code": 0, "partitions": []}]
+    (request,) = admin.requests
+    assert isinstance(request, MetadataRequest)
+    assert request._topics == ["t"] and request._allow_auto_topic_creation is False
