@@ -31,7 +31,7 @@ from engine.agents import reach
 from engine.agents.campaigns import CampaignSource
 from engine.shell.clock import SystemClock
 from engine.shell.metrics import Metrics, worker_metrics
-from engine.agents.faust_fixes import shorten_fetch_wait, take_over_positions
+from engine.agents import faust_private
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.records import (
     DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify, decode_schedule_cursor, encode_notify, encode_run,
@@ -135,7 +135,7 @@ class Runtime:
             self.metrics.records_skipped.labels(guard.topic).inc(len(skipped))
             for record in skipped:
                 # Done with, without an acknowledgement: Faust must not commit past it.
-                record.ref.message.acked = True
+                faust_private.leave_unacknowledged(record.ref.message)
         for partition, offset in holes.items():
             log.warning("%s[%d]: records from %d were not delivered; reading again from there",
                         guard.topic, partition, offset)
@@ -232,7 +232,7 @@ class Runtime:
         the last record applied to the table, a sends partition at its committed offset."""
         consumer = self.app.consumer
         for tp in consumer.assignment():
-            committed = consumer._committed_offset.get(tp) or 0
+            committed = faust_private.committed_offset(consumer, tp) or 0
             if tp.topic == self.events_guard.topic:
                 offset, guard = applied_position(self.table, tp.partition), self.events_guard
             elif tp.topic == self.sends_guard.topic:
@@ -250,10 +250,10 @@ class Runtime:
     async def catch_up_commits(self) -> None:
         consumer = self.app.consumer
         due = {tp: offset for tp, offset in self.commits_to_catch_up.items()
-               if tp in consumer.assignment() and consumer._committed_offset.get(tp) == offset}
+               if tp in consumer.assignment() and faust_private.committed_offset(consumer, tp) == offset}
         self.commits_to_catch_up.clear()
         if due:
-            await consumer._commit(due)
+            await faust_private.commit_offsets(consumer, due)
 
     async def timer_loop(self) -> None:
         # mode leaves the root logger at DEBUG (its handler filters): every debug call in
@@ -355,6 +355,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
                    metrics: Metrics | None = None) -> Runtime:
     """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
     none (the sender agent is not started); the CLI builds them from the config."""
+    faust_private.verify_installed()  # an upgrade that changed Faust's internals stops here
     metrics = metrics or worker_metrics()
     clock = clock or SystemClock()
     campaigns = CampaignSource(settings.campaigns, settings.config, metrics)
@@ -392,10 +393,9 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
                                           key_serializer="raw", value_serializer="raw")
     runtime.reach_replies_topic = app.topic(settings.reach_replies_topic, partitions=1,
                                             key_serializer="raw", value_serializer="raw")
-    table = app.Table("users", default=None, partitions=settings.partitions)
-    # Faust derives "json" from an untyped table; values here are bytes made by records.py.
-    table.key_serializer = table.value_serializer = "raw"
-    table._changelog_topic = None  # made again, lazily, with the raw serializers
+    # Keys and values are bytes made by records.py: typed so, the table and its changelog
+    # serialize them raw (Faust derives "json" for an untyped table).
+    table = app.Table("users", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes)
     runtime.table = table
 
     async def user_agent(stream):
@@ -419,8 +419,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
-        take_over_positions(runtime)
-        shorten_fetch_wait(app, settings.fetch_wait_ms)
+        faust_private.take_over_positions(app, runtime.position_partitions)
+        faust_private.shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)
     if settings.api_port:

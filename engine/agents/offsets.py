@@ -12,12 +12,16 @@ So every stream here is guarded:
 - a batch keeps only the records that continue their partition without a hole; a record
   after a hole means records were dropped, and the partition is sought back to the hole;
 - a record not applied is never acknowledged, and commits move only over a run of
-  acknowledged offsets that starts at the committed one.
+  acknowledged offsets that starts at the committed one (`faust_private.strict_new_offset`).
+
+The Faust internals this takes (its commit bookkeeping) are reached through faust_private.py.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, TypeVar
+
+from engine.agents import faust_private
 
 R = TypeVar("R")
 
@@ -58,42 +62,8 @@ class OffsetGuard:
         return kept, holes, skipped
 
 
-def strict_new_offset(consumer: Any):
-    """A replacement for Faust's `Consumer._new_offset(tp)`: the offset to commit is the end
-    of the run of acknowledged offsets that starts exactly at the committed offset."""
-
-    def new_offset(tp) -> int | None:
-        committed = consumer._committed_offset.get(tp)
-        acked = consumer._acked.get(tp)
-        if committed is None or not acked:
-            return None
-        acked.sort()
-        stale = 0
-        while stale < len(acked) and acked[stale] < committed:
-            stale += 1
-        end = committed
-        for offset in acked[stale:]:
-            if offset != end:
-                break
-            end += 1
-        if end == committed:
-            if stale:
-                consumer._acked_index[tp].difference_update(acked[:stale])
-                del acked[:stale]
-            return None
-        done = end - committed + stale
-        consumer._acked_index[tp].difference_update(acked[:done])
-        del acked[:done]
-        return end
-
-    return new_offset
-
-
 async def seek_guarded(consumer: Any, tp, offset: int) -> None:
     """Seek `tp` to `offset` and make it the base of commits: acknowledgements and gaps
     Faust kept for it belong to an older read and must not be committed."""
     await consumer.seek(tp, offset)
-    consumer._committed_offset[tp] = offset
-    consumer._acked.pop(tp, None)
-    consumer._acked_index.pop(tp, None)
-    consumer._gap.pop(tp, None)
+    faust_private.reset_commit_base(consumer, tp, offset)

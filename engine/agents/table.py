@@ -10,9 +10,8 @@ SCHEDULE_PREFIX + partition/campaign). Values are bytes too
 from __future__ import annotations
 
 import asyncio
-import weakref
 
-from faust.streams import _current_event
+from engine.agents import faust_private
 
 # Table keys of the per-partition applied offsets and schedule cursors; user ids never
 # contain NUL (events.py), so every internal key starts with one.
@@ -31,24 +30,20 @@ def user_items(table) -> list[tuple[str, bytes]]:
             if value is not None and not (isinstance(key, bytes) and key.startswith(INTERNAL_KEY))]
 
 
-async def scan_users(table, partitions: set[int] | None = None,
-                     slice_size: int = 5000) -> list[tuple[str, bytes]]:
-    """`user_items`, read from RocksDB a slice at a time so the event loop keeps running
-    (wake-ups fire on time): a million users take seconds to read. With `partitions`,
-    only those partitions' stores are read (a reach question is about one partition).
-    A memory store is copied at once (a dict copies fast, and may not change while it
-    is read); callers still check each state's own partition."""
+async def scan_users(table, partitions: set[int], slice_size: int = 5000) -> list[tuple[str, bytes]]:
+    """`user_items` of `partitions`, read from RocksDB a slice at a time so the event loop
+    keeps running (wake-ups fire on time): a million users take seconds to read. A memory
+    store is copied at once (a dict copies fast, and may not change while it is read);
+    callers still check each state's own partition."""
     store = table.data
-    if not hasattr(store, "_dbs_for_actives"):
+    dbs = faust_private.partition_dbs(store, partitions)
+    if dbs is None:
         return user_items(table)
-    if partitions is None:
-        dbs = list(store._dbs_for_actives())
-    else:
-        dbs = [db for partition, db in list(store._dbs.items()) if partition in partitions]
+    skip = store.offset_key  # where Faust keeps a partition's changelog position
     out: list[tuple[str, bytes]] = []
     for db in dbs:
-        for i, (key, value) in enumerate(store._visible_items(db)):
-            if value is not None and not key.startswith(INTERNAL_KEY):
+        for i, (key, value) in enumerate(db.items()):
+            if value is not None and key != skip and not key.startswith(INTERNAL_KEY):
                 out.append((key.decode(), value))
             if i % slice_size == slice_size - 1:
                 await asyncio.sleep(0)
@@ -58,7 +53,7 @@ async def scan_users(table, partitions: set[int] | None = None,
 def in_context(event) -> None:
     # Faust picks a table's partition (changelog and store) from the current event; a
     # batch holds records of several partitions, so each write names its own record.
-    _current_event.set(weakref.ref(event))
+    faust_private.set_current_event(event)
 
 
 def write_applied(table, records) -> None:

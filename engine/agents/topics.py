@@ -98,10 +98,9 @@ def _check(specs: list[TopicSpec], counts: dict[str, int]) -> None:
 async def _describe(admin, names: list[str]) -> list[dict]:
     """admin.describe_topics without its default allow_auto_topic_creation=True: a topic
     missing here must stay missing, not appear at the broker's default count."""
-    from aiokafka.protocol.metadata import MetadataRequest
+    from engine.agents.faust_private import describe_topics_uncreated
 
-    response = await admin._send_request(MetadataRequest(names, allow_auto_topic_creation=False))
-    return response.to_object()["topics"]
+    return await describe_topics_uncreated(admin, names)
 
 
 async def _partition_counts(admin, names: list[str]) -> dict[str, int]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from hypothesis import given, strategies as st
 
-from engine.agents.offsets import OffsetGuard, strict_new_offset
+from engine.agents.faust_private import strict_new_offset
+from engine.agents.offsets import OffsetGuard
 
 
 @dataclass(frozen=True)
