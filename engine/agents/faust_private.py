@@ -75,6 +75,13 @@ INTERNALS: tuple[Internal, ...] = (
              why="where reading an active changelog partition got (to seek back after a drop)"),
     Internal(_RECOVERY, "standby_offsets", ATTRIBUTE, annotation=typing.Counter[TP],
              why="likewise for standby changelog partitions"),
+    # A seek made in the consumer's own thread (Faust's seek runs aiokafka's from the
+    # agent's thread, racing the fetcher: KeyError in Fetcher.fetched_records, and the
+    # worker crashes).
+    Internal(_CONSUMER, "_read_offset", ATTRIBUTE, annotation=MutableMapping[TP, Optional[int]],
+             read_by=(f"{_CONSUMER}._drain_messages",), why="where Faust reads a partition from next (its seek sets it)"),
+    Internal("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread", "_ensure_consumer", METHOD,
+             params=("self",), why="the started aiokafka consumer, to seek it in its own thread"),
     # The aiokafka fetcher Faust builds, for its fetch wait.
     Internal("faust.transport.consumer:ThreadDelegateConsumer", "_thread", ATTRIBUTE, annotation=ConsumerThread,
              why="the thread holding Faust's aiokafka consumer"),
@@ -151,6 +158,16 @@ def committed_offset(consumer, tp) -> int | None:
     """The offset Faust counts commits of `tp` from: the committed one after its seek (None
     when unknown or 0), or the one pushcast's seek set. No public getter exists."""
     return consumer._committed_offset.get(tp)
+
+
+async def seek_in_consumer_thread(consumer, tp, offset: int) -> None:
+    """Faust's `Consumer.seek`, with aiokafka's seek run in the thread that owns the
+    aiokafka consumer. Faust calls it from the agent's thread, where it can change the
+    fetcher's buffered records while the consumer thread drains them; aiokafka then
+    raises KeyError in `Fetcher.fetched_records` and the worker crashes."""
+    thread = consumer._thread
+    await thread.call_thread(thread._ensure_consumer().seek, tp, offset)
+    consumer._read_offset[tp] = offset if offset else None
 
 
 def reset_commit_base(consumer, tp, offset: int) -> None:
@@ -250,7 +267,7 @@ async def reseek_changelogs(app) -> None:
     for offsets in reading:
         for tp, offset in list(offsets.items()):
             if tp in assigned:
-                await consumer.seek(tp, max(offset, -1) + 1)
+                await seek_in_consumer_thread(consumer, tp, max(offset, -1) + 1)
 
 
 def shorten_fetch_wait(app, wait_ms: int) -> None:

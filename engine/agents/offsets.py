@@ -65,5 +65,5 @@ class OffsetGuard:
 async def seek_guarded(consumer: Any, tp, offset: int) -> None:
     """Seek `tp` to `offset` and make it the base of commits: acknowledgements and gaps
     Faust kept for it belong to an older read and must not be committed."""
-    await consumer.seek(tp, offset)
+    await faust_private.seek_in_consumer_thread(consumer, tp, offset)
     faust_private.reset_commit_base(consumer, tp, offset)

@@ -79,9 +79,12 @@ def test_the_readme_kafka_section_works_as_written(kafka_bootstrap, redis_url, p
                 continue
             assert argv[0] == ".venv/bin/pushcast", argv
             argv = [str(PUSHCAST), *argv[1:]]
-            for flag, value in (("--kafka", kafka_bootstrap), ("--redis", redis_url)):
-                if flag in argv:  # the README's addresses are those of scripts/services
-                    assert argv[argv.index(flag) + 1] == value
+            for flag, default, value in (("--kafka", "127.0.0.1:19092", kafka_bootstrap),
+                                         ("--redis", "redis://127.0.0.1:16379/0", redis_url)):
+                if flag in argv:  # the README's addresses are scripts/services' defaults
+                    at = argv.index(flag) + 1
+                    assert argv[at] == default, argv
+                    argv[at] = value  # where the services of this run listen (PUSHCAST_*_PORT)
             command = argv[1]
             if command == "worker":
                 port = free_port()

@@ -267,14 +267,32 @@ def test_after_faust_seeks_pushcast_positions_then_the_changelogs_are_sought(app
 
 
 class SeekingConsumer:
+    """Faust's consumer as the adapter seeks it: aiokafka's seek, run by its thread."""
+
     def __init__(self, assigned):
-        self.assigned, self.sought = assigned, {}
+        self.assigned, self.sought, self._read_offset = assigned, {}, {}
+        self._thread = self
+        self.threads = []
 
     def assignment(self):
         return self.assigned
 
-    async def seek(self, tp, offset):
+    def _ensure_consumer(self):
+        return self
+
+    async def call_thread(self, method, *args):
+        self.threads.append(method.__name__)
+        return method(*args)
+
+    def seek(self, tp, offset):
         self.sought[tp] = offset
+
+
+def test_a_seek_runs_in_the_consumer_thread_and_sets_the_read_offset():
+    consumer = SeekingConsumer({TP("e", 0)})
+    asyncio.run(faust_private.seek_in_consumer_thread(consumer, TP("e", 0), 7))
+    assert consumer.threads == ["seek"] and consumer.sought == {TP("e", 0): 7}
+    assert consumer._read_offset == {TP("e", 0): 7}
 
 
 def _recovering_app(in_recovery: bool, consumer):
