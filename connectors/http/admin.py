@@ -158,7 +158,7 @@ async def post_reload(request: web.Request) -> web.Response:
     if watcher is None:
         raise ApiError(404, "no campaign folder is watched")
     problems: list[str] = []
-    reloaded = watcher.reload(problems)
+    reloaded = await watcher.reload_async(problems)  # off the event loop: a big file takes seconds
     return ok({"reloaded": reloaded, "problems": problems,
                "campaigns": sorted(context(request).runtime.campaigns.by_id)})
 

@@ -65,7 +65,7 @@ async def middleware(request: web.Request, handler):
             raise
         response = error(exc.status, exc.reason)
     except Exception:
-        log.exception("%s %s failed", request.method, request.path)
+        log.exception("%s %r failed", request.method, request.path)  # %r: no control characters in logs
         response = error(500, "internal error (logged)")
     if ctx.metrics is not None:
         ctx.metrics.http_requests.labels(route, str(response.status)).inc()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import orjson
 
 from engine.core import Event, EventError, Notify, Subscription, UserState, parse_event
+from engine.core.events import DEFAULT_MAX_AHEAD_MS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
 
 INTERNAL_HEADER = "pushcast-internal"
@@ -45,12 +46,13 @@ def header(headers, name: str) -> bytes | None:
     return None
 
 
-def decode_record(key: bytes | None, value: bytes | None, headers,
-                  timestamp_ms: int) -> Event | WakeUp | ScheduledRun | TestSend:
+def decode_record(key: bytes | None, value: bytes | None, headers, timestamp_ms: int,
+                  max_ahead_ms: int = DEFAULT_MAX_AHEAD_MS) -> Event | WakeUp | ScheduledRun | TestSend:
     """One events-topic record; raises EventError (with `.field`) for a dead letter.
 
-    A missing `ts` is the record's Kafka timestamp: the same on every replay, so message
-    ids stay deterministic.
+    A missing `ts` is the record's Kafka timestamp, and a `ts` may be at most
+    `max_ahead_ms` after it (pushcast.yaml `max_event_ahead`): the same on every replay,
+    so decisions and message ids stay deterministic.
     """
     if value is None:
         raise EventError("value", "empty record (no value)")
@@ -61,7 +63,7 @@ def decode_record(key: bytes | None, value: bytes | None, headers,
     kind = header(headers, INTERNAL_HEADER)
     if kind is not None:
         return _decode_internal(kind, raw)
-    event = parse_event(raw, timestamp_ms)
+    event = parse_event(raw, timestamp_ms, max_ahead_ms)
     if key is not None:
         try:
             key_text = key.decode() if isinstance(key, (bytes, bytearray)) else str(key)

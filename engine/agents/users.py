@@ -66,7 +66,8 @@ class UserProcessor:
         cache: dict[str, StoredState] = {}
         for record in records:
             try:
-                item = decode_record(record.key, record.value, record.headers, record.timestamp_ms)
+                item = decode_record(record.key, record.value, record.headers, record.timestamp_ms,
+                                     campaigns.config.max_event_ahead * 1000)
             except EventError as exc:
                 out.dead_letters.append(DeadLetter(record, exc.field, str(exc)))
                 continue

@@ -114,3 +114,15 @@ def test_a_scheduled_run_qualifies_the_user_and_waits_for_local_time(processor):
     result = processor.process([rec(3, value=value, headers=headers)], table.load)
     berlin_ten = START + 5 * 86_400_000 - 3_600_000  # 2026-11-30T09:00Z
     assert result.states["u1"][0].state.next_due == berlin_ten
+
+
+def test_the_configured_max_event_ahead_holds_on_kafka_too():
+    ahead = {"user": "u1", "event": "Viewed", "ts": START + 36 * 3600_000, "props": {}}  # 1.5 days ahead
+
+    def dead_letters(config: str) -> list[str]:
+        campaigns = CampaignSet(load_campaigns([ROOT / "campaigns.d" / "abandoned-cart.yaml"]), parse_config(config))
+        proc = UserProcessor(lambda: campaigns, worker_metrics(), lambda: START)
+        return [letter.field for letter in proc.process([rec(0, ahead)], Table().load).dead_letters]
+
+    assert dead_letters("{}") == ["ts"]  # the default: one day
+    assert dead_letters("max_event_ahead: 2d\n") == []
