@@ -100,11 +100,12 @@ def reach_command(args: argparse.Namespace) -> int:
 def _reach_over_store(args: argparse.Namespace):
     """Read the embedded runtime's store (read-only, beside a running `pushcast run`)."""
     from engine.local.reach import reach_of_store
-    from engine.local.reload import load_set
+    from engine.core import CampaignSet
     from engine.local.store import Store
+    from engine.rules.loader import load_campaigns
 
     config, base = _config(args.config)
-    campaigns = load_set([args.campaigns], config)
+    campaigns = CampaignSet(load_campaigns([args.campaigns]), config)
     state_dir = _state_dir(args, config, base)
     compiled = campaigns.get(args.campaign)
     if compiled is None:

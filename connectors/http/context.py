@@ -21,7 +21,7 @@ class ApiContext:
     site_origins: tuple[str, ...] = ()
     metrics: object | None = None
     sdk_dir: Path | None = None
-    watcher: object | None = None  # engine.local.reload.CampaignWatcher
+    watcher: object | None = None  # engine.shell.reload.CampaignReloader
     open_events: bool = False  # accept non-reserved events without the admin token
     rate_limit: ClientRateLimit = field(default_factory=ClientRateLimit)
     # identity verification (engine.shell.identity): None, browser routes trust user ids

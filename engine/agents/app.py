@@ -28,8 +28,8 @@ import orjson
 from faust.types import TP
 
 from engine.agents import reach
-from engine.agents.campaigns import CampaignSource
 from engine.shell.clock import SystemClock
+from engine.shell.reload import CampaignReloader, load_set
 from engine.shell.metrics import Metrics, worker_metrics
 from engine.agents import faust_private
 from engine.agents.offsets import OffsetGuard, seek_guarded
@@ -61,7 +61,7 @@ class Runtime:
     settings: WorkerSettings
     app: faust.App
     metrics: Metrics
-    campaigns: CampaignSource
+    campaigns: CampaignReloader
     users: UserProcessor
     sends: SendProcessor | None
     index: WakeIndex
@@ -267,7 +267,7 @@ class Runtime:
             ticks += 1
             try:
                 if ticks % reload_every == 0:
-                    self.campaigns.reload_if_changed()
+                    await self.campaigns.reload_if_changed()  # read in a thread
                 if self.ready and not self.app.rebalancing:
                     await self.catch_up_commits()
                     await self.fire_due()
@@ -358,7 +358,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     faust_private.verify_installed()  # an upgrade that changed Faust's internals stops here
     metrics = metrics or worker_metrics()
     clock = clock or SystemClock()
-    campaigns = CampaignSource(settings.campaigns, settings.config, metrics)
+    campaigns = CampaignReloader(settings.campaigns, settings.config,
+                                 load_set(settings.campaigns, settings.config), metrics=metrics)  # bad: no start
     store = "memory://" if settings.store == "memory" else "rocksdb://"
     app = faust.App(
         settings.app_id,

@@ -30,6 +30,6 @@ What is guaranteed:
   the report.
 - Power loss: with `synchronous=FULL`, committed batches survive it too.
 
-Not covered: a file given as `--events -` (stdin) cannot be resumed after a crash; the
-global config (pushcast.yaml) is read at start only (campaigns reload live).
+Not covered: a file given as `--events -` (stdin) cannot be resumed after a crash; of
+pushcast.yaml, only what decisions read reloads live (`engine.shell.reload`).
 """

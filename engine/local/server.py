@@ -15,23 +15,26 @@ from aiohttp import web
 
 from connectors.http import ApiContext, build_app
 from connectors.http.ratelimit import ClientRateLimit
-from engine.shell.metrics import embedded_metrics
 from connectors.push import AllowList, MemoryRateLimiter, Rate, Sender
 from connectors.push.errors import PushError
+from engine.core import CampaignSet
+from engine.core.isotime import parse_iso
+from engine.errors import PushcastError
 from engine.local import keys
 from engine.local.api import EmbeddedApi
-from engine.core.isotime import parse_iso
-from engine.shell.clock import ManualClock, SystemClock, now_ms
 from engine.local.events_file import EventFileReader
 from engine.local.outbox import OutboxSender
-from engine.local.reload import CampaignWatcher, load_set
 from engine.local.runtime import Prune, Runtime
 from engine.local.schedule import Scheduler
 from engine.local.store import Store
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
-from engine.errors import PushcastError
-from engine.shell.identity import ENV as IDENTITY_ENV, identity_secret
+from engine.rules.loader import load_campaigns
+from engine.shell.clock import ManualClock, SystemClock, now_ms
+from engine.shell.identity import ENV as IDENTITY_ENV
+from engine.shell.identity import identity_secret
+from engine.shell.metrics import embedded_metrics
+from engine.shell.reload import CampaignReloader
 
 log = logging.getLogger("pushcast")
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,7 +120,7 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     base = config_path.parent if config_path is not None else None
     state_dir = options.state_dir or _resolve(base, config.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # user data and secrets
-    campaigns = load_set([options.campaigns], config)
+    campaigns = CampaignSet(load_campaigns([options.campaigns]), config)
     allowlist, limiter = build_allowlist(config)
     key_path = _resolve(base, config.vapid_key) if config.vapid_key else state_dir / keys.VAPID_KEY_FILE
     signer, public_key, generated_key = keys.vapid_signer(key_path, config.vapid_subject)
@@ -130,12 +133,13 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
 
     store = Store.open_dir(state_dir)
     metrics = embedded_metrics()
-    metrics.reloaded(True, len(campaigns.by_id))
     runtime = Runtime(store, campaigns, secret=secret, clock=_clock(options, store), metrics=metrics)
     sender = Sender(signer, allowlist=allowlist, rate_limiter=limiter)
     outbox = OutboxSender(runtime, sender, metrics=metrics)
     scheduler = Scheduler(runtime)
-    watcher = CampaignWatcher(runtime, [options.campaigns], config, metrics=metrics)
+    watcher = CampaignReloader([options.campaigns], config_path, campaigns, metrics=metrics)
+    watcher.on_change(lambda new: setattr(runtime, "campaigns", new))
+    watcher.on_change(lambda _new: scheduler.changed.set())  # new schedules: re-plan
     sdk_dir = options.sdk_dir or ROOT / "sdk"
     if options.browser_rate <= 0:
         raise StartupError(f"--browser-rate: expected requests a second above 0, got {options.browser_rate}")

@@ -94,3 +94,12 @@ async def admin_api(runtime: Runtime):
     finally:
         await client.close()
         await running.stop()
+
+
+def watch(runtime: Runtime, folder, *, config_path=None, metrics=None, interval: float = 1.0):
+    """The reloader of a `pushcast run` over `folder`, wired to this runtime as serve() does."""
+    from engine.shell.reload import CampaignReloader
+
+    reloader = CampaignReloader([folder], config_path, runtime.campaigns, metrics=metrics, interval=interval)
+    reloader.on_change(lambda new: setattr(runtime, "campaigns", new))
+    return reloader

@@ -8,11 +8,10 @@ import asyncio
 
 import pytest
 
-from engine.local.reload import CampaignWatcher
 from engine.rules.errors import ConfigError
 from engine.rules.loader import load_campaigns, parse_campaign
 from engine.rules.yamlpos import MAX_DEPTH, MAX_FILE_BYTES
-from tests.unit.local_helpers import CART, Running, make_runtime
+from tests.unit.local_helpers import CART, Running, make_runtime, watch
 
 GOOD = """campaign: welcome
 who: {on: Signed Up}
@@ -101,7 +100,7 @@ async def test_the_reload_reads_the_folder_off_the_event_loop(tmp_path):
         (folder / f"c{n}.yaml").write_text(CART.replace("campaign: cart", f"campaign: c{n}"))
     runtime = make_runtime(tmp_path / "state")
     running = Running(runtime)
-    watcher = CampaignWatcher(runtime, [folder], runtime.campaigns.config)
+    watcher = watch(runtime, folder)
     ticks = 0
 
     async def tick():

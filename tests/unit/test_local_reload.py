@@ -8,9 +8,8 @@ import logging
 from prometheus_client import CollectorRegistry
 
 from engine.shell.metrics import Metrics, embedded_metrics
-from engine.local.reload import CampaignWatcher
 from tests.unit.core_helpers import MIN, T0
-from tests.unit.local_helpers import CART, Running, cart, make_runtime, subscribe
+from tests.unit.local_helpers import CART, Running, cart, make_runtime, subscribe, watch
 
 PRICE = """
 campaign: price
@@ -30,7 +29,7 @@ async def test_a_bad_folder_keeps_the_previous_set_and_a_fix_is_picked_up(tmp_pa
     metrics = embedded_metrics(CollectorRegistry())
     runtime = make_runtime(tmp_path / "state", CART, metrics=metrics)
     running = Running(runtime)
-    watcher = CampaignWatcher(runtime, [folder], runtime.campaigns.config, metrics=metrics, interval=0.01)
+    watcher = watch(runtime, folder, metrics=metrics, interval=0.01)
     try:
         await runtime.submit([subscribe("u1"), cart("u1")])
         before = runtime.campaigns
@@ -66,7 +65,7 @@ async def test_a_removed_campaign_sends_nothing_for_its_waits(tmp_path):
     running = Running(runtime)
     try:
         await runtime.submit([subscribe("u1"), cart("u1")])
-        assert CampaignWatcher(runtime, [folder], runtime.campaigns.config).reload() is True
+        assert watch(runtime, folder).reload() is True
         runtime.clock.set(T0 + 10 * MIN)
         await runtime.fire_due()
         assert runtime.store.pending_count() == 0
@@ -81,7 +80,7 @@ async def test_a_slow_reload_finishing_last_does_not_undo_a_newer_one(tmp_path):
     runtime = make_runtime(tmp_path / "state", CART)
     running = Running(runtime)
     try:
-        watcher = CampaignWatcher(runtime, [folder], runtime.campaigns.config)
+        watcher = watch(runtime, folder)
         # The poller's thread reads the folder as it was...
         slow = watcher._load(watcher._next_generation())
         # ...then the folder changes and SIGHUP / the admin API reloads it at once.
