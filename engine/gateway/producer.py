@@ -34,7 +34,7 @@ def report_record(report: Report, now: int) -> tuple[bytes, bytes]:
 
 
 class EventProducer:
-    def __init__(self, bootstrap: str, topic: str, *, linger_ms: int = 1):
+    def __init__(self, bootstrap: str, topic: str, *, linger_ms: int = 0):
         self.bootstrap = bootstrap
         self.topic = topic
         self.linger_ms = linger_ms
