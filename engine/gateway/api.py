@@ -15,6 +15,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from aiokafka.errors import KafkaError
+
 from connectors.http.errors import ApiError
 from engine.agents.reach import USER_QUESTION, ReachError, encode_request, request_reach
 from engine.agents.requests import ReplyChannel
@@ -82,9 +84,13 @@ class KafkaApi:
                 raise TypeError(f"cannot submit {type(item).__name__} through the gateway")
         try:
             await self.producer.produce(records)
-        except Exception:
+        except Exception as exc:
             for key in claimed:  # not in Kafka: a retried report must go through
                 await self.claims.release(key)
+            if isinstance(exc, KafkaError):
+                raise ApiError(503, f"Kafka did not acknowledge the events ({type(exc).__name__}): they are "
+                                    "not accepted; send them again (records already written are kept "
+                                    "twice then)", headers={"Retry-After": "1"}) from None
             raise
         return []
 

@@ -119,3 +119,59 @@ def test_a_report_is_claimed_once_and_released_when_it_could_not_be_written():
         assert await claims.claim(key) is True  # the retry of a report Kafka did not take
 
     asyncio.run(scenario())
+
+
+class _Producer:
+    def __init__(self, error: Exception | None = None):
+        self.error = error
+        self.written: list[tuple[bytes, bytes]] = []
+
+    async def produce(self, records):
+        if self.error is not None:
+            raise self.error
+        self.written += records
+
+
+def _api(producer) -> KafkaApi:
+    from engine.gateway.api import Topics
+    from engine.shell.clock import ManualClock
+
+    return KafkaApi(Topics("k:9092", "e", "r"), lambda: None, producer, b"s" * 32, ManualClock(1000),
+                    MemoryReportClaims())
+
+
+def test_submit_writes_events_and_a_report_once_and_kafka_failures_are_a_503():
+    from aiokafka.errors import KafkaTimeoutError
+
+    from connectors.http.errors import ApiError
+
+    async def scenario():
+        producer = _Producer()
+        api = _api(producer)
+        report = Report("m-1", "clicked", "cart", "asha")
+        await api.submit([Event("asha", "Viewed", 5), report])
+        await api.submit([report])  # a replay: nothing written
+        assert [key for key, _ in producer.written] == [b"asha", b"asha"]
+        with pytest.raises(ApiError) as refused:
+            await api.submit([Report("m-2", "shown", "cart", "")])
+        assert (refused.value.status, refused.value.field) == (400, "user")
+
+        failing = _api(_Producer(KafkaTimeoutError()))
+        with pytest.raises(ApiError) as unavailable:
+            await failing.submit([Report("m-3", "shown", "cart", "asha")])
+        assert unavailable.value.status == 503 and unavailable.value.headers == {"Retry-After": "1"}
+        # Not in Kafka, so not claimed: the retry goes through.
+        failing.producer.error = None
+        await failing.submit([Report("m-3", "shown", "cart", "asha")])
+        assert len(failing.producer.written) == 1
+
+    asyncio.run(scenario())
+
+
+def test_the_gateway_listens_on_loopback_unless_told_and_names_a_bad_port(capsys):
+    from engine.cli import build_parser, main
+
+    args = build_parser().parse_args(["gateway"])
+    assert (args.host, args.port, args.topic_prefix, args.redis) == ("127.0.0.1", 8080, "pushcast-", None)
+    assert main(["gateway", "--port", "70000"]) == 1
+    assert "--port" in capsys.readouterr().err
