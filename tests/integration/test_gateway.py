@@ -6,8 +6,11 @@ acknowledged event survives a gateway's kill -9."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 
+import orjson
 import pytest
 
 from engine.shell.tracking import sign
@@ -137,16 +140,35 @@ def test_the_gateway_serves_the_api_in_front_of_two_workers(kafka_runtime_factor
 def test_an_acknowledged_event_survives_a_gateway_kill_9(kafka_runtime_factory, tmp_path):
     harness = _setup(tmp_path, kafka_runtime_factory)
     gateway = start_gateway(harness, token=TOKEN)
-    batch = [{"user": f"u-{i}", "event": "Viewed", "props": {"i": i}} for i in range(500)]
-    assert gateway.call("POST", "/v1/events", batch, token=TOKEN) == (200, {"accepted": 500})
-    gateway.kill()  # right after the answer: no shutdown, no flush
-    assert not gateway.alive()
+    acknowledged: list[int] = []  # batch numbers answered 200
+    failed: list[str] = []
+
+    def post_until_killed():
+        for n in range(10_000):
+            batch = [{"user": f"u-{n}-{i}", "event": "Viewed", "props": {"batch": n}} for i in range(100)]
+            try:
+                status, body = gateway.call("POST", "/v1/events", batch, token=TOKEN)
+            except (OSError, http.client.HTTPException):  # the gateway is gone
+                return
+            if status != 200:
+                failed.append(f"{status} {body}")
+                return
+            acknowledged.append(n)
+
+    poster = threading.Thread(target=post_until_killed)
+    poster.start()
+    wait_for(lambda: len(acknowledged) >= 20, "20 acknowledged batches", what_else=lambda: failed)
+    gateway.kill()  # mid-stream: no shutdown, no flush; requests in flight get no answer
+    poster.join(60)
+    assert not failed and not gateway.alive()
     records = _events(harness, "Viewed")
-    assert sorted(r["props"]["i"] for r in records) == list(range(500))
-    # Keyed by user, with the time the gateway received them (its clock: the test's).
+    kept = {r["props"]["batch"] for r in records}
+    assert set(acknowledged) <= kept, sorted(set(acknowledged) - kept)
+    for n in acknowledged:  # every event of an acknowledged batch, keyed by its user, stamped by the gateway
+        batch = [r for r in records if r["props"]["batch"] == n]
+        assert sorted(r["user"] for r in batch) == sorted(f"u-{n}-{i}" for i in range(100)), n
     assert all(r["ts"] == NOW for r in records), records[:3]
-    by_key = {r.key.decode() for r in harness.read(harness.events_topic)}
-    assert by_key == {f"u-{i}" for i in range(500)}
+    assert all(r.key.decode() == orjson.loads(r.value)["user"] for r in harness.read(harness.events_topic))
 
 
 def test_the_gateway_refuses_to_start_without_its_topics(kafka_runtime_factory, tmp_path):
