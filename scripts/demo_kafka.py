@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PUSHCAST = str(ROOT / ".venv/bin/pushcast")
 KAFKA = os.environ.get("PUSHCAST_KAFKA", f"127.0.0.1:{os.environ.get('PUSHCAST_KAFKA_PORT', '19092')}")
 REDIS = os.environ.get("PUSHCAST_REDIS", f"redis://127.0.0.1:{os.environ.get('PUSHCAST_REDIS_PORT', '16379')}/0")
-PREFIX = "pushcast-demo-"
+PREFIX = os.environ.get("PUSHCAST_DEMO_TOPIC_PREFIX", "pushcast-demo-")  # tests: topics of their own
 
 
 def _events_topic_exists() -> bool:
@@ -48,7 +48,7 @@ def start_kafka_side(config: Path, state: Path, port: int, children: list) -> st
               "--topic-prefix", PREFIX]
     for n in (1, 2):
         children.append(subprocess.Popen(
-            [PUSHCAST, "worker", *common, "--redis", REDIS, "--app-id", "pushcast-demo",
+            [PUSHCAST, "worker", *common, "--redis", REDIS, "--app-id", f"{PREFIX}app",
              "--data-dir", str(state / f"worker-{n}"), "--metrics-port", "0"], cwd=ROOT, env=env))
     deadline = time.monotonic() + 90
     while not _events_topic_exists():
@@ -58,7 +58,7 @@ def start_kafka_side(config: Path, state: Path, port: int, children: list) -> st
             raise SystemExit(f"demo: the workers made no topics on {KAFKA} within 90 s")
         time.sleep(0.2)
     children.append(subprocess.Popen(
-        [PUSHCAST, "gateway", *common, "--redis", REDIS, "--app-id", "pushcast-demo", "--port", str(port),
+        [PUSHCAST, "gateway", *common, "--redis", REDIS, "--app-id", f"{PREFIX}app", "--port", str(port),
          "--open-events"], cwd=ROOT, env=env))
     print(f"demo: two workers and a gateway on Kafka {KAFKA} (topics {PREFIX}*), Redis {REDIS}", file=sys.stderr)
     return token
