@@ -134,6 +134,14 @@ def test_the_gateway_serves_the_api_in_front_of_two_workers(kafka_runtime_factor
     status, body = gateway.call("GET", "/healthz")
     assert status == 200 and body["campaigns"] == 1 and body["runtime"] == "gateway", body
     assert gateway.call("GET", "/sdk/pushcast.js")[0] == 200
+    status, page = gateway.call("GET", "/")
+    assert status == 200 and "Pushcast.init" in page
+
+    # Unsubscribing through the gateway reaches the user's state.
+    assert gateway.call("DELETE", "/v1/subscriptions", {"user": "asha", "endpoint": sub["endpoint"]}) == (
+        200, {"subscribed": False})
+    wait_for(lambda: gateway.call("GET", "/v1/users/asha", token=TOKEN)[1]["subscriptions"] == [],
+             "the unsubscribe in asha's state")
     assert gateway.alive()
 
 
