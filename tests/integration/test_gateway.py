@@ -105,6 +105,10 @@ def test_the_gateway_serves_the_api_in_front_of_two_workers(kafka_runtime_factor
     assert (status, body["field"]) == (403, "sig"), body
     assert gateway.call("POST", "/v1/track", report) == (204, None)
     assert gateway.call("POST", "/v1/track", report) == (204, None)  # replayed: accepted, not forwarded
+    # A second gateway (they keep no state; the claims are shared in Redis) does the same.
+    other = start_gateway(harness, token=TOKEN, name="gateway-2")
+    assert other.call("POST", "/v1/track", report) == (204, None)
+    assert other.call("GET", "/v1/users/asha", token=TOKEN)[1]["subscriptions"] == [sub["endpoint"]]
     clicks = _events(harness, "$notification_clicked")
     assert [c["props"]["message"] for c in clicks if c["user"] == "asha"] == [payload["message"]], clicks
 
