@@ -26,15 +26,22 @@ class TrackSecretError(PushcastError):
     """No tracking secret can be read or made; the message says what to set."""
 
 
-def secret_file(config) -> Path | None:
-    """`track_secret` beside the VAPID key (relative keys: from pushcast.yaml's folder)."""
+def vapid_key_path(config) -> Path | None:
+    """The VAPID key pushcast.yaml names; a relative one is read from pushcast.yaml's
+    folder, as the sender reads it (connectors/push/config.py)."""
     if not getattr(config, "vapid_key", None):
         return None
     key = Path(config.vapid_key)
     position = getattr(config, "position", None)
     if not key.is_absolute() and position is not None and getattr(position, "file", None):
         key = Path(position.file).parent / key
-    return key.parent / FILE_NAME
+    return key
+
+
+def secret_file(config) -> Path | None:
+    """`track_secret` beside the VAPID key."""
+    key = vapid_key_path(config)
+    return key.parent / FILE_NAME if key is not None else None
 
 
 def track_secret(config, *, create: bool = True) -> bytes:

@@ -24,7 +24,7 @@ from connectors.http.ratelimit import ClientRateLimit
 from connectors.push.config import allowlist_and_rates
 from connectors.push.vapid import load_signer
 from engine.agents.requests import ensure_replies_topic
-from engine.agents.track_secret import secret_file, track_secret
+from engine.agents.track_secret import track_secret, vapid_key_path
 from engine.gateway.api import KafkaApi, Topics
 from engine.gateway.campaigns import GatewayCampaigns
 from engine.gateway.metrics import GatewayMetrics
@@ -67,10 +67,10 @@ def admin_token(config) -> str:
 
 
 def vapid_public_key(config) -> str:
-    if not config.vapid_key:
+    path = vapid_key_path(config)
+    if path is None:
         raise PushcastError("vapid.key: pushcast.yaml must name the workers' VAPID key (browsers subscribe "
                             "with its public half); make one with `pushcast vapid generate --out KEY`")
-    path = secret_file(config).parent / Path(config.vapid_key).name
     try:
         return load_signer(path, config.vapid_subject or "mailto:push@localhost").public_key
     except (OSError, ValueError) as exc:
