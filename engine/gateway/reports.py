@@ -9,7 +9,10 @@ own (bounded), so gateways behind a load balancer may each forward one copy.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
+
+log = logging.getLogger(__name__)
 
 CLAIM_DAYS = 30  # longer than any message's attribution window
 
@@ -42,11 +45,24 @@ class RedisReportClaims:
         self.prefix = prefix
 
     async def claim(self, key: str) -> bool:
-        return bool(await self.client.set(self.prefix + key, b"1", nx=True, ex=CLAIM_DAYS * 86400))
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(await self.client.set(self.prefix + key, b"1", nx=True, ex=CLAIM_DAYS * 86400))
+        except (RedisError, OSError) as exc:
+            # A report is worth more than its de-duplication: forward it (a repeat changes
+            # nothing in the user's state; the workers count a message's report once).
+            log.warning("report claims: Redis unavailable (%r); forwarding the report", exc)
+            return True
 
     async def release(self, key: str) -> None:
         """The report could not be written: a retry of it must go through."""
-        await self.client.delete(self.prefix + key)
+        from redis.exceptions import RedisError
+
+        try:
+            await self.client.delete(self.prefix + key)
+        except (RedisError, OSError):
+            log.warning("report claims: could not release %s; a retry of it is answered as a repeat", key)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -175,3 +175,18 @@ def test_the_gateway_listens_on_loopback_unless_told_and_names_a_bad_port(capsys
     assert (args.host, args.port, args.topic_prefix, args.redis) == ("127.0.0.1", 8080, "pushcast-", None)
     assert main(["gateway", "--port", "70000"]) == 1
     assert "--port" in capsys.readouterr().err
+
+
+def test_with_redis_unreachable_a_report_is_forwarded_not_lost():
+    from engine.gateway.reports import RedisReportClaims
+
+    async def scenario():
+        claims = RedisReportClaims("redis://127.0.0.1:1/0", "pushcast:test:report:")  # nothing listens on port 1
+        try:
+            assert await claims.claim(claim_key("m-1", "clicked")) is True
+            assert await claims.claim(claim_key("m-1", "clicked")) is True
+            await claims.release(claim_key("m-1", "clicked"))  # does not raise
+        finally:
+            await claims.close()
+
+    asyncio.run(scenario())
