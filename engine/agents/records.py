@@ -118,7 +118,8 @@ def encode_notify(notify: Notify, partition: int, secret: bytes | None = None) -
     gateway can check the service worker's reports (engine/agents/track_secret.py)."""
     payload = notify.payload
     if secret is not None:
-        payload = {**payload, "user": notify.user, "sig": sign(secret, notify.message_id)}
+        sig = sign(secret, notify.message_id, notify.campaign, notify.user)
+        payload = {**payload, "user": notify.user, "sig": sig}
     return orjson.dumps({
         "id": notify.message_id, "campaign": notify.campaign, "user": notify.user, "at": notify.at,
         "payload": payload, "subs": [[s.endpoint, s.p256dh, s.auth] for s in notify.subscriptions],

@@ -33,6 +33,7 @@ from engine.gateway.reports import MemoryReportClaims, RedisReportClaims
 from engine.rules.config import MIN_TOKEN_LENGTH
 from engine.rules.errors import PushcastError
 from engine.shell.clock import clock_from_env
+from engine.shell.identity import ENV as IDENTITY_ENV, identity_secret
 
 log = logging.getLogger("pushcast.gateway")
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +116,10 @@ async def serve(options: GatewayOptions, *, ready: asyncio.Event | None = None,
     # Made once, atomically, by the first worker or gateway that finds none (beside the
     # VAPID key); every other process of the deployment reads the same file.
     secret = track_secret(config)
+    try:  # the same user_hash check as pushcast run's browser routes
+        identity = identity_secret(config.identity_secret)
+    except ValueError as exc:
+        raise PushcastError(str(exc)) from None
     try:
         allowlist, _rates, _default = allowlist_and_rates(config.push_services)
     except Exception as exc:
@@ -138,7 +143,7 @@ async def serve(options: GatewayOptions, *, ready: asyncio.Event | None = None,
     api = KafkaApi(topics, campaigns, producer, secret, clock_from_env(), claims)
     ctx = ApiContext(api, allowlist, token, public_key, config.site_origins, metrics,
                      options.sdk_dir or ROOT / "sdk", campaigns, options.open_events,
-                     ClientRateLimit(options.browser_rate, options.browser_rate * 4))
+                     ClientRateLimit(options.browser_rate, options.browser_rate * 4), identity_secret=identity)
     runner = web.AppRunner(build_app(ctx), access_log=None, handle_signals=False)
     await runner.setup()
     reloader = asyncio.create_task(campaigns.run(RELOAD_INTERVAL))
@@ -148,6 +153,11 @@ async def serve(options: GatewayOptions, *, ready: asyncio.Event | None = None,
         print(f"pushcast gateway: {len(campaigns().by_id)} campaign(s), events into {topics.events} on {bootstrap}",
               file=out)
         print(f"pushcast gateway: VAPID public key {public_key}", file=out)
+        if identity is None:
+            print("pushcast gateway: identity verification is off: browser routes trust the user id they are "
+                  f"sent (set identity_secret in pushcast.yaml or ${IDENTITY_ENV} to require user_hash)", file=out)
+        else:
+            print("pushcast gateway: identity verification on: browser routes require user_hash", file=out)
         print(f"pushcast gateway: listening on http://{options.host}:{port} (demo page at /, SDK at /sdk/)",
               file=out, flush=True)
         stop = stop or asyncio.Event()

@@ -81,7 +81,7 @@ def test_the_gateway_serves_the_api_in_front_of_two_workers(kafka_runtime_factor
     (payload,) = [json.loads(t) for t in texts]
     assert payload["title"] == "Hi Asha, still thinking about Trail shoes?", payload
     secret = (tmp_path / "track_secret").read_bytes().strip()
-    assert payload["user"] == "asha" and payload["sig"] == sign(secret, payload["message"]), payload
+    assert payload["user"] == "asha" and payload["sig"] == sign(secret, payload["message"], "cart", "asha"), payload
 
     # The user's state, from the owner of their partition: subscription, profile, the send.
     last = {}
@@ -181,6 +181,26 @@ def test_an_acknowledged_event_survives_a_gateway_kill_9(kafka_runtime_factory, 
         assert sorted(r["user"] for r in batch) == sorted(f"u-{n}-{i}" for i in range(100)), n
     assert all(r["ts"] == NOW for r in records), records[:3]
     assert all(r.key.decode() == orjson.loads(r.value)["user"] for r in harness.read(harness.events_topic))
+
+
+def test_with_an_identity_secret_browser_routes_need_the_users_hash(kafka_runtime_factory, tmp_path):
+    from engine.shell.identity import user_hash
+
+    harness = _setup(tmp_path, kafka_runtime_factory)
+    secret = "identity-secret-0123456789abcdef"
+    gateway = start_gateway(harness, token=TOKEN, env={"PUSHCAST_IDENTITY_SECRET": secret})
+    assert "identity verification on" in gateway.output()
+    sub = {"endpoint": "https://fcm.googleapis.com/fcm/send/abc", "keys": {
+        "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+        "auth": "BTBZMqHH6r4Tts7J_aSIgg"}}
+    status, body = gateway.call("POST", "/v1/subscriptions", {"user": "asha", "subscription": sub})
+    assert (status, body["field"]) == (401, "user_hash"), body
+    status, body = gateway.call("POST", "/v1/subscriptions", {"user": "asha", "subscription": sub,
+                                                              "user_hash": user_hash(secret.encode(), "mallory")})
+    assert (status, body["field"]) == (403, "user_hash"), body
+    assert gateway.call("POST", "/v1/subscriptions", {"user": "asha", "subscription": sub, "user_hash": user_hash(
+        secret.encode(), "asha")}) == (201, {"subscribed": True})
+    assert [e["user"] for e in _events(harness, "$push_subscribe")] == ["asha"]
 
 
 def test_the_gateway_refuses_to_start_without_its_topics(kafka_runtime_factory, tmp_path):

@@ -45,15 +45,15 @@ def test_an_event_becomes_the_record_a_worker_reads_back_unchanged():
     key, value = encode_event(event)
     assert key == b"u-1"
     # The worker's clock differs: the record carries the gateway's arrival time.
-    assert decode_record(key, value, None, 42) == event
+    assert decode_record(key, value, None, 1_700_000_000_000) == event
     assert orjson.loads(encode_event(Event("u-2", "Viewed", 5))[1]) == {"user": "u-2", "event": "Viewed", "ts": 5}
 
 
 def test_a_report_becomes_the_core_event_in_the_partition_of_its_user():
-    key, value = report_record(Report("m-1", "clicked", "cart", "asha", "checkout"), 77)
+    key, value = report_record(Report("m-1", "clicked", "cart", "asha", "checkout"), 1_700_000_000_077)
     assert key == b"asha"
-    assert decode_record(key, value, None, 0) == Event(
-        "asha", "$notification_clicked", 77, {"message": "m-1", "campaign": "cart", "action": "checkout"})
+    assert decode_record(key, value, None, 1_700_000_000_000) == Event(
+        "asha", "$notification_clicked", 1_700_000_000_077, {"message": "m-1", "campaign": "cart", "action": "checkout"})
 
 
 def test_the_user_question_is_answered_only_from_the_partition_asked():
@@ -76,8 +76,10 @@ def test_a_worker_signs_the_payload_it_sends_so_a_gateway_can_check_reports():
                     (Subscription("https://fcm.googleapis.com/fcm/send/x", "p", "a"),), 60)
     signed, partition = decode_notify(encode_notify(notify, 2, b"s" * 32))
     assert partition == 2 and signed.payload["user"] == "asha"
-    assert check_signature(b"s" * 32, "m-9", signed.payload["sig"])
-    assert not check_signature(b"t" * 32, "m-9", signed.payload["sig"])
+    # Bound to (message, campaign, user): a report cannot move it to another campaign or user.
+    assert check_signature(b"s" * 32, "m-9", "cart", "asha", signed.payload["sig"])
+    assert not check_signature(b"s" * 32, "m-9", "cart", "mallory", signed.payload["sig"])
+    assert not check_signature(b"t" * 32, "m-9", "cart", "asha", signed.payload["sig"])
     unsigned, _ = decode_notify(encode_notify(notify, 2))
     assert "sig" not in unsigned.payload
 
