@@ -1,4 +1,5 @@
-# pushcast worker: `pushcast worker` against Kafka and Redis (deploy/compose.yaml).
+# pushcast worker: `pushcast worker` against Kafka and Redis (deploy/compose.yaml); the same
+# image runs `pushcast gateway` (compose overrides the entrypoint), which serves sdk/.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -12,6 +13,7 @@ RUN pip install . rocksdict==0.3.29 && pip uninstall -y pushcast
 
 COPY engine engine
 COPY connectors connectors
+COPY sdk sdk
 RUN pip install --no-deps . && useradd --system --home /app pushcast && mkdir -p /data && chown pushcast /data
 USER pushcast
 

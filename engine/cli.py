@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_send_test_parser(sub)
     __import__("engine.cli_worker", fromlist=["add_worker_parser"]).add_worker_parser(sub)
     __import__("engine.cli_produce", fromlist=["add_produce_parser"]).add_produce_parser(sub)
+    __import__("engine.cli_gateway", fromlist=["add_gateway_parser"]).add_gateway_parser(sub)
     return parser
 
 

@@ -74,6 +74,7 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):
+    from engine.agents.track_secret import track_secret
     from engine.rules.config import load_config
 
     _check_flags(args)
@@ -106,6 +107,7 @@ def settings_from_args(args: argparse.Namespace):
         api_port=args.api_port or None,
         api_host=args.api_host,
         admin_token=_api_token(config) if args.api_port else None,
+        track_secret=track_secret(config),
         batch_size=args.batch_size,
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,

@@ -1,5 +1,8 @@
-"""The README's run command: pushcast's embedded runtime with the example campaigns,
-showing it send.
+"""The README's run commands: pushcast with the example campaigns, showing it send.
+
+`./scripts/run`: the embedded runtime (`pushcast run`). `./scripts/run --kafka`: the same
+demo through Kafka (scripts/services' Kafka and Redis, two `pushcast worker`s and a
+`pushcast gateway` on the same port, see demo_kafka.py).
 
 Starts `pushcast run` (the demo page on http://127.0.0.1:8080/) and, so that a send is
 visible without a browser, a local Web Push service emulator (web-push-testing, from
@@ -80,7 +83,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".pushcast/demo")
+    parser.add_argument("--kafka", action="store_true",
+                        help="through Kafka: two workers and a gateway (scripts/run --kafka starts Kafka and Redis)")
     args = parser.parse_args()
+    if args.kafka and args.state_dir == parser.get_default("state_dir"):
+        args.state_dir = ROOT / ".pushcast/demo-kafka"
     args.state_dir.mkdir(parents=True, exist_ok=True)
     node = shutil.which("node")
     if not node or not EMULATOR.exists():
@@ -91,9 +98,14 @@ def main() -> int:
     emulator = f"http://127.0.0.1:{emulator_port}"
     config = write_config(args.state_dir, emulator_port)
     server = f"http://127.0.0.1:{args.port}"
-    children.append(subprocess.Popen(
-        [str(ROOT / ".venv/bin/pushcast"), "run", "--config", str(config), "--campaigns", str(ROOT / "campaigns.d"),
-         "--state-dir", str(args.state_dir), "--port", str(args.port), "--open-events"], cwd=ROOT))
+    if args.kafka:
+        from demo_kafka import start_kafka_side
+
+        token = start_kafka_side(config, args.state_dir, args.port, children)
+    else:
+        children.append(subprocess.Popen(
+            [str(ROOT / ".venv/bin/pushcast"), "run", "--config", str(config), "--campaigns", str(ROOT / "campaigns.d"),
+             "--state-dir", str(args.state_dir), "--port", str(args.port), "--open-events"], cwd=ROOT))
 
     def stop(*_):
         for child in reversed(children):
@@ -105,9 +117,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     wait_until(lambda: call(f"{emulator}/status", {}) is not None, "the push emulator")
-    wait_until(lambda: call(f"{server}/healthz") is not None, "pushcast run")
+    wait_until(lambda: call(f"{server}/healthz") is not None, "the gateway" if args.kafka else "pushcast run", 90)
 
-    token = (args.state_dir / "admin_token").read_text().strip()
+    if not args.kafka:
+        token = (args.state_dir / "admin_token").read_text().strip()
     key = call(f"{server}/v1/vapid-public-key")["publicKey"]
     sub = call(f"{emulator}/subscribe", {"applicationServerKey": key, "userVisibleOnly": "true"})["data"]
     user = f"demo-{int(time.time())}"

@@ -9,19 +9,20 @@ from pathlib import Path
 from aiohttp import web
 
 from connectors.http.errors import ApiError
+from connectors.http.protocol import RuntimeApi
 from connectors.http.ratelimit import ClientRateLimit
 
 
 @dataclass
 class ApiContext:
-    runtime: object  # what the routes ask of a runtime: engine.local.api.EmbeddedApi
+    runtime: RuntimeApi  # engine.local.api.EmbeddedApi, or the gateway's engine.gateway.api.KafkaApi
     allowlist: object  # connectors.push.AllowList
     admin_token: str
     vapid_public_key: str
     site_origins: tuple[str, ...] = ()
     metrics: object | None = None
     sdk_dir: Path | None = None
-    watcher: object | None = None  # engine.shell.reload.CampaignReloader
+    watcher: object | None = None  # `reload_async(problems) -> bool`: engine.shell.reload.CampaignReloader
     open_events: bool = False  # accept non-reserved events without the admin token
     rate_limit: ClientRateLimit = field(default_factory=ClientRateLimit)
     # identity verification (engine.shell.identity): None, browser routes trust user ids

@@ -99,7 +99,8 @@ class Runtime:
             result = self.users.process(records, load)
             self.metrics.batch_items.inc(len(records))
             pending = [
-                await self.sends_topic.send(key=n.user.encode(), value=encode_notify(n, p))
+                await self.sends_topic.send(key=n.user.encode(),
+                                           value=encode_notify(n, p, self.settings.track_secret))
                 for n, p in result.notifications
             ]
             for future in pending:  # the sends are in Kafka before the state says they happened
@@ -148,9 +149,16 @@ class Runtime:
         requests, letters = [], []
         for record in records:
             try:
-                requests.append(reach.decode_request(record.value, record.partition))
+                request = reach.decode_request(record.value, record.partition)
             except Exception as exc:
                 letters.append(DeadLetter(record, "value", f"malformed internal reach record: {exc!r}"))
+                continue
+            if request.question == reach.USER_QUESTION:  # one state: read at once
+                in_context(record.ref)  # the store of the question's partition
+                reply = reach.answer_user(request, self.table.data.get(request.user.encode()))
+                await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
+            else:
+                requests.append(request)
         await self.dead_letter(letters)
         if not requests:
             return

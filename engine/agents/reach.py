@@ -33,6 +33,7 @@ from engine.errors import PushcastError
 REACH = b"reach"
 REACH_QUESTION = "reach"
 TEST_PROFILES_QUESTION = "test_profiles"  # which users of the partition are test profiles
+USER_QUESTION = "user"  # one user's stored state (the gateway's GET /v1/users/{id}), keyed by the user
 REPLY_FIELDS = ("users", "qualified", "reachable", "no_subscription", "test_profiles")
 
 
@@ -47,13 +48,16 @@ class ReachRequest:
     at: int  # epoch ms: every partition is evaluated at the same moment
     partition: int  # the events-topic partition the request was read from
     question: str = REACH_QUESTION
+    user: str = ""  # USER_QUESTION: whose state
 
 
-def encode_request(request: str, campaign: str, at: int,
-                   question: str = REACH_QUESTION) -> tuple[bytes, list[tuple[str, bytes]]]:
+def encode_request(request: str, campaign: str, at: int, question: str = REACH_QUESTION,
+                   user: str = "") -> tuple[bytes, list[tuple[str, bytes]]]:
     raw = {"request": request, "campaign": campaign, "at": at}
     if question != REACH_QUESTION:
         raw["question"] = question
+    if user:
+        raw["user"] = user
     return orjson.dumps(raw), [(INTERNAL_HEADER, REACH)]
 
 
@@ -64,9 +68,23 @@ def is_request(headers) -> bool:
 def decode_request(value: bytes | None, partition: int) -> ReachRequest:
     raw = orjson.loads(value or b"null")
     question = str(raw.get("question", REACH_QUESTION))
-    if question not in (REACH_QUESTION, TEST_PROFILES_QUESTION):
-        raise ValueError(f"question: unknown {question!r} (known: {REACH_QUESTION}, {TEST_PROFILES_QUESTION})")
-    return ReachRequest(str(raw["request"]), str(raw["campaign"]), int(raw["at"]), partition, question)
+    if question not in (REACH_QUESTION, TEST_PROFILES_QUESTION, USER_QUESTION):
+        raise ValueError(f"question: unknown {question!r} "
+                         f"(known: {REACH_QUESTION}, {TEST_PROFILES_QUESTION}, {USER_QUESTION})")
+    return ReachRequest(str(raw["request"]), str(raw["campaign"]), int(raw["at"]), partition, question,
+                        str(raw.get("user", "")))
+
+
+def answer_user(request: ReachRequest, stored: bytes | None) -> dict:
+    """The reply to a USER_QUESTION: the user's state body (`UserState.dumps()`, as text)
+    when this partition holds it, else null. Asked in the user's own partition, after
+    every record acknowledged before it, so the answer is as fresh as the request."""
+    reply = {"request": request.request, "partition": request.partition, "user": request.user, "state": None}
+    if stored is not None:
+        head, _, body = bytes(stored).partition(b"\n")
+        if int(head.split(b" ")[0]) == request.partition:
+            reply["state"] = body.decode()
+    return reply
 
 
 def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | None]],

@@ -24,6 +24,7 @@ import orjson
 from engine.core import Event, EventError, Notify, Subscription, UserState, parse_event
 from engine.core.events import DEFAULT_MAX_AHEAD_MS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
+from engine.shell.tracking import sign
 
 INTERNAL_HEADER = "pushcast-internal"
 WAKE = b"wake"
@@ -114,10 +115,16 @@ def decode_schedule_cursor(value: bytes | None) -> tuple[str, int]:
     return str(raw["campaign"]), int(raw["at"])
 
 
-def encode_notify(notify: Notify, partition: int) -> bytes:
+def encode_notify(notify: Notify, partition: int, secret: bytes | None = None) -> bytes:
+    """`secret`: sign the payload as the embedded runtime does (`user` and `sig`), so a
+    gateway can check the service worker's reports (engine/agents/track_secret.py)."""
+    payload = notify.payload
+    if secret is not None:
+        sig = sign(secret, notify.message_id, notify.campaign, notify.user)
+        payload = {**payload, "user": notify.user, "sig": sig}
     return orjson.dumps({
         "id": notify.message_id, "campaign": notify.campaign, "user": notify.user, "at": notify.at,
-        "payload": notify.payload, "subs": [[s.endpoint, s.p256dh, s.auth] for s in notify.subscriptions],
+        "payload": payload, "subs": [[s.endpoint, s.p256dh, s.auth] for s in notify.subscriptions],
         "ttl": notify.ttl, "urgency": notify.urgency, "test": notify.test, "p": partition,
     })
 

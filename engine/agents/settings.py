@@ -31,6 +31,7 @@ class WorkerSettings:
     api_port: int | None = None  # the worker API (reach, test sends; engine/agents/api.py); None: off
     api_host: str = "127.0.0.1"
     admin_token: str | None = None  # the worker API's bearer token (required with api_port)
+    track_secret: bytes | None = None  # signs payloads for reports (track_secret.py); None: unsigned
     batch_size: int = 500
     batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0

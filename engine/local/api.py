@@ -1,5 +1,6 @@
 """What the HTTP API (`connectors.http`) asks of the embedded runtime, in one object, so
-the API imports no runtime and a gateway over Kafka can answer the same routes."""
+the API imports no runtime and a gateway over Kafka can answer the same routes: the
+`connectors.http.protocol.RuntimeApi` contract (engine/gateway/api.py is the other)."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def test_the_workers_config_and_campaigns_are_in_deploy_etc_and_valid(capsys):
 
     compose, entry = _compose(), _entrypoint()
     for name, service in _built(compose).items():
-        args = _parse(entry[1:] + service.get("command", []))
+        args = _parse(service.get("entrypoint", entry)[1:] + service.get("command", []))
         mounts = _mounts(service)
         config_file = _host_path(mounts, str(args.config))
         assert config_file == ROOT / "deploy" / "etc" / "pushcast.yaml", name
@@ -101,8 +101,14 @@ def test_the_workers_config_and_campaigns_are_in_deploy_etc_and_valid(capsys):
         assert "SUCCESS: 6 campaigns" in capsys.readouterr().out
 
 
-def test_prometheus_scrapes_every_worker_on_its_metrics_port():
+def test_prometheus_scrapes_every_worker_on_its_metrics_port_and_the_gateway():
     config = YAML(typ="safe").load((ROOT / "deploy" / "prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     workers = {name for name in _compose()["services"] if name.startswith("worker")}
-    assert targets == {f"{w}:9464" for w in workers}
+    gateway = _compose()["services"]["gateway"]
+    args = _parse(gateway["entrypoint"][1:] + gateway["command"])
+    assert args.func.__name__ == "run_gateway" and args.host == "0.0.0.0"
+    # The gateway's /metrics is on its API port; the SDK it serves is in the image.
+    assert gateway["ports"] == [f"{args.port}:{args.port}"] and str(args.sdk_dir) == "/app/sdk"
+    assert "COPY sdk sdk" in (ROOT / "Dockerfile").read_text()
+    assert targets == {f"{w}:9464" for w in workers} | {f"gateway:{args.port}"}
