@@ -26,7 +26,6 @@ from connectors.push.vapid import load_signer
 from engine.agents.requests import ensure_replies_topic
 from engine.agents.track_secret import track_secret, vapid_key_path
 from engine.gateway.api import KafkaApi, Topics
-from engine.gateway.metrics import GatewayMetrics
 from engine.gateway.producer import EventProducer
 from engine.gateway.reports import MemoryReportClaims, RedisReportClaims
 from engine.rules.config import MIN_TOKEN_LENGTH
@@ -34,6 +33,7 @@ from engine.rules.errors import PushcastError
 from engine.shell.clock import clock_from_env
 from engine.shell.identity import ENV as IDENTITY_ENV
 from engine.shell.identity import identity_secret
+from engine.shell.metrics import gateway_metrics
 from engine.shell.reload import CampaignReloader, load_set
 
 log = logging.getLogger("pushcast.gateway")
@@ -110,7 +110,7 @@ async def serve(options: GatewayOptions, *, ready: asyncio.Event | None = None,
     if config_path is None and Path("pushcast.yaml").exists():
         config_path = Path("pushcast.yaml")
     config = load_config(config_path)  # ConfigError: reported by the caller
-    metrics = GatewayMetrics()
+    metrics = gateway_metrics()
     campaigns = CampaignReloader(options.campaigns, config_path, load_set(options.campaigns, config_path),
                                  metrics=metrics, interval=RELOAD_INTERVAL)
     token = admin_token(config)

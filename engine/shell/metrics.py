@@ -24,8 +24,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 log = logging.getLogger(__name__)
 
-EMBEDDED, WORKER = "embedded", "worker"
+EMBEDDED, WORKER, GATEWAY = "embedded", "worker", "gateway"
 BOTH = frozenset({EMBEDDED, WORKER})
+HTTP_EDGE = frozenset({EMBEDDED, GATEWAY})  # what serves the HTTP API: pushcast run, pushcast gateway
 
 BATCH_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
 LATENCY_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
@@ -85,21 +86,22 @@ SPECS = (
     Spec("trigger_to_send", Histogram, "pushcast_trigger_to_send_seconds",
          "From the decision to the push service's final answer", buckets=LATENCY_BUCKETS),
     # Campaign files.
-    Spec("reload_ok", Gauge, "pushcast_config_last_reload_successful", "1 when the last campaign reload succeeded"),
+    Spec("reload_ok", Gauge, "pushcast_config_last_reload_successful", "1 when the last campaign reload succeeded",
+         runtimes=BOTH | HTTP_EDGE),
     Spec("reload_time", Gauge, "pushcast_config_last_reload_success_timestamp_seconds",
-         "When the campaigns were last loaded successfully"),
-    Spec("campaigns_loaded", Gauge, "pushcast_campaigns_loaded", "Campaigns running"),
+         "When the campaigns were last loaded successfully", runtimes=BOTH | HTTP_EDGE),
+    Spec("campaigns_loaded", Gauge, "pushcast_campaigns_loaded", "Campaigns running", runtimes=BOTH | HTTP_EDGE),
     # The embedded runtime only: its HTTP edge and its SQLite outbox.
     Spec("events_accepted", Counter, "pushcast_events_accepted_total", "Events accepted, by source (http, file)",
-         ("source",), frozenset({EMBEDDED})),
+         ("source",), HTTP_EDGE),
     Spec("events_rejected", Counter, "pushcast_events_rejected_total", "Events refused as malformed, by source",
-         ("source",), frozenset({EMBEDDED})),
+         ("source",), HTTP_EDGE),
     Spec("outbox_pending", Gauge, "pushcast_outbox_pending", "Sends queued and not yet answered",
          runtimes=frozenset({EMBEDDED})),
     Spec("http_requests", Counter, "pushcast_http_requests_total", "HTTP requests, by route and status",
-         ("route", "status"), frozenset({EMBEDDED})),
+         ("route", "status"), HTTP_EDGE),
     Spec("rate_limited", Counter, "pushcast_http_rate_limited_total", "Browser requests refused by the rate limit",
-         runtimes=frozenset({EMBEDDED})),
+         runtimes=HTTP_EDGE),
     # The Kafka workers only: records, offsets, dead letters, Redis de-duplication, wake-ups.
     Spec("events", Counter, "pushcast_events_consumed_total",
          "Records applied by the user agent, by type (user, system, wake, run, test)", ("type",), frozenset({WORKER})),
@@ -120,11 +122,11 @@ SPECS = (
 
 
 class Metrics:
-    """The metrics of one runtime (`embedded` or `worker`), on a registry of its own
+    """The metrics of one runtime (`embedded`, `worker` or `gateway`), on a registry of its own
     unless one is given (tests inject theirs). Each metric is the attribute its spec names."""
 
     def __init__(self, runtime: str, registry: CollectorRegistry | None = None):
-        if runtime not in BOTH:
+        if runtime not in BOTH | HTTP_EDGE:
             raise ValueError(f"unknown runtime {runtime!r}")
         self.runtime = runtime
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -192,6 +194,12 @@ class Metrics:
 def embedded_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     """The metrics `pushcast run` serves on `/metrics`."""
     return Metrics(EMBEDDED, registry)
+
+
+def gateway_metrics(registry: CollectorRegistry | None = None) -> Metrics:
+    """The metrics `pushcast gateway` serves: its HTTP edge and its campaign reloads (the
+    campaign counters are the workers')."""
+    return Metrics(GATEWAY, registry)
 
 
 def worker_metrics(registry: CollectorRegistry | None = None) -> Metrics:

@@ -15,10 +15,9 @@ from prometheus_client import CollectorRegistry
 from connectors.http import ApiContext, build_app
 from connectors.push import AllowList
 from engine.gateway.api import KafkaApi, Topics
-from engine.gateway.metrics import GatewayMetrics
 from engine.gateway.reports import MemoryReportClaims
 from engine.local.api import EmbeddedApi
-from engine.shell.metrics import embedded_metrics
+from engine.shell.metrics import embedded_metrics, gateway_metrics
 from engine.shell.tracking import sign
 from tests.unit.local_helpers import SECRET, SUBSCRIPTION, Running, make_runtime
 
@@ -63,7 +62,7 @@ class RecordingProducer:
 
 
 async def _client(api) -> TestClient:
-    metrics = GatewayMetrics(CollectorRegistry()) if isinstance(api, KafkaApi) else embedded_metrics(CollectorRegistry())
+    metrics = gateway_metrics(CollectorRegistry()) if isinstance(api, KafkaApi) else embedded_metrics(CollectorRegistry())
     ctx = ApiContext(api, AllowList(), TOKEN, "BPUBLIC", (), metrics, None, None)
     client = TestClient(TestServer(build_app(ctx)))
     await client.start_server()
