@@ -38,17 +38,18 @@ async def post_events(request: web.Request) -> web.Response:
     for index, raw in enumerate(items):
         # user_hash rides along in each event (the SDK sends it); it is not an event field.
         given = raw.pop("user_hash", None) if isinstance(raw, dict) else None
+        claimed = raw.get("user") if isinstance(raw, dict) else None
+        if not admin and isinstance(claimed, str):  # who speaks, before what they say
+            try:  # the admin token speaks for every user
+                verify_identity(request, claimed, given, index=None if single else index)
+            except ApiError:
+                _rejected(ctx, len(items))
+                raise
         try:
             event = validate_event(raw, now, ctx.allowlist, ctx.runtime.campaigns.config.max_event_ahead * 1000)
         except EventError as exc:
             _rejected(ctx, len(items))
             raise ApiError(400, str(exc), field=exc.field, index=None if single else index) from None
-        if not admin:  # the admin token speaks for every user
-            try:
-                verify_identity(request, event.user, given, index=None if single else index)
-            except ApiError:
-                _rejected(ctx, len(items))
-                raise
         if not admin and event.name.startswith("$"):
             _rejected(ctx, len(items))
             raise ApiError(403, f"{event.name}: reserved events need the admin token", field="event",

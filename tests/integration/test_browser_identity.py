@@ -63,6 +63,7 @@ AS_USER_JS = """async ([user, userHash, call]) => {
 async def runtime(pushcast_runtime):
     run = pushcast_runtime(start=False, extra_args=("--open-events",))
     run.env = {"PUSHCAST_IDENTITY_SECRET": SECRET}
+    run.clock_start = "now"  # the SDK stamps events with the browser's time
     return await asyncio.to_thread(run.start)
 
 

@@ -93,9 +93,9 @@ def test_kill_9_mid_stream_then_restart_sends_each_notification_exactly_once(
     # changelog and the partitions' applied offsets.
     w1_again = harness.start_worker("w1-restarted", dry_run=False, data_of="w1")
     harness.wait_members(2)
-    harness.wait_idle(timeout=120)
+    harness.wait_idle(timeout=300)  # 15,000 sends: minutes on a busy 2-core machine
     harness.set_clock(START + 11 * 60_000 + 1)
-    harness.wait_idle(timeout=120)
+    harness.wait_idle(timeout=300)
 
     # Idle means every record is committed; the last sends may still be on their way to
     # the push service, so give them a few seconds before counting anything as lost.
