@@ -57,7 +57,10 @@ def _record(event) -> Record:
 
 
 @dataclass
-class Runtime:
+class Worker:
+    """One Kafka worker: its Faust app, agents, table and timers (the embedded runtime is
+    engine.local.runtime.Runtime; the two share the shell, never each other)."""
+
     settings: WorkerSettings
     app: faust.App
     metrics: Metrics
@@ -360,7 +363,7 @@ def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[
 
 
 def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
-                   metrics: Metrics | None = None) -> Runtime:
+                   metrics: Metrics | None = None) -> Worker:
     """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
     none (the sender agent is not started); the CLI builds them from the config."""
     faust_private.verify_installed()  # an upgrade that changed Faust's internals stops here
@@ -392,7 +395,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     )
     users = UserProcessor(campaigns, metrics, clock.now)
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
-    runtime = Runtime(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,
+    runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,
                       OffsetGuard(settings.events_topic), OffsetGuard(settings.sends_topic))
     runtime.events_topic = app.topic(settings.events_topic, partitions=settings.partitions,
                                      key_serializer="raw", value_serializer="raw")
