@@ -47,7 +47,7 @@ def run_command(args: argparse.Namespace) -> int:
 def stats_command(args: argparse.Namespace) -> int:
     import json
 
-    from engine.local.stats import campaign_stats, format_table
+    from engine.shell.stats import campaign_stats, format_table
     from engine.local.store import DB_NAME, Store
 
     path = args.state_dir / DB_NAME
