@@ -31,12 +31,13 @@ import orjson
 from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
 from engine.agents.table import STATS_PREFIX, in_context
+from engine.errors import PushcastError
 from engine.shell.stats import add_counts
 
 STATS = b"stats"
 
 
-class StatsError(Exception):
+class StatsError(PushcastError):
     """Stats that could not be gathered (a partition did not answer in time)."""
 
 
