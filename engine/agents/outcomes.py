@@ -17,7 +17,9 @@ the state), as the embedded runtime remembers them in its outbox and reports tab
 
 where done/unsubscribed hold a short tag of each subscription's endpoint. A message is
 remembered when the user agent decides it (so a test send's reports count under `test`)
-and forgotten `HORIZON_MS` later, as the embedded runtime forgets its outbox rows.
+and forgotten `HORIZON_MS` later, as the embedded runtime forgets its outbox rows, or
+sooner past `MAX_MESSAGES` per user (the oldest first: a user's stored value stays
+bounded; a result for a forgotten message counts under the campaign it names).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import hashlib
 from engine.core import Event, Notify
 
 HORIZON_MS = 7 * 24 * 3600 * 1000  # as the embedded runtime's DEDUPE_HORIZON_MS
+MAX_MESSAGES = 500  # remembered per user: far above what per-user limits let through
 TEST, SHOWN, CLICKED = 1, 2, 4
 RESULTS = {"$notification_sent": "delivered", "$notification_failed": "failed", "$push_unsubscribe": "unsubscribed"}
 REPORTS = {"$notification_shown": ("shown", SHOWN), "$notification_clicked": ("clicked", CLICKED)}
@@ -39,11 +42,14 @@ def _tag(endpoint: object) -> str:
 
 
 def forget_old(messages: dict, now: int) -> None:
-    """Forget messages remembered more than `HORIZON_MS` before now."""
+    """Forget messages remembered more than `HORIZON_MS` before now, and the oldest past
+    `MAX_MESSAGES - 1` (room for one more; dicts keep the order they were remembered in)."""
     cutoff = now - HORIZON_MS
     old = [message for message, entry in messages.items() if entry[2] < cutoff]
     for message in old:
         del messages[message]
+    while len(messages) >= MAX_MESSAGES:
+        del messages[next(iter(messages))]
 
 
 def remember(messages: dict, notify: Notify, now: int) -> bool:

@@ -268,3 +268,14 @@ def test_stored_state_keeps_its_messages_in_the_header_line():
     assert (back.partition, back.offset, back.messages) == (3, 7, stored.messages)
     assert peek_due(raw) == (3, None)
     assert StoredState.loads(StoredState(UserState("u2"), 1, 2).dumps()).messages == {}
+
+
+def test_a_user_remembers_at_most_max_messages_the_oldest_forgotten_first():
+    from engine.agents.outcomes import MAX_MESSAGES, remember
+    from engine.core import Notify
+
+    messages: dict = {}
+    for i in range(MAX_MESSAGES + 3):
+        assert remember(messages, Notify(f"m{i}", "c", "u1", START, {}, (), 60), START + i)
+    assert len(messages) == MAX_MESSAGES and "m0" not in messages and f"m{MAX_MESSAGES + 2}" in messages
+    assert not remember(messages, Notify("m10", "c", "u1", START, {}, (), 60), START)  # still remembered
