@@ -27,10 +27,13 @@ def add_run_parser(sub) -> argparse.ArgumentParser:
 
 
 def add_stats_parser(sub) -> argparse.ArgumentParser:
-    stats = sub.add_parser("stats", help="print campaign stats from the state dir")
+    stats = sub.add_parser("stats", help="print campaign stats from the state dir (or the Kafka workers)")
     stats.add_argument("campaign", nargs="?", help="one campaign (default: all)")
     stats.add_argument("--state-dir", type=Path, default=Path(".pushcast"))
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.add_argument("--kafka", metavar="HOST:PORT", help="ask the running Kafka workers instead of the state dir")
+    stats.add_argument("--topic-prefix", default="pushcast-", help="the workers' --topic-prefix (with --kafka)")
+    stats.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for every partition's answer")
     stats.set_defaults(func=stats_command)
     return stats
 
@@ -45,11 +48,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def stats_command(args: argparse.Namespace) -> int:
-    import json
-
-    from engine.local.stats import campaign_stats, format_table
+    from engine.cli_stats import print_stats, stats_over_kafka
     from engine.local.store import DB_NAME, Store
 
+    if args.kafka:
+        return stats_over_kafka(args)
     path = args.state_dir / DB_NAME
     if not path.exists():
         print(f"pushcast stats: no state in {args.state_dir} (start `pushcast run` first, or pass --state-dir)",
@@ -60,12 +63,4 @@ def stats_command(args: argparse.Namespace) -> int:
         stored = store.stats(args.campaign)
     finally:
         store.close()
-    if args.campaign is not None and not stored:
-        print(f"pushcast stats: no stats for campaign {args.campaign!r} yet", file=sys.stderr)
-        return 1
-    rows = [campaign_stats(name, metrics) for name, metrics in sorted(stored.items())]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        sys.stdout.write(format_table(rows) if rows else "no stats yet\n")
-    return 0
+    return print_stats(stored, args.campaign, args.json)

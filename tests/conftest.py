@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.kafka_runtime",
     "tests.fixtures.browser",
+    "tests.fixtures.crash_stream",
     "tests.fixtures.push_emulator",
     "tests.fixtures.runtime",
     "tests.fixtures.services",

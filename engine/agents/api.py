@@ -1,9 +1,9 @@
-"""The worker API (`pushcast worker --api-port N`): reach and test sends over HTTP, with
+"""The worker API (`pushcast worker --api-port N`): campaign stats, reach and test sends over HTTP, with
 the request and response JSON of the embedded runtime's admin routes
 (connectors/http/admin.py) and its bearer-token check and JSON errors.
 
-Any worker answers for all of them: both routes are requests to the partitions' owners
-through Kafka (reach.py, send_test.py), so a load balancer may pick any worker.
+Any worker answers for all of them: every route is a request to the partitions' owners
+through Kafka (stats.py, reach.py, send_test.py), so a load balancer may pick any worker.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from connectors.http.context import CTX, ApiContext, context, require_admin
 from connectors.http.errors import ApiError, ok
 from engine.agents.reach import ReachError, request_reach
 from engine.agents.send_test import TestSendError, request_test_send
+from engine.agents.stats import StatsError, request_stats
 from engine.core.send_test import NotATestUser, UnknownCampaign, unknown_campaign
 from engine.core.isotime import iso
+from engine.shell.stats import campaign_stats
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,22 @@ def _known_campaign(request: web.Request) -> str:
     if campaigns.get(campaign) is None:
         raise ApiError(404, str(unknown_campaign(campaign, campaigns.by_id)))
     return campaign
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """The campaign's exact stats, summed over one answer per partition; 404 when the
+    campaign is neither loaded nor ever counted (as `pushcast run` answers)."""
+    require_admin(request)
+    campaign = request.match_info["id"]
+    runtime = context(request).runtime
+    s = runtime.settings
+    try:
+        stored = await request_stats(s.bootstrap, s.events_topic, s.reach_replies_topic, campaign, timeout=TIMEOUT)
+    except StatsError as exc:
+        raise ApiError(503, str(exc)) from None
+    if runtime.campaigns().get(campaign) is None and not stored:
+        raise ApiError(404, f"no campaign {campaign!r} (GET /v1/campaigns lists them)")
+    return ok(campaign_stats(campaign, stored.get(campaign, {})))
 
 
 async def post_reach(request: web.Request) -> web.Response:
@@ -72,6 +90,7 @@ async def post_send_test(request: web.Request) -> web.Response:
 def build_api(runtime, admin_token: str) -> web.Application:
     app = web.Application(middlewares=[middleware])
     app[CTX] = ApiContext(runtime=runtime, allowlist=None, admin_token=admin_token, vapid_public_key="")
+    app.router.add_get("/v1/campaigns/{id}/stats", get_stats)
     app.router.add_post("/v1/campaigns/{id}/reach", post_reach)
     app.router.add_post("/v1/campaigns/{id}/send-test", post_send_test)
     return app

@@ -27,7 +27,7 @@ import faust
 import orjson
 from faust.types import TP
 
-from engine.agents import reach
+from engine.agents import reach, stats
 from engine.shell.clock import SystemClock
 from engine.shell.reload import CampaignReloader, load_set
 from engine.shell.metrics import Metrics, worker_metrics
@@ -42,6 +42,7 @@ from engine.agents.settings import WorkerSettings
 from engine.agents.table import (
     applied_position, in_context, scan_users, schedule_cursor, user_items, write_applied, write_schedule_cursor,
 )
+from engine.agents.stats import StatsBook
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
 from engine.core.schedule import run_times
@@ -80,6 +81,7 @@ class Worker:
     commits_to_catch_up: dict = field(default_factory=dict)  # TP -> offset
     # partition -> campaign -> the last run made over it (durable: the table's cursors)
     schedule_cursors: dict = field(default_factory=dict)
+    stats_book: StatsBook = field(default_factory=StatsBook)  # the owned partitions' campaign stats
 
     # --- the user agent ---------------------------------------------------------------
 
@@ -88,8 +90,10 @@ class Worker:
             records = await self.admit(self.events_guard, [_record(e) for e in events])
             questions = [r for r in records if reach.is_request(r.headers)]
             cursors = [r for r in records if is_schedule_cursor(r.headers)]
-            if questions or cursors:
-                records = [r for r in records if not reach.is_request(r.headers) and not is_schedule_cursor(r.headers)]
+            asks = [r for r in records if stats.is_request(r.headers)]
+            if questions or cursors or asks:
+                records = [r for r in records if not reach.is_request(r.headers) and not is_schedule_cursor(r.headers)
+                           and not stats.is_request(r.headers)]
             table = self.table
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
@@ -108,13 +112,16 @@ class Worker:
             ]
             for future in pending:  # the sends are in Kafka before the state says they happened
                 await future
+            # The stats before the states they count (stats.py: so a crash counts once).
+            self.stats_book.write(table, result.moves, records)
             for user, (stored, record) in result.states.items():
                 in_context(record.ref)
                 table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
             self.write_cursors(cursors)
-            write_applied(self.table, records + questions + cursors)
-            for reply in result.test_replies:  # after the notifications: `sent` means queued
+            write_applied(self.table, records + questions + cursors + asks)
+            # After the notifications: `sent` means queued; stats count this batch.
+            for reply in result.test_replies + self.stats_book.answer(table, asks):
                 await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))
@@ -235,6 +242,7 @@ class Worker:
     async def on_revoked(self, revoked) -> None:
         self.ready = False
         self.index.drop_partitions({tp.partition for tp in revoked if tp.topic == self.events_guard.topic})
+        self.stats_book.drop(tp.partition for tp in revoked if tp.topic == self.events_guard.topic)
         for guard in (self.events_guard, self.sends_guard):
             guard.drop(tp.partition for tp in revoked if tp.topic == guard.topic)
 

@@ -9,15 +9,17 @@
   delivery reports go back to the partition that holds the user's state.
 - dead-letter topic: the original key and bytes, unchanged, with the reason in headers
   (the Kafka Connect convention), so a fixed record can be produced again as it is.
-- state table value: a one-line header `partition offset next_due`, then the core's
-  `UserState.dumps()`. The offset makes replays after a crash idempotent (a record at or
-  below it was applied already); `next_due` lets a worker rebuild its wake index without
-  parsing every state.
+- state table value: a one-line header `partition offset next_due [messages]`, then the
+  core's `UserState.dumps()`. The offset makes replays after a crash idempotent (a record
+  at or below it was applied already); `next_due` lets a worker rebuild its wake index
+  without parsing every state; `messages` (compact JSON, only when there are some) is
+  the worker's memory of the user's recent messages, so that each delivery result and
+  report is counted once (outcomes.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -145,21 +147,25 @@ class StoredState:
     state: UserState
     partition: int = -1
     offset: int = -1  # the last events-topic offset applied to this state
+    messages: dict = field(default_factory=dict)  # message id -> outcomes.py's entry
 
     def dumps(self) -> bytes:
         due = self.state.next_due
-        head = b"%d %d %s\n" % (self.partition, self.offset, b"-" if due is None else b"%d" % due)
-        return head + self.state.dumps()
+        head = b"%d %d %s" % (self.partition, self.offset, b"-" if due is None else b"%d" % due)
+        if self.messages:  # orjson writes no newline: the header stays one line
+            head += b" " + orjson.dumps(self.messages)
+        return head + b"\n" + self.state.dumps()
 
     @classmethod
     def loads(cls, raw: bytes) -> "StoredState":
         head, _, body = raw.partition(b"\n")
-        partition, offset, _due = head.split(b" ")
-        return cls(UserState.loads(body), int(partition), int(offset))
+        fields = head.split(b" ", 3)
+        messages = orjson.loads(fields[3]) if len(fields) > 3 else {}
+        return cls(UserState.loads(body), int(fields[0]), int(fields[1]), messages)
 
 
 def peek_due(raw: bytes) -> tuple[int, int | None]:
     """(partition, next_due) from a stored value, reading only its header."""
     head = raw[: raw.index(b"\n")]
-    partition, _offset, due = head.split(b" ")
+    partition, _offset, due = head.split(b" ", 3)[:3]
     return int(partition), None if due == b"-" else int(due)

@@ -1,9 +1,10 @@
 """The user agent's state table: users' stored states, each partition's applied offset
-(where pushcast reads the partition from after a rebalance; offsets.py), and each
-partition's schedule cursor per scheduled campaign (the last run made over it).
+(where pushcast reads the partition from after a rebalance; offsets.py), each
+partition's schedule cursor per scheduled campaign (the last run made over it), and each
+partition's running campaign stats (stats.py).
 
 Keys are bytes: a user id, or a NUL-led internal key (APPLIED_PREFIX + partition,
-SCHEDULE_PREFIX + partition/campaign). Values are bytes too
+SCHEDULE_PREFIX + partition/campaign, STATS_PREFIX + partition[/campaign]). Values are bytes too
 (`records.StoredState.dumps()`, or a number in ASCII).
 """
 
@@ -18,6 +19,7 @@ from engine.agents import faust_private
 INTERNAL_KEY = b"\x00"
 APPLIED_PREFIX = b"\x00applied/"
 SCHEDULE_PREFIX = b"\x00schedule/"
+STATS_PREFIX = b"\x00stats/"
 
 
 def applied_key(partition: int) -> bytes:

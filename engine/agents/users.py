@@ -5,17 +5,22 @@ Per record: decode (or dead-letter), skip it if the stored state has already app
 offset (a redelivery after a crash), call the core, keep the state in the batch's cache.
 A test-send record also leaves its result in the batch's `test_replies`, which app.py
 sends to the replies topic once the batch's notifications are in Kafka.
+
+Every campaign stat a record moves is a `Move` tagged with the record's partition and
+offset: app.py adds them to the partition's running totals (stats.py), which skip the
+moves of records they already counted, so a batch read again never counts twice.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from engine.shell.metrics import Metrics
+from engine.agents.outcomes import OUTCOME_EVENTS, outcome_stats, remember
 from engine.agents.records import StoredState, decode_record
-from engine.core import CampaignSet, EventError, Notify, UserState
+from engine.core import CampaignSet, Event, EventError, Notify, UserState
 from engine.core.events import SYSTEM_EVENTS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
 from engine.shell.step import apply, counts, sent_stat
@@ -42,13 +47,31 @@ class DeadLetter:
     reason: str
 
 
+class Move(NamedTuple):
+    """A campaign stat moved by the record at (partition, offset)."""
+
+    partition: int
+    offset: int
+    campaign: str
+    stat: str
+    amount: float
+
+
 @dataclass
 class BatchResult:
     states: dict[str, tuple[StoredState, Record]] = field(default_factory=dict)  # changed: user -> (state, last record)
     notifications: list[tuple[Notify, int]] = field(default_factory=list)  # (notify, events partition)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     test_replies: list[dict] = field(default_factory=list)  # results of test sends, for the requesters
-    counts: dict[tuple[str, str], float] = field(default_factory=dict)  # (campaign, stat) -> amount
+    moves: list[Move] = field(default_factory=list)  # every campaign stat moved, in record order
+
+    def counts(self) -> dict[tuple[str, str], float]:
+        """(campaign, stat) -> amount over the batch's moves."""
+        out: dict[tuple[str, str], float] = {}
+        for move in self.moves:
+            key = (move.campaign, move.stat)
+            out[key] = out.get(key, 0) + move.amount
+        return out
 
 
 class UserProcessor:
@@ -89,8 +112,9 @@ class UserProcessor:
             if stored.partition == record.partition and record.offset <= stored.offset:
                 self.metrics.replayed.inc()
                 continue
+            now = self._clock_ms()
             try:
-                effects, reply = apply(stored.state, item, self._clock_ms(), campaigns)
+                effects, reply = apply(stored.state, item, now, campaigns)
             except Exception as exc:  # a bug in the core costs this record, not the stream
                 log.exception("applying a record failed")
                 out.dead_letters.append(DeadLetter(record, "processing", f"processing failed: {exc!r}"))
@@ -100,15 +124,20 @@ class UserProcessor:
             out.states[user] = (stored, record)
             if reply is not None:
                 out.test_replies.append({"request": item.occurrence, **reply})
-            batch_counts = out.counts
+            moves, partition, offset = out.moves, record.partition, record.offset
             for campaign, stat, amount in counts(effects):
-                batch_counts[(campaign, stat)] = batch_counts.get((campaign, stat), 0) + amount
+                moves.append(Move(partition, offset, campaign, stat, amount))
+            if isinstance(item, Event) and item.name in OUTCOME_EVENTS:
+                for campaign, stat in outcome_stats(stored.messages, item, now):
+                    moves.append(Move(partition, offset, campaign, stat, 1))
             for effect in effects.items:
                 if isinstance(effect, Notify):
-                    key = (effect.campaign, sent_stat(effect))
-                    batch_counts[key] = batch_counts.get(key, 0) + 1
+                    # A message decided again (same id) is sent once (the sender's
+                    # de-duplication) and counted once, as the embedded outbox does.
+                    if remember(stored.messages, effect, now):
+                        moves.append(Move(partition, offset, effect.campaign, sent_stat(effect), 1))
                     out.notifications.append((effect, record.partition))
-        self.metrics.counted(out.counts)
+        self.metrics.counted(out.counts())
         return out
 
     def _count_input(self, item) -> None:

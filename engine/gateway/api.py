@@ -7,7 +7,8 @@ a runtime, answered over Kafka, for `pushcast gateway`.
   answered on the replies topic (engine/agents/reach.py, send_test.py): every partition
   once for reach, the user's own partition for a user, in the partition's order, so an
   answer counts every event acknowledged before the question;
-- stats: 501 until exact per-partition stats exist on the Kafka runtime.
+- stats: every partition once, its owner answering the partition's running totals
+  (engine/agents/stats.py), summed, in the embedded runtime's JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from connectors.http.errors import ApiError
 from engine.agents.reach import USER_QUESTION, ReachError, encode_request, request_reach
 from engine.agents.requests import ReplyChannel
 from engine.agents.send_test import TestSendError, request_test_send
+from engine.agents.stats import StatsError, request_stats
 from engine.core import Event
 from engine.core.campaigns import CampaignSet, CompiledCampaign
 from engine.core.send_test import unknown_campaign
@@ -29,6 +31,7 @@ from engine.gateway.producer import EventProducer, encode_event, report_record
 from engine.gateway.reports import claim_key
 from engine.shell.inputs import Report
 from engine.shell.reach import Reach
+from engine.shell.stats import campaign_stats
 
 TIMEOUT = 30.0  # seconds to wait for the workers' answers
 
@@ -95,9 +98,16 @@ class KafkaApi:
         return []
 
     async def stats(self, campaign_id: str) -> dict | None:
-        raise ApiError(501, "campaign stats are not available through the gateway yet: exact per-partition "
-                            "stats of the Kafka workers are being built (the workers' /metrics have "
-                            "per-process counters meanwhile)")
+        """The campaign's exact stats (every event acknowledged before counted); None (404)
+        when it is neither loaded nor ever counted, as in the embedded runtime."""
+        t = self.topics
+        try:
+            stored = await request_stats(t.bootstrap, t.events, t.replies, campaign_id, timeout=self.timeout)
+        except StatsError as exc:
+            raise ApiError(503, str(exc)) from None
+        if self.campaigns.get(campaign_id) is None and not stored:
+            return None
+        return campaign_stats(campaign_id, stored.get(campaign_id, {}))
 
     async def reach(self, compiled: CompiledCampaign) -> Reach:
         t = self.topics

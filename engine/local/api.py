@@ -11,7 +11,7 @@ from engine.core.state import UserState
 from engine.local.reach import reach_of_store
 from engine.local.runtime import Runtime
 from engine.local.send_test import send_test
-from engine.local.stats import campaign_stats
+from engine.shell.stats import campaign_stats
 from engine.shell.reach import Reach
 
 

@@ -7,69 +7,20 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from engine.core import CampaignSet, Event
-from engine.rules.config import load_config
-from engine.rules.loader import load_campaigns
-from engine.testing.simulator import Simulation
-from tests.fixtures.kafka_runtime import make_config, metric_value
+from tests.fixtures.crash_stream import ALL_DUE, START, USERS
+from tests.fixtures.kafka_runtime import metric_value
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-START = 1_795_600_800_000  # 2026-11-25T10:00:00Z
-USERS = 10_000
-SUBSCRIPTIONS = 20
-WELCOME = """\
-campaign: welcome
-name: Welcome on sign-up
-who:
-  on: {event: Signed Up}
-when:
-  delay: 1m
-what:
-  title: "Welcome, {{ event.name | default: 'friend' }}"
-  ttl: 1h
-"""
 
-
-def _stream(subs: list[dict]) -> list[dict]:
-    events = []
-    for i in range(USERS):
-        user = f"user-{i}"
-        sub = subs[i % SUBSCRIPTIONS]
-        events.append({"user": user, "event": "$push_subscribe", "ts": START,
-                       "props": {"endpoint": sub["endpoint"], "keys": sub["keys"]}})
-        events.append({"user": user, "event": "Added To Cart", "ts": START + 60_000,
-                       "props": {"product": f"P{i}", "cart_id": f"c{i}", "price": 20}})
-        if i % 2 == 0:  # half of them buy: their reminder is cancelled
-            events.append({"user": user, "event": "Charged", "ts": START + 300_000,
-                           "props": {"cart_id": f"c{i}", "amount": 20}})
-        events.append({"user": user, "event": "Signed Up", "ts": START + 301_000, "props": {"name": f"N{i}"}})
-    return events
-
-
-def _expected(campaign_files, config_path, events) -> Counter:
-    sim = Simulation(CampaignSet(load_campaigns(campaign_files), load_config(config_path)), started=START)
-    timeline = sorted(((e["ts"], Event(e["user"], e["event"], e["ts"], e["props"])) for e in events),
-                      key=lambda pair: pair[0])
-    sim.run(timeline, START + 12 * 60_000)
-    return Counter((n.message_id, s.endpoint) for n in sim.notifications for s in n.subscriptions)
-
-
-def test_kill_9_mid_stream_then_restart_sends_each_notification_exactly_once(
-        kafka_runtime_factory, push_emulator, tmp_path):
-    (tmp_path / "campaigns").mkdir()
-    (tmp_path / "campaigns" / "welcome.yaml").write_text(WELCOME)
-    campaign_files = [tmp_path / "campaigns" / "welcome.yaml", ROOT / "campaigns.d" / "abandoned-cart.yaml"]
-    config = make_config(tmp_path, None, push_services=[{"host": push_emulator.origin, "rate": 100000, "burst": 100000}])
-    key = (tmp_path / "vapid_public.txt").read_text()
-    subs = [push_emulator.subscribe(key) for _ in range(SUBSCRIPTIONS)]
-    events = _stream(subs)
-    expected = _expected(campaign_files, config, events)
+def test_kill_9_mid_stream_then_restart_sends_each_notification_exactly_once(kafka_runtime_factory, push_emulator,
+                                                                             crash_stream):
+    campaign_files, config, subs, events = (crash_stream.campaign_files, crash_stream.config, crash_stream.subs,
+                                            crash_stream.events)
+    expected = crash_stream.expected_pairs()
     assert len(expected) == USERS + USERS // 2
 
     harness = kafka_runtime_factory(campaign_files, config, partitions=6, sends_partitions=3)
@@ -94,7 +45,7 @@ def test_kill_9_mid_stream_then_restart_sends_each_notification_exactly_once(
     w1_again = harness.start_worker("w1-restarted", dry_run=False, data_of="w1")
     harness.wait_members(2)
     harness.wait_idle(timeout=300)  # 15,000 sends: minutes on a busy 2-core machine
-    harness.set_clock(START + 11 * 60_000 + 1)
+    harness.set_clock(ALL_DUE)
     harness.wait_idle(timeout=300)
 
     # Idle means every record is committed; the last sends may still be on their way to

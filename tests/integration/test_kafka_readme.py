@@ -1,11 +1,14 @@
 """The README's Kafka section, command by command: the commands are read from its first
 `sh` block and run as written, in a fresh folder holding copies of pushcast.yaml and
 campaigns.d (as a checkout has them, without .pushcast/). A push reaches the
-web-push-testing emulator, subscribed with the key `pushcast vapid public-key` printed.
+web-push-testing emulator, subscribed with the key `pushcast vapid public-key` printed,
+and `pushcast stats --kafka` shows it sent and delivered.
 
 What the test adds, and why (nothing else changes):
-- `--topic-prefix`/`--app-id` on `worker` and `--topic-prefix` on `produce`: the broker is
-  shared, so this test's topics and group are its own;
+- `--topic-prefix`/`--app-id` on `worker` and `--topic-prefix` on `produce` and `stats`:
+  the broker is shared, so this test's topics and group are its own;
+- `stats` runs after the push arrived (and again until the delivery is counted): run
+  right after `produce`, as written, it may come before the worker decided anything;
 - `--metrics-port` on `worker`: other test runs on this machine may hold 9464/9465 (the
   per-worker defaults themselves are tested in tests/unit/test_agents_slot.py);
 - the emulator in pushcast.yaml's `push_services` (local push services are never allowed
@@ -58,7 +61,7 @@ def test_the_readme_kafka_section_works_as_written(kafka_bootstrap, redis_url, p
     commands = readme_kafka_commands()
     assert [c[:2] for c in commands] == [
         ["scripts/services", "start"], *[[".venv/bin/pushcast", word] for word in
-                                         ("vapid", "vapid", "worker", "worker", "produce")]], commands
+                                         ("vapid", "vapid", "worker", "worker", "produce", "stats")]], commands
     work = tmp_path / "checkout"
     work.mkdir()
     shutil.copytree(ROOT / "campaigns.d", work / "campaigns.d")
@@ -71,6 +74,7 @@ def test_the_readme_kafka_section_works_as_written(kafka_bootstrap, redis_url, p
     harness = KafkaRuntimeHarness(kafka_bootstrap, redis_url, tmp_path, [work / "campaigns.d"], work / "pushcast.yaml")
     isolate = ["--topic-prefix", harness.prefix]
     subscription = None
+    stats = None  # run once the push arrived: its delivery is then on its way into the stats
     try:
         for argv in commands:
             if argv[0] == "scripts/services":
@@ -86,6 +90,9 @@ def test_the_readme_kafka_section_works_as_written(kafka_bootstrap, redis_url, p
                     assert argv[at] == default, argv
                     argv[at] = value  # where the services of this run listen (PUSHCAST_*_PORT)
             command = argv[1]
+            if command == "stats":
+                stats = [*argv, *isolate]
+                continue
             if command == "worker":
                 port = free_port()
                 log = tmp_path / f"worker-{len(harness.workers) + 1}.log"
@@ -114,6 +121,18 @@ def test_the_readme_kafka_section_works_as_written(kafka_bootstrap, redis_url, p
             time.sleep(0.2)
         payload = json.loads(messages[0])
         assert payload["campaign"] == "welcome" and payload["title"].startswith("You're in")
+
+        # The stats table: the welcome push sent and, once its result is back, delivered.
+        deadline = time.monotonic() + 60
+        while True:
+            done = subprocess.run(stats, cwd=work, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+            rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:] if line.strip()}
+            if rows.get("welcome", [])[3:5] == ["1", "1"]:  # the columns: campaign qualified suppressed sent delivered
+                break
+            assert time.monotonic() < deadline, f"stats without the delivery after 60 s:\n{done.stdout}"
+            time.sleep(0.2)
+        assert done.stdout.splitlines()[0].split()[:5] == ["campaign", "qualified", "suppressed", "sent", "delivered"]
     finally:
         harness.stop()
         harness.delete_topics()

@@ -1,0 +1,160 @@
+"""Exact campaign stats on the Kafka runtime: running totals per partition, kept in the
+state table, and a question answered once per partition and summed.
+
+    user agent batch ──▶ each partition's totals += the batch's moves  (table, before
+                         the states and the applied offset, same changelog partition)
+    requester ──▶ one internal `stats` record into every events-topic partition
+                  └─▶ the partition's owner answers its totals ──▶ replies topic
+    requester ◀── sums exactly one reply per partition
+
+Table keys (NUL-led, table.py): `STATS_PREFIX + "<partition>/<campaign>"` holds
+`{"through": offset, "stats": {stat: amount}}`, the campaign's totals over the
+partition's records up to `through`; `STATS_PREFIX + "<partition>"` lists the campaigns
+that have one (so a new owner finds them without scanning users). Only the campaigns a
+batch moved are written.
+
+Exactly once: a batch writes its totals first, then the users' states, then the
+partition's applied offset, all in one changelog partition (read back in that order).
+A crash leaves a prefix of those writes. The records read again then are those whose
+state was not written: re-applied, their moves are skipped by `through` if their
+campaign's totals were written, and counted if not. A record whose state was written
+is skipped by its state's offset (users.py) and its totals were written before it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import orjson
+
+from engine.agents.records import INTERNAL_HEADER, header
+from engine.agents.requests import ReplyChannel
+from engine.agents.table import STATS_PREFIX, in_context
+from engine.errors import PushcastError
+from engine.shell.stats import add_counts
+
+STATS = b"stats"
+
+
+class StatsError(PushcastError):
+    """Stats that could not be gathered (a partition did not answer in time)."""
+
+
+def index_key(partition: int) -> bytes:
+    return STATS_PREFIX + str(partition).encode()
+
+
+def totals_key(partition: int, campaign: str) -> bytes:
+    return STATS_PREFIX + f"{partition}/{campaign}".encode()
+
+
+class StatsBook:
+    """The running totals of the partitions this worker owns: read from the table the
+    first time a partition is needed, then kept here (the table is written on every
+    change). `drop` forgets partitions on revocation (a later owner may change them)."""
+
+    def __init__(self):
+        # partition -> campaign -> [through, {stat: amount}]
+        self.partitions: dict[int, dict[str, list]] = {}
+
+    def drop(self, partitions) -> None:
+        for partition in partitions:
+            self.partitions.pop(partition, None)
+
+    def totals(self, table, partition: int, record) -> dict[str, list]:
+        """The partition's totals; `record` (one of the partition's, table.py's
+        `in_context`) makes the table read that partition's store."""
+        book = self.partitions.get(partition)
+        if book is None:
+            in_context(record.ref)
+            book = {}
+            for campaign in orjson.loads(table.data.get(index_key(partition)) or b"[]"):
+                raw = table.data.get(totals_key(partition, campaign))
+                if raw is not None:
+                    value = orjson.loads(raw)
+                    book[campaign] = [int(value["through"]), value["stats"]]
+            self.partitions[partition] = book
+        return book
+
+    def write(self, table, moves, records) -> dict[tuple[str, str], float]:
+        """Add a batch's moves (users.py `Move`s) to its partitions' totals and write the
+        totals they changed; returns what was newly counted, (campaign, stat) -> amount.
+        `records`: the batch's records, the last of each partition marks `through`."""
+        last = {}
+        for record in records:
+            last[record.partition] = record
+        counted: dict[tuple[str, str], float] = {}
+        changed: dict[int, set[str]] = {}
+        for move in moves:
+            book = self.totals(table, move.partition, last[move.partition])
+            entry = book.get(move.campaign)
+            if entry is None:
+                entry = book[move.campaign] = [-1, {}]
+                changed.setdefault(move.partition, set()).add("")  # the index changes too
+            if move.offset <= entry[0]:
+                continue  # counted before a crash: its state was not written, its totals were
+            stats = entry[1]
+            stats[move.stat] = stats.get(move.stat, 0) + move.amount
+            key = (move.campaign, move.stat)
+            counted[key] = counted.get(key, 0) + move.amount
+            changed.setdefault(move.partition, set()).add(move.campaign)
+        for partition, campaigns in changed.items():
+            record = last[partition]
+            in_context(record.ref)
+            book = self.partitions[partition]
+            if "" in campaigns:  # before the totals it names (a crash between: none yet)
+                table[index_key(partition)] = orjson.dumps(sorted(book))
+            for campaign in sorted(campaigns - {""}):
+                entry = book[campaign]
+                entry[0] = record.offset
+                table[totals_key(partition, campaign)] = orjson.dumps({"through": entry[0], "stats": entry[1]})
+        return counted
+
+    def answer(self, table, records) -> list[dict]:
+        """One reply per stats request record (after the batch's writes): its partition's
+        totals, of every campaign or the one asked for."""
+        replies = []
+        for record in records:
+            try:
+                request = orjson.loads(record.value or b"null")
+                campaign = request.get("campaign")
+                reply = {"request": str(request["request"]), "partition": record.partition}
+            except Exception:
+                continue  # not one of ours: nobody waits for an answer
+            book = self.totals(table, record.partition, record)
+            reply["stats"] = {name: dict(entry[1]) for name, entry in book.items()
+                              if campaign is None or name == campaign}
+            replies.append(reply)
+        return replies
+
+
+def is_request(headers) -> bool:
+    return header(headers, INTERNAL_HEADER) == STATS
+
+
+def encode_request(request: str, campaign: str | None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return orjson.dumps({"request": request, "campaign": campaign}), [(INTERNAL_HEADER, STATS)]
+
+
+async def request_stats(bootstrap: str, events_topic: str, replies_topic: str, campaign: str | None = None,
+                        timeout: float = 30.0) -> dict[str, dict[str, float]]:
+    """{campaign: {stat: amount}} summed over one answer per partition (the workers must
+    be running); only campaigns with counts appear. Raises StatsError naming the
+    partitions that did not answer within `timeout` seconds."""
+    request = uuid.uuid4().hex
+    started = time.monotonic()
+    async with ReplyChannel(bootstrap, replies_topic) as channel:
+        partitions = await channel.partitions(events_topic)
+        value, headers = encode_request(request, campaign)
+        await channel.send(events_topic, [(b"$stats", value, headers, p) for p in partitions])
+        left = max(0.1, timeout - (time.monotonic() - started))
+        replies = await channel.collect(request, lambda reply: reply.get("partition"), set(partitions), left)
+    missing = sorted(set(partitions) - set(replies))
+    if missing:
+        raise StatsError(f"no reply for partition(s) {missing} of {events_topic} within {timeout:g}s "
+                         "(are the workers running, and with this --topic-prefix?)")
+    totals: dict[str, dict[str, float]] = {}
+    for partition in sorted(replies):
+        add_counts(totals, replies[partition]["stats"])
+    return totals
