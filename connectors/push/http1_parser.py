@@ -142,7 +142,8 @@ class ResponseParser:
         if (
             version not in ("HTTP/1.1", "HTTP/1.0")
             or len(code) != 3
-            or not code.isdigit()
+            or not (code.isascii() and code.isdigit())
+            or code[0] == "0"  # status codes run from 100
             or rest[3:4] not in ("", " ")
             or _CONTROL.search(rest)
         ):
@@ -151,9 +152,10 @@ class ResponseParser:
         headers: dict[str, str] = {}
         for line in lines[1:]:  # an interim response's too: a bad one is no response to skip
             key, text = _field(line)
-            if key in headers and key in ("content-length", "transfer-encoding"):
-                if headers[key] != text:
-                    raise ValueError(f"conflicting {key} headers")
+            if key in headers and key == "transfer-encoding":  # "chunked, chunked": unsupported
+                raise ValueError("repeated transfer-encoding header")
+            if key in headers and key == "content-length" and headers[key] != text:
+                raise ValueError(f"conflicting {key} headers")
             headers[key] = text
         if 100 <= status < 200:
             if status == 101:
@@ -165,15 +167,17 @@ class ResponseParser:
         self.keep_alive = version == "HTTP/1.1" and "close" not in connection
         encoding = headers.get("transfer-encoding")
         length = headers.get("content-length")
+        # Checked even where no body follows (204, 304): a malformed header is a malformed
+        # response. isascii: str.isdigit() also takes digits such as "²".
+        if length is not None and not (length.isascii() and length.isdigit() and len(length) <= 12):
+            raise ValueError(f"bad content-length {length[:20]!r}")
+        if encoding is not None and (encoding.lower() != "chunked" or length is not None):
+            raise ValueError(f"unsupported framing: transfer-encoding {encoding!r}")
         if status in _NO_BODY:
             self._mode = "done"
         elif encoding is not None:
-            if encoding.lower() != "chunked" or length is not None:
-                raise ValueError(f"unsupported framing: transfer-encoding {encoding!r}")
             self._mode = "chunk-size"
         elif length is not None:
-            if not length.isdigit() or len(length) > 12:
-                raise ValueError(f"bad content-length {length[:20]!r}")
             self._remaining = int(length)
             if self._remaining > self.max_body:
                 raise ValueError(f"response body of {self._remaining} bytes is over the limit")

@@ -148,7 +148,9 @@ def compare(raw: bytes, clean: bool, cuts: list[int], eof: bool) -> None:
         assert mine[0] == "ok", f"ours refused a well-formed response the reference reads: {raw!r}"
 
 
-_SETTINGS = settings(max_examples=400, deadline=timedelta(seconds=2), database=None,
+# derandomize: the same examples on every run, so CI is never red by chance (run with more
+# examples and a random seed by hand to explore; what they find becomes an @example).
+_SETTINGS = settings(max_examples=400, deadline=timedelta(seconds=2), database=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow])
 _CUTS = st.lists(st.integers(0, 2000), max_size=6)
 
@@ -170,6 +172,12 @@ def test_well_formed_responses_read_as_the_reference_reads_them(case, cuts, eof)
          cuts=[], eof=False)
 @example(case=(b"HTTP/1.1 100\r\n Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False), cuts=[],
          eof=False)
+@example(case=(b"HTTP/1.1 304 OK\r\nContent-Length:\xff 0\r\n\r\n", False), cuts=[], eof=False)
+@example(case=(b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab", False), cuts=[], eof=False)
+@example(case=(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", False),
+         cuts=[], eof=False)
+@example(case=(b"HTTP/1.1 000 OK\r\nContent-Length: 0\r\n\r\n", False), cuts=[], eof=False)
+@example(case=(b"HTTP/1.1 204 OK\r\nTransfer-Encoding: gzip\r\n\r\n", False), cuts=[], eof=False)
 def test_mutated_responses_are_never_read_looser_than_the_reference(case, cuts, eof):
     compare(*case, cuts, eof)
 
