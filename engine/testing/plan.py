@@ -38,6 +38,7 @@ def split_user(renamed: str) -> tuple[int, str] | None:
 class Step:
     at: int  # epoch ms: the test-clock time this step stops at
     events: list[dict] = field(default_factory=list)  # sent with the clock just before `at`
+    expected: int = 0  # notifications the simulator sends at `at`: the runner waits for them
 
 
 @dataclass
@@ -90,7 +91,7 @@ def make_plan(suite: TestSuite, campaigns: CampaignSet) -> Plan:
             if at <= until:  # the simulator ignores what comes after `until` too
                 step(at).events.append(event_record(index, event, at))
         for fields in simulated:
-            step(suite.start + fields["at"] * 1000)
+            step(suite.start + fields["at"] * 1000).expected += 1
     plan = Plan(suite, cases, [])
     for compiled in campaigns.by_id.values():
         for _slot, run_at in run_times(compiled, suite.start - 1, plan.end):
