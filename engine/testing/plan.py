@@ -39,6 +39,8 @@ class Step:
     at: int  # epoch ms: the test-clock time this step stops at
     events: list[dict] = field(default_factory=list)  # sent with the clock just before `at`
     expected: int = 0  # notifications the simulator sends at `at`: the runner waits for them
+    down_until: int | None = None  # after this step the runtime is killed and comes back at this time
+    resumes: bool = False  # the runtime came back at `at`: it catches up before the events go in
 
 
 @dataclass
@@ -97,5 +99,19 @@ def make_plan(suite: TestSuite, campaigns: CampaignSet) -> Plan:
         for _slot, run_at in run_times(compiled, suite.start - 1, plan.end):
             step(run_at)
     step(plan.end)
+    for down in suite.down:
+        went_down, back = suite.start + down.start * 1000, suite.start + down.end * 1000
+        if went_down > plan.end:
+            break
+        step(went_down).down_until = back
+        if back == went_down:
+            continue  # a restart: nothing waits for it
+        resumed = step(back)
+        resumed.resumes = True
+        # Nothing happens while the runtime is down (the simulator agrees: it has no
+        # notification in there); the events of that time wait for it, in time order.
+        waiting = [steps.pop(at) for at in sorted(steps) if went_down < at < back]
+        resumed.events[:0] = [record for s in waiting for record in s.events]
+        resumed.expected += sum(s.expected for s in waiting)
     plan.steps = [steps[at] for at in sorted(steps)]
     return plan

@@ -30,6 +30,7 @@ class RealRuntime(Protocol):
     def set_clock(self, at_ms: int) -> None: ...
     def send(self, records: list[dict]) -> None: ...
     def wait_idle(self) -> None: ...
+    def restart(self, at_ms: int) -> None: ...  # kill -9, come back with the clock at at_ms
     def stop(self) -> None: ...
 
 
@@ -41,26 +42,41 @@ RuntimeMaker = Callable[[RuntimeFiles, Path, int], RealRuntime]
 
 def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries) -> None:
     for step in plan.steps:
-        if step.events:
+        if step.events and not step.resumes:
             # Events at T go in with the clock just before T: scheduled runs due at T are
             # then made after them, as the simulator orders them; waits due at T still
             # fire first, because the core fires a user's due waits before applying an
             # event with a later or equal time.
             runtime.set_clock(step.at - 1)
             runtime.wait_idle()
+        if step.resumes:
+            # Back after downtime: the runtime catches up on what fell due meanwhile with
+            # its clock at T, then the events that waited for it go in.
+            runtime.set_clock(step.at)
+            runtime.wait_idle()
+        if step.events:
             runtime.send([deliveries.substitute(record) for record in step.events])
             runtime.wait_idle()
         runtime.set_clock(step.at)
         runtime.wait_idle()
-        arrived = deliveries.collect(step.at)
-        # Idle is judged from outside (an empty outbox, a lag of 0 for a moment); a busy
-        # machine can make a push arrive a little after that. Give what the simulator
-        # expects now a while to come, so that slowness is not reported as a wrong time;
-        # a push that never comes costs ARRIVAL_GRACE_S and is then reported missing.
-        deadline = time.monotonic() + ARRIVAL_GRACE_S
-        while arrived < step.expected and time.monotonic() < deadline:
-            time.sleep(0.05)
-            arrived += deliveries.collect(step.at)
+        _collect(deliveries, step.at, step.expected)
+        if step.down_until is not None:
+            runtime.restart(step.down_until)
+            runtime.wait_idle()
+            if step.down_until == step.at:
+                _collect(deliveries, step.at, 0)
+
+
+def _collect(deliveries: Deliveries, at: int, expected: int) -> None:
+    arrived = deliveries.collect(at)
+    # Idle is judged from outside (an empty outbox, a lag of 0 for a moment); a busy
+    # machine can make a push arrive a little after that. Give what the simulator
+    # expects now a while to come, so that slowness is not reported as a wrong time;
+    # a push that never comes costs ARRIVAL_GRACE_S and is then reported missing.
+    deadline = time.monotonic() + ARRIVAL_GRACE_S
+    while arrived < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        arrived += deliveries.collect(at)
 
 
 def run_real_file(path: Path, out: IO[str], verbose: bool, make_runtime: RuntimeMaker, emulator: PushEmulator,

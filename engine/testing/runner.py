@@ -42,7 +42,8 @@ def run_case(suite: TestSuite, case: TestCase, campaigns: CampaignSet) -> list[d
     )
     last = max((e.at for e in case.events), default=0)
     until_s = case.until if case.until is not None else last + DEFAULT_UNTIL_S
-    sim.run(events, suite.start + until_s * 1000)
+    down = [(suite.start + d.start * 1000, suite.start + d.end * 1000) for d in suite.down]
+    sim.run(events, suite.start + until_s * 1000, down)
     return [notification_fields(n, suite.start) for n in sim.notifications]
 
 
