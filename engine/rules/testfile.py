@@ -120,8 +120,9 @@ def read_down(ck: Checker, at: At, start: int) -> tuple[Downtime, ...]:
         return ()
     out: list[Downtime] = []
     for item in at.items():
-        if not ck.mapping(item, DOWN_KEYS, DOWN_KEYS, example="{from: 1d, to: 2d12h}"):
-            continue
+        if not ck.mapping(item, DOWN_KEYS, DOWN_KEYS, example="{from: 1d, to: 2d12h}") or \
+                not all(key in item.value for key in DOWN_KEYS):
+            continue  # reported by `mapping`
         begin = read_time(ck, item.child("from"), start)
         end = read_time(ck, item.child("to"), start)
         if begin is None or end is None:
