@@ -23,28 +23,35 @@ class RuntimeFiles:
     campaigns: Path  # a folder holding a copy of each of the suite's campaign files
     public_key: str  # the VAPID applicationServerKey: emulator subscriptions are made with it
     admin_token: str
+    vapid_key: Path
+    push_origin: str
 
 
 def write_runtime_files(plan: Plan, directory: Path, push_origin: str) -> RuntimeFiles:
     directory.mkdir(parents=True, exist_ok=True)
-    suite = plan.suite
-    data = (YAML(typ="safe").load(suite.config.read_text()) if suite.config else None) or {}
     key = directory / "vapid_private.pem"
-    public_key = generate_keys(key)
-    token = secrets.token_hex(16)
-    data["vapid"] = {"key": str(key), "subject": "mailto:push@shop.example"}
+    files = RuntimeFiles(directory / "pushcast.yaml", directory / "campaigns.d", generate_keys(key),
+                         secrets.token_hex(16), key, push_origin)
+    write_config(files, plan, plan.suite.config)
+    files.campaigns.mkdir(exist_ok=True)
+    for path in plan.suite.campaigns:
+        for file in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
+            shutil.copy(file, files.campaigns / file.name)
+    return files
+
+
+def write_config(files: RuntimeFiles, plan: Plan, base: Path | None) -> None:
+    """`files.config` from `base`'s settings (the suite's, or a reload's) and ours."""
+    data = (YAML(typ="safe").load(base.read_text()) if base else None) or {}
+    data["vapid"] = {"key": str(files.vapid_key), "subject": "mailto:push@shop.example"}
     # Only the emulator (behind the recorder): a push to anything else is a failure to see.
-    data["push_services"] = [{"host": push_origin}]
-    data["admin_token"] = token
+    data["push_services"] = [{"host": files.push_origin}]
+    data["admin_token"] = files.admin_token
     test_users = list(data.get("test_users") or [])
     data["test_users"] = test_users + plan.renamed_users(test_users)
-    config = directory / "pushcast.yaml"
     text = io.StringIO()
     YAML(typ="safe").dump(data, text)
-    config.write_text(text.getvalue())
-    campaigns = directory / "campaigns.d"
-    campaigns.mkdir(exist_ok=True)
-    for path in suite.campaigns:
-        for file in sorted(path.glob("*.yaml")) if path.is_dir() else [path]:
-            shutil.copy(file, campaigns / file.name)
-    return RuntimeFiles(config, campaigns, public_key, token)
+    # Replaced in one step: a worker re-reading it never sees half a file.
+    tmp = files.config.with_name(files.config.name + ".tmp")
+    tmp.write_text(text.getvalue())
+    tmp.replace(files.config)

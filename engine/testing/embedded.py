@@ -76,6 +76,14 @@ class EmbeddedRuntime:
         self.start()
         self.set_clock(at_ms)
 
+    def cannot_reload_config(self) -> str | None:
+        # `POST /v1/admin/reload` and SIGHUP reload the campaign folder only.
+        return ("`pushcast run` reads pushcast.yaml at start only (README, \"Not covered\"): "
+                "a reload of it cannot be replayed through the embedded runtime")
+
+    def reload_config(self) -> None:
+        raise RuntimeFailure(self.cannot_reload_config())
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return

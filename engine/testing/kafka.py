@@ -84,6 +84,21 @@ class _Kafka:
             self.thread.join(10)
 
 
+def _reload_time(port: int) -> float:
+    """A worker's `pushcast_config_last_reload_success_timestamp_seconds` (0 before any)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("pushcast_config_last_reload_success_timestamp_seconds"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 class KafkaRuntime:
     def __init__(self, files: RuntimeFiles, directory: Path, start_ms: int, options: KafkaOptions,
                  timeout: float = 90.0):
@@ -100,6 +115,7 @@ class KafkaRuntime:
         self.workers: dict[str, subprocess.Popen] = {}
         self.exited: dict[str, int] = {}  # workers this runner killed on purpose
         self.kafka = _Kafka(options.bootstrap)
+        self.metrics_ports: dict[str, int] = {}
 
     @property
     def app_id(self) -> str:
@@ -119,11 +135,12 @@ class KafkaRuntime:
 
     def start_worker(self, name: str) -> None:
         log = self.directory / f"{name}.log"
+        self.metrics_ports[name] = port = free_port()
         args = [sys.executable, "-m", "engine.cli", "worker", "--kafka", self.options.bootstrap,
                 "--redis", self.options.redis, "--config", str(self.files.config),
                 "--campaigns", str(self.files.campaigns), "--app-id", self.app_id, "--topic-prefix", self.prefix,
                 "--partitions", str(PARTITIONS), "--sends-partitions", str(SENDS_PARTITIONS),
-                "--data-dir", str(self.directory / f"data-{name}"), "--metrics-port", str(free_port()),
+                "--data-dir", str(self.directory / f"data-{name}"), "--metrics-port", str(port), "--reload-interval", "0.1",
                 "--commit-interval", "0.1", "--session-timeout", "6", "--heartbeat-interval", "0.5",
                 "--standby-replicas", "0", "--loglevel", "warning"]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -150,6 +167,24 @@ class KafkaRuntime:
             self.exited.pop(name, None)
             self.start_worker(name)
         self.wait_members(self.options.workers)
+
+    def cannot_reload_config(self) -> str | None:
+        return None  # workers re-read pushcast.yaml with the campaign files
+
+    def reload_config(self) -> None:
+        """Until every live worker reports a successful reload after the file changed
+        (its reload timestamp, in wall-clock seconds, moves past the change)."""
+        changed = time.time() - 0.001
+        deadline = time.monotonic() + self.timeout
+        for name, port in self.metrics_ports.items():
+            if name in self.exited:
+                continue
+            while _reload_time(port) < changed:
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeFailure(f"worker {name} did not reload pushcast.yaml within {self.timeout:g}s\n"
+                                         f"{self.output()}")
+                time.sleep(0.05)
 
     def stop(self) -> None:
         for process in self.workers.values():

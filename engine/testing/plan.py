@@ -13,6 +13,7 @@ to learn those times; it is also the reference a failure is reported against.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from engine.core import CampaignSet
 from engine.core.schedule import run_times
@@ -41,6 +42,7 @@ class Step:
     expected: int = 0  # notifications the simulator sends at `at`: the runner waits for them
     down_until: int | None = None  # after this step the runtime is killed and comes back at this time
     resumes: bool = False  # the runtime came back at `at`: it catches up before the events go in
+    reload: Path | None = None  # after this step pushcast.yaml becomes this file's settings
 
 
 @dataclass
@@ -76,7 +78,7 @@ def event_record(index: int, event, at_ms: int) -> dict:
             "ts": event.ts if event.ts is not None else at_ms, "props": dict(event.props or {})}
 
 
-def make_plan(suite: TestSuite, campaigns: CampaignSet) -> Plan:
+def make_plan(suite: TestSuite, campaigns: CampaignSet, reloads: list[tuple[int, CampaignSet]] = ()) -> Plan:
     cases: list[CasePlan] = []
     steps: dict[int, Step] = {}
 
@@ -86,7 +88,7 @@ def make_plan(suite: TestSuite, campaigns: CampaignSet) -> Plan:
     for index, case in enumerate(suite.cases):
         last = max((e.at for e in case.events), default=0)
         until = suite.start + (case.until if case.until is not None else last + DEFAULT_UNTIL_S) * 1000
-        simulated = run_case(suite, case, campaigns)
+        simulated = run_case(suite, case, campaigns, reloads)
         cases.append(CasePlan(index, case, until, simulated))
         for event in case.events:
             at = suite.start + event.at * 1000
@@ -99,6 +101,9 @@ def make_plan(suite: TestSuite, campaigns: CampaignSet) -> Plan:
         for _slot, run_at in run_times(compiled, suite.start - 1, plan.end):
             step(run_at)
     step(plan.end)
+    for reload in suite.reloads:
+        if suite.start + reload.at * 1000 <= plan.end:
+            step(suite.start + reload.at * 1000).reload = reload.config
     for down in suite.down:
         went_down, back = suite.start + down.start * 1000, suite.start + down.end * 1000
         if went_down > plan.end:

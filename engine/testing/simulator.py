@@ -30,16 +30,19 @@ class Simulation:
             state = self.states[user] = UserState(user)
         return state
 
-    def run(self, events: list[tuple[int, Event]], until: int, down: list[tuple[int, int]] = ()) -> None:
+    def run(self, events: list[tuple[int, Event]], until: int, down: list[tuple[int, int]] = (),
+            reloads: list[tuple[int, CampaignSet]] = ()) -> None:
         """Process (process_at, event) pairs, sorted by process_at, and every wake-up
         due up to `until` (all epoch ms). `down`: (from, to) spans when the runtime is
-        down, see `_come_back`."""
+        down, see `_come_back`; `reloads`: (at, campaigns) from then on, after what is
+        due at that time (the same campaign files under another pushcast.yaml)."""
         runs = [
             (run_at, 1, (compiled, slot))
             for compiled in self.campaigns.by_id.values()
             for slot, run_at in run_times(compiled, self.started - 1, until)
         ]
-        timeline = sorted([(at, 0, event) for at, event in events] + runs, key=lambda item: item[:2])
+        timeline = sorted([(at, 0, event) for at, event in events] + runs + [(at, 2, new) for at, new in reloads],
+                          key=lambda item: item[:2])
         outages = sorted(d for d in down if d[0] < d[1])  # a restart (from == to) changes nothing
         missed: list = []
         for at, kind, item in timeline:
@@ -54,8 +57,10 @@ class Simulation:
             self.advance(at)
             if kind == 0:
                 self._apply(apply(self.state(item.user), item, at, self.campaigns)[0])
-            else:
+            elif kind == 1:
                 self.run_schedule(item[0], item[1], at)
+            else:
+                self.campaigns = item
         if outages and outages[0][1] <= until:
             self._come_back(*outages.pop(0), missed)
         elif outages and outages[0][0] < until:
