@@ -131,7 +131,20 @@ class KafkaRuntime:
         for n in range(1, self.options.workers + 1):
             self.start_worker(f"w{n}")
         self.wait_members(self.options.workers)
+        self.wait_changelog()
         return self
+
+    def wait_changelog(self) -> None:
+        """Until Faust's changelog of the users table has every partition with a leader.
+        Faust makes it itself, after the group forms; a first write racing that has been
+        seen to crash a worker (PartitionsMismatch: "the changelog has 0 partitions")."""
+        name = f"{self.app_id}-users-changelog"
+        deadline = time.monotonic() + self.timeout
+        while self.kafka.run(self._leaders(name)) < PARTITIONS:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"the workers did not create {name} within {self.timeout:g}s\n{self.output()}")
+            time.sleep(0.1)
 
     def start_worker(self, name: str) -> None:
         log = self.directory / f"{name}.log"
@@ -276,6 +289,14 @@ class KafkaRuntime:
         (response,) = await self.kafka.admin.describe_consumer_groups([self.app_id])
         _error, _group, state, _ptype, _protocol, members = response.groups[0]
         return len(members) if state == "Stable" else 0
+
+    async def _leaders(self, topic: str) -> int:
+        """Partitions of `topic` that have a leader (0 while it does not exist)."""
+        await self.kafka._ensure()
+        if topic not in await self.kafka.admin.list_topics():
+            return 0
+        (described,) = await self.kafka.admin.describe_topics([topic])
+        return sum(1 for p in described["partitions"] if p["leader"] >= 0) if described["error_code"] == 0 else 0
 
     async def _delete_topics(self) -> None:
         await self.kafka._ensure()
