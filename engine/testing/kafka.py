@@ -84,8 +84,8 @@ class _Kafka:
             self.thread.join(10)
 
 
-def _reload_time(port: int) -> float:
-    """A worker's `pushcast_config_last_reload_success_timestamp_seconds` (0 before any)."""
+def _metric(port: int, name: str) -> float:
+    """The sum of a worker's samples of `name`, every label (0 when it does not answer)."""
     import urllib.request
 
     try:
@@ -93,10 +93,12 @@ def _reload_time(port: int) -> float:
             text = response.read().decode()
     except OSError:
         return 0.0
+    total = 0.0
     for line in text.splitlines():
-        if line.startswith("pushcast_config_last_reload_success_timestamp_seconds"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+        sample = line.split("{", 1)[0].split(" ", 1)[0]
+        if sample == name:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 class KafkaRuntime:
@@ -116,6 +118,8 @@ class KafkaRuntime:
         self.exited: dict[str, int] = {}  # workers this runner killed on purpose
         self.kafka = _Kafka(options.bootstrap)
         self.metrics_ports: dict[str, int] = {}
+        self.runs = 0  # scheduled runs due by the clock, as the runner last said
+        self.runs_before: dict[str, int] = {}  # worker -> runs made before it started
 
     @property
     def app_id(self) -> str:
@@ -149,6 +153,7 @@ class KafkaRuntime:
     def start_worker(self, name: str) -> None:
         log = self.directory / f"{name}.log"
         self.metrics_ports[name] = port = free_port()
+        self.runs_before[name] = self.runs
         args = [sys.executable, "-m", "engine.cli", "worker", "--kafka", self.options.bootstrap,
                 "--redis", self.options.redis, "--config", str(self.files.config),
                 "--campaigns", str(self.files.campaigns), "--app-id", self.app_id, "--topic-prefix", self.prefix,
@@ -181,6 +186,26 @@ class KafkaRuntime:
             self.start_worker(name)
         self.wait_members(self.options.workers)
 
+    def runs_made(self, count: int) -> None:
+        """Until every live worker has started each run due since it started. A worker
+        notices a clock move within its timer tick, but on a busy machine that can take
+        longer than the quiet time `wait_idle` allows, and a run made after the next
+        events went in would decide on the wrong states. Each worker counts a run once
+        (pushcast_scheduled_runs_total) if it owns a partition, as each does here (fewer
+        workers than partitions)."""
+        self.runs = count
+        deadline = time.monotonic() + self.timeout
+        for name, port in self.metrics_ports.items():
+            if name in self.exited:
+                continue
+            want = count - self.runs_before[name]
+            while want > 0 and _metric(port, "pushcast_scheduled_runs_total") < want:
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeFailure(f"worker {name} made {_metric(port, 'pushcast_scheduled_runs_total'):g} of "
+                                         f"{want} scheduled run(s) in {self.timeout:g}s\n{self.output()}")
+                time.sleep(0.02)
+
     def cannot_reload_config(self) -> str | None:
         return None  # workers re-read pushcast.yaml with the campaign files
 
@@ -192,7 +217,7 @@ class KafkaRuntime:
         for name, port in self.metrics_ports.items():
             if name in self.exited:
                 continue
-            while _reload_time(port) < changed:
+            while _metric(port, "pushcast_config_last_reload_success_timestamp_seconds") < changed:
                 self.check_alive()
                 if time.monotonic() > deadline:
                     raise RuntimeFailure(f"worker {name} did not reload pushcast.yaml within {self.timeout:g}s\n"

@@ -12,6 +12,7 @@ to learn those times; it is also the reference a failure is reported against.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class Step:
     down_until: int | None = None  # after this step the runtime is killed and comes back at this time
     resumes: bool = False  # the runtime came back at `at`: it catches up before the events go in
     reload: Path | None = None  # after this step pushcast.yaml becomes this file's settings
+    runs: int = 0  # scheduled runs due by `at`, all campaigns together
 
 
 @dataclass
@@ -97,9 +99,10 @@ def make_plan(suite: TestSuite, campaigns: CampaignSet, reloads: list[tuple[int,
         for fields in simulated:
             step(suite.start + fields["at"] * 1000).expected += 1
     plan = Plan(suite, cases, [])
-    for compiled in campaigns.by_id.values():
-        for _slot, run_at in run_times(compiled, suite.start - 1, plan.end):
-            step(run_at)
+    all_runs = sorted(run_at for compiled in campaigns.by_id.values()
+                      for _slot, run_at in run_times(compiled, suite.start - 1, plan.end))
+    for run_at in all_runs:
+        step(run_at)
     step(plan.end)
     for reload in suite.reloads:
         if suite.start + reload.at * 1000 <= plan.end:
@@ -119,4 +122,6 @@ def make_plan(suite: TestSuite, campaigns: CampaignSet, reloads: list[tuple[int,
         resumed.events[:0] = [record for s in waiting for record in s.events]
         resumed.expected += sum(s.expected for s in waiting)
     plan.steps = [steps[at] for at in sorted(steps)]
+    for s in plan.steps:
+        s.runs = bisect.bisect_right(all_runs, s.at)
     return plan

@@ -33,6 +33,7 @@ class RealRuntime(Protocol):
     def restart(self, at_ms: int) -> None: ...  # kill -9, come back with the clock at at_ms
     def reload_config(self) -> None: ...  # pushcast.yaml changed: return once it is in force
     def cannot_reload_config(self) -> str | None: ...  # why this runtime cannot, if it cannot
+    def runs_made(self, count: int) -> None: ...  # return once `count` scheduled runs were made in all
     def stop(self) -> None: ...
 
 
@@ -56,11 +57,13 @@ def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries, files: Runt
             # Back after downtime: the runtime catches up on what fell due meanwhile with
             # its clock at T, then the events that waited for it go in.
             runtime.set_clock(step.at)
+            runtime.runs_made(step.runs)
             runtime.wait_idle()
         if step.events:
             runtime.send([deliveries.substitute(record) for record in step.events])
             runtime.wait_idle()
         runtime.set_clock(step.at)
+        runtime.runs_made(step.runs)
         runtime.wait_idle()
         _collect(deliveries, step.at, step.expected)
         if step.reload is not None:
