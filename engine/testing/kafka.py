@@ -291,8 +291,10 @@ class KafkaRuntime:
     async def _produce(self, records: list[dict]) -> None:
         await self.kafka._ensure()
         producer = self.kafka.producer
-        sent = [await producer.send(self.prefix + "events", value=orjson.dumps(r), key=r["user"].encode())
-                for r in records]
+        # The record's timestamp is its arrival time for a worker (a missing `ts` is filled
+        # from it, and a `ts` too far ahead of it is refused): the test clock's, not ours.
+        sent = [await producer.send(self.prefix + "events", value=orjson.dumps(r), key=r["user"].encode(),
+                                    timestamp_ms=self.now) for r in records]
         for future in sent:
             await future
 
