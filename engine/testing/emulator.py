@@ -86,10 +86,14 @@ class EmulatorProcess:
         self.emulator = emulator
 
     @classmethod
-    def start(cls, root: Path = ROOT, timeout: float = 20.0) -> "EmulatorProcess":
+    def start(cls, root: Path | None = None, timeout: float = 20.0) -> "EmulatorProcess":
+        """`root`: the folder holding node_modules (default: the checkout this package
+        is in, else the current folder, for an installed pushcast)."""
         node = shutil.which("node")
         if node is None:
             raise EmulatorError("node is not installed: the push-service emulator needs Node >= 20 (scripts/setup)")
+        if root is None:
+            root = next((r for r in (ROOT, Path.cwd()) if (r / SERVER_JS).exists()), ROOT)
         script = root / SERVER_JS
         if not script.exists():
             raise EmulatorError(f"{script} is missing: run scripts/setup (npm install web-push-testing)")
