@@ -14,9 +14,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from engine.testing.runner import run_test_files
+    if args.runtime == "simulated":
+        from engine.testing.runner import run_test_files
 
-    return run_test_files(args.files, sys.stdout, verbose=args.verbose)
+        return run_test_files(args.files, sys.stdout, verbose=args.verbose)
+    from engine.testing.cli import run_with_runtime
+
+    return run_with_runtime(args, sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,9 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: campaigns.d)")
     check.set_defaults(func=_check)
 
-    test = sub.add_parser("test", help="run campaign test files on a simulated clock")
+    test = sub.add_parser("test", help="run campaign test files (simulated clock, or a real runtime on a test clock)")
     test.add_argument("files", nargs="+", type=Path)
     test.add_argument("-v", "--verbose", action="store_true", help="show every notification")
+    __import__("engine.testing.cli", fromlist=["add_runtime_arguments"]).add_runtime_arguments(test)
     test.set_defaults(func=_test)
 
     from engine.cli_vapid import add_vapid_parser

@@ -19,7 +19,9 @@ from engine.rules.parse import BadValue, parse_datetime, parse_duration
 from engine.rules.what import URGENCIES
 from engine.rules.yamlpos import YList, YMap, plain, read_yaml
 
-SUITE_KEYS = ("campaigns", "config", "start", "cases")
+SUITE_KEYS = ("campaigns", "config", "start", "down", "reload", "cases")
+DOWN_KEYS = ("from", "to")
+RELOAD_KEYS = ("at", "config")
 CASE_KEYS = ("name", "events", "until", "expect")
 EVENT_KEYS = ("at", "user", "event", "props", "ts")
 EXPECT_TEXT_KEYS = ("user", "campaign", "title", "body", "url", "icon", "image", "badge", "tag")
@@ -57,6 +59,29 @@ class TestCase:
 
 
 @dataclass(frozen=True)
+class Downtime:
+    """The runtime is down after `start` until `end` (seconds from the suite's start): a
+    real runtime is killed (-9) at `start` and started again with its clock at `end`;
+    `start == end` is a restart. While down nothing runs: waits and scheduled runs due
+    in between are caught up at `end`, then the events of (start, end], which were kept
+    waiting, are applied. The same for every case of the file (they share one runtime)."""
+
+    start: int
+    end: int
+    position: Position
+
+
+@dataclass(frozen=True)
+class Reload:
+    """At `at` (seconds from start), after everything due then, pushcast.yaml becomes
+    `config` (relative to the test file) and the runtime reloads it."""
+
+    at: int
+    config: Path
+    position: Position
+
+
+@dataclass(frozen=True)
 class TestSuite:
     __test__ = False
 
@@ -65,6 +90,8 @@ class TestSuite:
     config: Path | None
     start: int  # epoch ms
     cases: tuple[TestCase, ...]
+    down: tuple[Downtime, ...] = ()
+    reloads: tuple[Reload, ...] = ()
 
 
 def load_test_file(path: Path) -> TestSuite:
@@ -93,9 +120,61 @@ def read_suite(ck: Checker, at: At, path: Path) -> TestSuite | None:
         config = found[0] if found else None
     start = ck.check(at.child("start"), lambda v: parse_datetime(v, timezone.utc)) if "start" in m else None
     cases = read_cases(ck, at.child("cases"), start or 0) if "cases" in m else None
+    down = read_down(ck, at.child("down"), start or 0) if "down" in m else ()
+    reloads = read_reloads(ck, at.child("reload"), start or 0, path) if "reload" in m else ()
+    for reload in reloads:
+        for down in down:
+            if down.start < reload.at <= down.end:
+                ck.error(reload.position, "reload", f"at {reload.at}s falls while the runtime is down (line "
+                                                    f"{down.position.line}): reload before it goes down or after it is back")
     if ck.problems:
         return None
-    return TestSuite(path, campaigns, config, start, cases)
+    return TestSuite(path, campaigns, config, start, cases, down, reloads)
+
+
+def read_reloads(ck: Checker, at: At, start: int, path: Path) -> tuple[Reload, ...]:
+    """`reload: [{at: 1h, config: stricter.pushcast.yaml}]`, in time order."""
+    if not ck.sequence(at, example="[{at: 1h, config: config/stricter.pushcast.yaml}]"):
+        return ()
+    out: list[Reload] = []
+    for item in at.items():
+        if not ck.mapping(item, RELOAD_KEYS, RELOAD_KEYS, example="{at: 1h, config: config/stricter.pushcast.yaml}") or \
+                not all(key in item.value for key in RELOAD_KEYS):
+            continue  # reported by `mapping`
+        when = read_time(ck, item.child("at"), start)
+        found = read_paths(ck, item.child("config"), path, single=True)
+        if when is None or not found:
+            continue
+        if out and when <= out[-1].at:
+            ck.error(item.value.value_pos["at"], item.path + ".at",
+                     f"must come after the previous reload's time (line {out[-1].position.line}): list them in time order")
+            continue
+        out.append(Reload(when, found[0], item.pos))
+    return tuple(out)
+
+
+def read_down(ck: Checker, at: At, start: int) -> tuple[Downtime, ...]:
+    """`down: [{from: 1d, to: 2d12h}, {from: 3d, to: 3d}]`, in time order, not overlapping."""
+    if not ck.sequence(at, example="[{from: 1d, to: 2d12h}] (a restart: from and to the same)"):
+        return ()
+    out: list[Downtime] = []
+    for item in at.items():
+        if not ck.mapping(item, DOWN_KEYS, DOWN_KEYS, example="{from: 1d, to: 2d12h}") or \
+                not all(key in item.value for key in DOWN_KEYS):
+            continue  # reported by `mapping`
+        begin = read_time(ck, item.child("from"), start)
+        end = read_time(ck, item.child("to"), start)
+        if begin is None or end is None:
+            continue
+        if end < begin:
+            ck.error(item.value.value_pos["to"], item.path + ".to", "is before `from`: the runtime comes back after it went down")
+            continue
+        if out and begin <= out[-1].end:
+            ck.error(item.value.value_pos["from"], item.path + ".from",
+                     f"must come after the previous downtime's end (line {out[-1].position.line}): list them in time order")
+            continue
+        out.append(Downtime(begin, end, item.pos))
+    return tuple(out)
 
 
 def read_paths(ck: Checker, at: At, base: Path, single: bool = False) -> tuple[Path, ...] | None:
