@@ -206,7 +206,10 @@ class Worker:
         await self.dead_letter(letters)
         results = await self.sends.process(notifications)
         for event, partition in results:
-            await self.events_topic.send(key=event["user"].encode(), value=orjson.dumps(event), partition=partition)
+            # Stamped with the worker's clock, which wrote the event's `ts`: the user agent
+            # bounds `ts` by the record's time (a test clock may run days ahead of the wall).
+            await self.events_topic.send(key=event["user"].encode(), value=orjson.dumps(event), partition=partition,
+                                         timestamp=event["ts"] / 1000)
 
     # --- timers: wake-ups and scheduled runs ------------------------------------------
 

@@ -31,8 +31,8 @@ class TopicSpec:
     name: str
     partitions: int
     flag: str  # what sets the count, for the error message
-    create: bool = True  # False: Faust makes it (the changelog); only checked if present
     exact: bool = True  # False: any count works (nothing reads it by partition)
+    configs: tuple[tuple[str, str], ...] = ()  # topic configs to create it with
 
 
 def worker_topics(s: WorkerSettings) -> list[TopicSpec]:
@@ -43,9 +43,11 @@ def worker_topics(s: WorkerSettings) -> list[TopicSpec]:
         TopicSpec(s.reach_replies_topic, 1, "it must have exactly 1; delete it or pick another --topic-prefix"),
         # Dead letters are only ever read whole, by people: any existing count will do.
         TopicSpec(s.dead_letter_topic, 1, "--topic-prefix", exact=False),
-        # The table's changelog must match the events topic partition for partition; Faust
-        # creates it, but a leftover from a run with another --partitions is caught here.
-        TopicSpec(f"{s.app_id}-users-changelog", s.partitions, "--partitions; or a new --app-id", create=False),
+        # The table's changelog must match the events topic partition for partition. Made
+        # here, compacted as Faust makes it: left to Faust, a worker's first table write
+        # could race its creation and crash (PartitionsMismatch: 0 partitions).
+        TopicSpec(f"{s.app_id}-users-changelog", s.partitions, "--partitions; or a new --app-id",
+                  configs=(("cleanup.policy", "compact"),)),
     ]
 
 
@@ -74,9 +76,10 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int
         present = [s for s in specs if s.name in existing]
         counts = await _partition_counts(admin, [s.name for s in present])
         _check(present, counts)  # before creating anything
-        missing = [s for s in specs if s.create and s.name not in existing]
+        missing = [s for s in specs if s.name not in existing]
         if missing:
-            response = await admin.create_topics([NewTopic(s.name, s.partitions, replication) for s in missing])
+            response = await admin.create_topics([NewTopic(s.name, s.partitions, replication, topic_configs=dict(s.configs))
+                                                  for s in missing])
             for name, code, *message in response.topic_errors:
                 # Another worker starting at the same moment may have made it first: checked below.
                 if code and code != TOPIC_ALREADY_EXISTS:

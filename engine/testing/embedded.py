@@ -80,12 +80,13 @@ class EmbeddedRuntime:
         pass  # the clock call answers after making the runs due
 
     def cannot_reload_config(self) -> str | None:
-        # `POST /v1/admin/reload` and SIGHUP reload the campaign folder only.
-        return ("`pushcast run` reads pushcast.yaml at start only (README, \"Not covered\"): "
-                "a reload of it cannot be replayed through the embedded runtime")
+        return None  # `POST /v1/admin/reload` reads pushcast.yaml with the campaign files
 
     def reload_config(self) -> None:
-        raise RuntimeFailure(self.cannot_reload_config())
+        """Reload now, through the admin API; it answers once the new set is running."""
+        status, body = self._request("POST", "/v1/admin/reload")
+        if status != 200 or not (body or {}).get("reloaded"):
+            raise RuntimeFailure(f"POST /v1/admin/reload answered {status}: {body}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
