@@ -4,7 +4,7 @@ Strict where a mistake could desynchronise a kept-alive connection (framing, len
 chunk sizes), bounded in what it keeps (head 16 KiB, body `max_body`), and tolerant of
 what does not matter (reason phrases, header case, interim 1xx responses).
 
-Never looser than RFC 9112 as h11 reads it (tests/unit/test_fuzz_http1_parser.py fuzzes
+Never looser than RFC 9112 as h11 reads it (tests/unit/push/test_fuzz_http1_parser.py fuzzes
 the two against each other): header names are tokens, values hold no control
 characters, lines end in CRLF. A response a conforming parser would frame differently
 is refused, not guessed at.

@@ -8,7 +8,7 @@ of the worker calls these and never touches an underscore name of Faust or aioka
 
 `INTERNALS` declares what these functions rely on (written for faust-streaming 0.15.3 and
 aiokafka 0.14). `verify_installed()` checks it against the installed packages when a
-runtime is built, and tests/unit/test_faust_private.py on every run, so an upgrade that
+runtime is built, and tests/unit/agents/test_faust_private.py on every run, so an upgrade that
 drops or reshapes one fails loudly, naming it, instead of silently losing the guarantee.
 """
 

@@ -10,7 +10,7 @@ What the test adds, and why (nothing else changes):
 - `stats` runs after the push arrived (and again until the delivery is counted): run
   right after `produce`, as written, it may come before the worker decided anything;
 - `--metrics-port` on `worker`: other test runs on this machine may hold 9464/9465 (the
-  per-worker defaults themselves are tested in tests/unit/test_agents_slot.py);
+  per-worker defaults themselves are tested in tests/unit/agents/test_agents_slot.py);
 - the emulator in pushcast.yaml's `push_services` (local push services are never allowed
   by default), and `events.ndjson`: the README's example events with the emulator's
   subscription in place of a browser's.

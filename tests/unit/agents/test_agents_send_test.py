@@ -20,7 +20,7 @@ from engine.core import EventError, UserState
 from engine.core import send_test as core
 from engine.rules.model import GlobalConfig
 from tests.unit.core_helpers import T0, campaigns
-from tests.unit.test_agents_users import Table
+from tests.unit.agents.test_agents_users import Table
 
 SUB = {"endpoint": "https://fcm.googleapis.com/fcm/send/x",
        "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",

@@ -15,7 +15,7 @@ from engine.rules.model import (
 )
 from engine.rules.parse import BadValue, parse_datetime, parse_duration, parse_time_of_day
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 
 MINIMAL = """\
 campaign: {id}

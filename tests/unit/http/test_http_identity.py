@@ -10,7 +10,7 @@ import pytest
 
 from engine.shell.identity import IdentityRefused, identity_secret, user_hash, verify_user
 from tests.unit.core_helpers import SUBSCRIPTION
-from tests.unit.test_local_http import TOKEN, client_for
+from tests.unit.http.test_local_http import TOKEN, client_for
 
 SECRET = b"identity-secret-for-unit-tests"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

@@ -13,7 +13,7 @@ from engine.local.runtime import Prune, SendDone
 from engine.local.store import DEDUPE_HORIZON_MS
 from tests.unit.core_helpers import SUBSCRIPTION, T0
 from tests.unit.local_helpers import cart, subscribe
-from tests.unit.test_local_http import TOKEN, client_for
+from tests.unit.http.test_local_http import TOKEN, client_for
 
 MIN = 60_000
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from engine.cli import main
 from engine.testing.runner import run_test_files
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).parent / "testfiles"
+ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).parents[1] / "testfiles"
 
 
 def test_the_example_and_rule_campaign_tests_pass():

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_check_passes_on_every_shipped_folder_and_skips_test_files(capsys):

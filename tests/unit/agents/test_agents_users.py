@@ -12,7 +12,7 @@ from engine.core import CampaignSet
 from engine.rules.config import parse_config
 from engine.rules.loader import load_campaigns
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 START = 1_795_600_800_000  # 2026-11-25T10:00:00Z (a Wednesday)
 SUB = {"endpoint": "https://fcm.googleapis.com/fcm/send/x",
        "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",

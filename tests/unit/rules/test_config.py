@@ -127,6 +127,6 @@ def test_not_a_mapping():
 
 
 def test_project_config_loads():
-    project = Path(__file__).resolve().parents[2] / "pushcast.yaml"
+    project = Path(__file__).resolve().parents[3] / "pushcast.yaml"
     if project.exists():
         assert isinstance(load_config(project), GlobalConfig)

@@ -146,7 +146,7 @@ def test_missing_test_file(tmp_path):
 
 
 def test_project_test_files_load():
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for path in sorted((root / "campaigns.d" / "tests").glob("*.yaml")):
         suite = load_test_file(path)
         assert suite.cases, path

@@ -19,7 +19,7 @@ from engine.rules.model import GlobalConfig
 from engine.shell.metrics import worker_metrics
 from engine.shell.stats import add_counts, campaign_stats
 from tests.unit.core_helpers import campaigns
-from tests.unit.test_agents_users import ROOT, START, SUB
+from tests.unit.agents.test_agents_users import ROOT, START, SUB
 
 SUB2 = {"endpoint": "https://updates.push.services.mozilla.com/wpush/v2/y", "keys": SUB["keys"]}
 NEWS = """

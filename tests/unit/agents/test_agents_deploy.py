@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 from engine.cli import build_parser
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _entrypoint() -> list[str]:

@@ -12,7 +12,7 @@ from engine.core import UserState, process_event
 from engine.core.reach import count_reach
 from engine.rules.model import GlobalConfig
 from tests.unit.core_helpers import T0, campaigns
-from tests.unit.test_schedule_reach import SEGMENT, random_events
+from tests.unit.core.test_schedule_reach import SEGMENT, random_events
 
 PARTITIONS = 4
 

@@ -11,7 +11,7 @@ import pytest
 from engine.rules.errors import ConfigError
 from engine.rules.loader import load_campaign_file
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 BAD = sorted(CORPUS.glob("*.bad.yaml"))
 GOOD = sorted(CORPUS.glob("*.good.yaml"))
 EXPECT = "# expect: "

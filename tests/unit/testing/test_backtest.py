@@ -6,7 +6,7 @@ import orjson
 
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SUB = {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {"p256dh": "BCVx", "auth": "BTBZ"}}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from connectors.http.openapi import description
-from tests.unit.test_local_http import TOKEN, client_for
+from tests.unit.http.test_local_http import TOKEN, client_for
 
 
 async def test_every_route_is_described_and_the_description_is_served(tmp_path):
