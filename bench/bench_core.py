@@ -42,7 +42,7 @@ def generated_campaign(i: int) -> str:
     segment = [
         f"{{did: Product Viewed, at_least: {1 + i % 3}, in_last: {7 + i % 23}d, where: {{category: c{i % 5}}}}}",
         f"{{not: {{did: Charged, in_last: {1 + i % 7}d}}}}",
-        f"{{profile: {{plan: {{in: [free, pro]}}}}}}",
+        "{profile: {plan: {in: [free, pro]}}}",
     ]
     unless = f"unless: {{event: Event {(i + 1) % 20}, within: {5 + i % 30}m}}" if i % 3 == 0 else ""
     return f"""

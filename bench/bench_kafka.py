@@ -95,7 +95,7 @@ def through_kafka(records, campaign_files, config, bootstrap, redis, directory: 
         harness.produce(records[i:i + 100_000])
     produced = time.perf_counter() - started
     harness.set_clock(T0)
-    worker = harness.start_worker("bench", store=STORE, session_timeout=30, commit_interval=COMMIT_INTERVAL)
+    worker = harness.start_worker("bench", dry_run=True, store=STORE, session_timeout=30, commit_interval=COMMIT_INTERVAL)
     try:
         harness.wait_members(1, timeout=120)
         t0 = time.perf_counter()
@@ -118,7 +118,7 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
     harness = KafkaRuntimeHarness(bootstrap, redis, directory, [directory / "campaigns"], config, partitions=4,
                                   controlled_clock=False)
     harness.create_topics()
-    worker = harness.start_worker("latency", store="rocksdb", commit_interval=COMMIT_INTERVAL)
+    worker = harness.start_worker("latency", dry_run=True, store="rocksdb", commit_interval=COMMIT_INTERVAL)
     try:
         harness.wait_members(1, timeout=120)
         subs = [(f"v{u}".encode(), orjson.dumps({"user": f"v{u}", "event": "$push_subscribe",

@@ -240,7 +240,7 @@ def main() -> int:
             # follows is due from its schedule cursor.
             harness.set_clock(NOW - 2 * 3_600_000)
             started = time.perf_counter()
-            worker = harness.start_worker("bench", store="rocksdb", session_timeout=60, commit_interval=1.0)
+            worker = harness.start_worker("bench", dry_run=True, store="rocksdb", session_timeout=60, commit_interval=1.0)
             ready = wait_ready(worker, harness, args.timeout)
             recovery_s = ready - started
             print(f"recovery (process start -> table recovered, index rebuilt): {recovery_s:.1f} s, "

@@ -140,7 +140,7 @@ def main() -> int:
             print(f"changelog: {n:,} states and {c * p} running totals loaded in {time.perf_counter() - started:.1f} s")
             harness.set_clock(NOW)
             started = time.perf_counter()
-            worker = harness.start_worker("bench", store="rocksdb", session_timeout=60, commit_interval=1.0)
+            worker = harness.start_worker("bench", dry_run=True, store="rocksdb", session_timeout=60, commit_interval=1.0)
             print(f"recovery: {wait_ready(worker, harness, args.timeout) - started:.1f} s")
 
             events, live = live_events(n, c, args.events, 0)

@@ -25,7 +25,6 @@ import ipaddress
 import multiprocessing
 import os
 import ssl
-import statistics
 import sys
 import tempfile
 import time

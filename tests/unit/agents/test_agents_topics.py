@@ -1,5 +1,5 @@
 """Which topics a worker makes or checks, and what a mismatch says (the Kafka side is in
-tests/integration/test_kafka_topics.py)."""
+tests/integration/test_kafka_topics_dry_run.py)."""
 
 from engine.agents.settings import WorkerSettings
 from engine.agents.topics import mismatch, worker_topics

@@ -74,18 +74,18 @@ cases:
 
 
 def test_absolute_times_explicit_ts_and_typed_expectations(project):
-    path = write_test(project, f"""\
+    path = write_test(project, """\
 campaigns: ../abandoned-cart.yaml
 start: 2026-11-25T10:00         # UTC without an offset
 cases:
   - name: typed
     events:
-      - {{at: 2026-11-25T10:05:00Z, user: u1, event: Viewed, ts: 2026-11-25T09:00:00Z}}
-      - {{at: 1d, user: u1, event: Viewed, ts: 1796000000000}}
+      - {at: 2026-11-25T10:05:00Z, user: u1, event: Viewed, ts: 2026-11-25T09:00:00Z}
+      - {at: 1d, user: u1, event: Viewed, ts: 1796000000000}
     until: 2026-11-27T10:00:00+00:00
     expect:
-      - {{user: u1, ttl: 1d, urgency: high, require_interaction: true,
-         actions: [{{title: Checkout, url: "https://shop.example/checkout/c-9"}}]}}
+      - {user: u1, ttl: 1d, urgency: high, require_interaction: true,
+         actions: [{title: Checkout, url: "https://shop.example/checkout/c-9"}]}
 """)
     suite = load_test_file(path)
     assert suite.start == START_MS

@@ -1,7 +1,10 @@
 """The workers make their own topics: started against fresh names with nothing created
 beforehand (the broker's auto-create would give one partition each), every topic comes
 out at the configured count and both workers get work; an existing topic with another
-count stops a worker with the topic, the count found and the flag to change."""
+count stops a worker with the topic, the count found and the flag to change.
+The workers' sender is a dry run (201 without a push service): what is checked here is
+decided before delivery; delivery is tested against the emulator elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ def test_workers_create_every_topic_with_the_configured_counts_and_share_the_wor
     counts.pop(harness.app_id + "-__assignor-__leader", None)  # Faust's own, always 1
     assert counts == {}
     harness.set_clock(NOW)
-    workers = [harness.start_worker("w1"), harness.start_worker("w2")]
+    workers = [harness.start_worker("w1", dry_run=True), harness.start_worker("w2", dry_run=True)]
     harness.wait_members(2)
 
     counts = harness.partition_counts()
@@ -56,7 +59,7 @@ def test_a_topic_with_another_partition_count_stops_the_worker_naming_topic_coun
         kafka_runtime_factory, tmp_path):
     harness = kafka_runtime_factory(CAMPAIGNS, make_config(tmp_path), partitions=2, sends_partitions=2)
     harness.partitions = 5  # the topics exist with 2: this worker asks for 5
-    worker = harness.start_worker("w1")
+    worker = harness.start_worker("w1", dry_run=True)
     assert _wait_exit(worker) == 1
     output = worker.output()
     assert (f"error: Kafka topic '{harness.events_topic}' has 2 partitions, the worker is configured for 5 "
@@ -66,7 +69,7 @@ def test_a_topic_with_another_partition_count_stops_the_worker_naming_topic_coun
     assert set(harness.partition_counts()) == {harness.events_topic, harness.sends_topic, harness.dead_letter_topic}
 
     harness.partitions, harness.sends_partitions = 2, 4
-    worker = harness.start_worker("w2")
+    worker = harness.start_worker("w2", dry_run=True)
     assert _wait_exit(worker) == 1
     assert (f"Kafka topic '{harness.sends_topic}' has 2 partitions, the worker is configured for 4 "
             "(--sends-partitions)") in worker.output()
