@@ -23,7 +23,8 @@ def _test(args: argparse.Namespace) -> int:
     return run_with_runtime(args, sys.stdout)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(light: bool = False) -> argparse.ArgumentParser:
+    """Every subcommand; with `light`, only check and test (LIGHT_COMMANDS)."""
     parser = argparse.ArgumentParser(prog="pushcast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -37,10 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("engine.testing.cli", fromlist=["add_runtime_arguments"]).add_runtime_arguments(test)
     test.set_defaults(func=_test)
 
+    if light:
+        return parser
     from engine.cli_vapid import add_vapid_parser
 
     add_vapid_parser(sub)
-
     from engine.cli_run import add_run_parser, add_stats_parser
 
     add_run_parser(sub)
@@ -60,8 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Subcommands parsed without importing the other commands' modules,
+# so that they load no runtime, crypto or Kafka module (tests/unit/test_cli_imports.py).
+LIGHT_COMMANDS = ("check", "test")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    light = bool(argv) and argv[0] in LIGHT_COMMANDS
+    args = build_parser(light=light).parse_args(argv)
     return args.func(args)
 
 

@@ -19,8 +19,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from engine.local.keys import ADMIN_TOKEN_FILE
-from engine.local.store import DB_NAME
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError, PushcastError
 
@@ -101,7 +99,7 @@ def _reach_over_store(args: argparse.Namespace):
     """Read the embedded runtime's store (read-only, beside a running `pushcast run`)."""
     from engine.local.reach import reach_of_store
     from engine.core import CampaignSet
-    from engine.local.store import Store
+    from engine.local.store import DB_NAME, Store
     from engine.rules.loader import load_campaigns
 
     config, base = _config(args.config)
@@ -123,6 +121,8 @@ def _reach_over_store(args: argparse.Namespace):
 
 
 def _token(args, config, state_dir: Path) -> str | None:
+    from engine.local.keys import ADMIN_TOKEN_FILE
+
     if args.token:
         return args.token
     if os.environ.get("PUSHCAST_ADMIN_TOKEN"):
@@ -164,6 +164,8 @@ def send_test_command(args: argparse.Namespace) -> int:
         return 1
     token = _token(args, config, state_dir)
     if token is None:
+        from engine.local.keys import ADMIN_TOKEN_FILE
+
         print(f"pushcast send-test: no admin token: pass --token, set PUSHCAST_ADMIN_TOKEN, or point --state-dir "
               f"at the runtime's state (no {state_dir / ADMIN_TOKEN_FILE})", file=sys.stderr)
         return 1
