@@ -62,7 +62,7 @@ class SendResult:
         return self.message.subscription.endpoint
 
     def to_events(self, now_ms: int) -> list[dict]:
-        """The result as events for the events topic (FORMATS.md): `$notification_sent`, or
+        """The result as events for the events topic (docs/events.md): `$notification_sent`, or
         `$notification_failed` with status and reason, plus `$push_unsubscribe` on 404/410."""
         msg = self.message
         props = {"message": msg.message_id, "campaign": msg.campaign, "endpoint": self.endpoint}

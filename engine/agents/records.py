@@ -1,6 +1,6 @@
 """What travels on the Kafka topics, and the stored form of a user's state.
 
-- events topic: a user's JSON event (FORMATS.md), or an internal record (a Kafka header
+- events topic: a user's JSON event (docs/events.md), or an internal record (a Kafka header
   `pushcast-internal`: `wake`, `run` or `send-test`) that only pushcast writes: a wake-up
   for a due wait, one user's share of a scheduled run, or a test send to one user (see
   send_test.py). Internal records are not JSON events, so no producer of user events

@@ -103,7 +103,7 @@ def _iso(ms: int) -> str:
 
 
 def parse_event(raw: object, arrival_ms: int, max_ahead_ms: int | None = DEFAULT_MAX_AHEAD_MS) -> Event:
-    """Validate one event object (FORMATS.md) into an Event; raises EventError.
+    """Validate one event object (docs/events.md) into an Event; raises EventError.
 
     `arrival_ms` is when it came in (the clock, or a Kafka record's timestamp so that a
     replay decides the same): a missing `ts`, and the bound of `max_ahead_ms`."""

@@ -41,7 +41,7 @@ class SendDone:
 
     row: OutboxRow
     outcome: str
-    events: list  # the sender's result events (FORMATS.md), fed back to the core
+    events: list  # the sender's result events (docs/events.md), fed back to the core
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Parse campaign test files (`pushcast test`, FORMATS.md "Campaign tests").
+"""Parse campaign test files (`pushcast test`; the format: docs/campaign-tests.md).
 
 Times are turned into seconds from the suite's `start`; campaign and config paths are
 taken relative to the test file, as a reader of the file would expect.

@@ -1,4 +1,4 @@
-"""`pushcast test`: run campaign test files (FORMATS.md) on a simulated clock."""
+"""`pushcast test`: run campaign test files (docs/campaign-tests.md) on a simulated clock."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PushMessage validation and SendResult -> events (FORMATS.md)."""
+"""PushMessage validation and SendResult -> events (docs/events.md)."""
 
 import pytest
 

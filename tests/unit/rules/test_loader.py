@@ -43,7 +43,7 @@ def problems_of(text: str) -> list[Problem]:
     return raised.value.problems
 
 
-# --- the FORMATS.md example ------------------------------------------------------------
+# --- the reference example (docs/campaigns.md) ----------------------------------------
 
 
 def test_formats_example_builds_the_model():
