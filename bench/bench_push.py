@@ -1,5 +1,6 @@
 """Web push delivery throughput: pushcast's Sender against the pywebpush baselines.
 
+    .venv/bin/pip install -e '.[bench]'     # pywebpush, for the baselines (a) and (b)
     .venv/bin/python bench/bench_push.py [--messages 20000] [--loop-sample 300]
 
 Every message is encrypted (RFC 8291, a fresh ECDH key each), VAPID-signed and POSTed over
