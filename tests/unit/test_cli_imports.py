@@ -56,3 +56,20 @@ def test_the_probe_sees_a_command_that_loads_the_runtime(tmp_path):
     found = run_cli("stats", "--state-dir", str(tmp_path))
     assert found["code"] == 1
     assert "engine.local" in found["loaded"]
+
+
+def test_pywebpush_is_a_bench_extra_used_only_by_bench_and_freezegun_is_gone():
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = lambda reqs: {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0].lower() for r in reqs}  # noqa: E731
+    assert "pywebpush" not in names(project["dependencies"])
+    assert "pywebpush" in names(project["optional-dependencies"]["bench"])
+    assert not any("freezegun" in names(reqs) for reqs in
+                   [project["dependencies"], *project["optional-dependencies"].values()])
+    uses = re.compile(r"^\s*(from|import)\s+(pywebpush|freezegun)\b", re.MULTILINE)
+    offenders = [str(path.relative_to(ROOT)) for folder in ("engine", "connectors", "tests", "scripts", "examples")
+                 for path in (ROOT / folder).rglob("*.py") if uses.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+    assert uses.search((ROOT / "bench" / "bench_push.py").read_text(encoding="utf-8"))
