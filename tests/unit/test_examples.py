@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def test_the_readme_reach_example_counts_the_replayed_sample(tmp_path):
          "examples/events.ndjson", "--test-clock", "2026-12-01T00:00:00Z", "--port", "0",
          "--state-dir", str(state)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(300, run.kill)  # a hung runtime fails the test instead of blocking the suite
+    watchdog.start()
     try:
         seen = []
         for line in run.stdout:
@@ -82,6 +85,7 @@ def test_the_readme_reach_example_counts_the_replayed_sample(tmp_path):
                 break
         assert re.search(r"done, 4[\d,]* event\(s\) applied, 0 line\(s\) rejected", "".join(seen)), "".join(seen)
     finally:
+        watchdog.cancel()
         run.terminate()
         run.wait(timeout=60)
     args = readme_command("reach")
