@@ -160,3 +160,33 @@ def test_every_example_in_the_config_reference_loads():
 def test_the_example_event_file_settings_load():
     found = config.load_config(ROOT / "examples" / "pushcast.yaml")
     assert found.push_services and found.push_services[0].host.startswith("http://127.0.0.1")
+
+
+def test_the_step_by_step_campaign_checks_passes_its_tests_and_backtests(tmp_path):
+    import io
+    import shutil
+    import textwrap
+
+    from engine.core import CampaignSet
+    from engine.rules.check import run_check
+    from engine.rules.loader import load_campaigns
+    from engine.testing.backtest import backtest
+    from engine.testing.runner import run_test_files
+
+    page = (DOCS / "campaigns.md").read_text(encoding="utf-8")
+    blocks = [textwrap.dedent(body) for _, body in re.findall(r"^( +)```yaml\n(.*?)^\1```", page,
+                                                              re.MULTILINE | re.DOTALL)]
+    campaign = next(b for b in blocks if b.startswith("campaign: review-request"))
+    tests = next(b for b in blocks if b.startswith("campaigns: [../review-request.yaml]"))
+    (tmp_path / "campaigns.d" / "tests").mkdir(parents=True)
+    shutil.copy(ROOT / "pushcast.yaml", tmp_path / "pushcast.yaml")
+    (tmp_path / "campaigns.d" / "review-request.yaml").write_text(campaign)
+    test_file = tmp_path / "campaigns.d" / "tests" / "review-request.test.yaml"
+    test_file.write_text(tests)
+    out = io.StringIO()
+    assert run_check([tmp_path / "campaigns.d", test_file], out) == 0, out.getvalue()
+    out = io.StringIO()
+    assert run_test_files([test_file], out) == 0, out.getvalue()
+    assert "SUCCESS: 2 cases" in out.getvalue()
+    report = backtest(CampaignSet(load_campaigns([tmp_path / "campaigns.d"])), ROOT / "examples" / "events.ndjson")
+    assert report.qualified["review-request"] > 0 and report.notifications
