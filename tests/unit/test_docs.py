@@ -190,3 +190,14 @@ def test_the_step_by_step_campaign_checks_passes_its_tests_and_backtests(tmp_pat
     assert "SUCCESS: 2 cases" in out.getvalue()
     report = backtest(CampaignSet(load_campaigns([tmp_path / "campaigns.d"])), ROOT / "examples" / "events.ndjson")
     assert report.qualified["review-request"] > 0 and report.notifications
+
+
+def test_the_complete_example_is_the_example_campaign_file():
+    page = (DOCS / "campaigns.md").read_text(encoding="utf-8")
+    shown = re.search(r"^`campaigns\.d/abandoned-cart\.yaml`.*?\n\n```yaml\n(.*?)^```", page,
+                      re.MULTILINE | re.DOTALL)
+    assert shown, "docs/campaigns.md no longer shows campaigns.d/abandoned-cart.yaml"
+    lines = (ROOT / "campaigns.d" / "abandoned-cart.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):  # a leading comment (an editor's schema line) is not shown
+        lines.pop(0)
+    assert shown.group(1) == "".join(lines)
