@@ -201,3 +201,19 @@ def test_the_complete_example_is_the_example_campaign_file():
     while lines and lines[0].startswith("#"):  # a leading comment (an editor's schema line) is not shown
         lines.pop(0)
     assert shown.group(1) == "".join(lines)
+
+
+def test_the_campaign_test_example_passes_beside_the_example_campaigns(tmp_path):
+    import io
+    import shutil
+
+    from engine.testing.runner import run_test_files
+
+    example = next(b for b in yaml_blocks("campaign-tests.md") if b.startswith("campaigns:"))
+    shutil.copytree(ROOT / "campaigns.d", tmp_path / "campaigns.d")
+    shutil.copy(ROOT / "pushcast.yaml", tmp_path / "pushcast.yaml")
+    path = tmp_path / "campaigns.d" / "tests" / "example.test.yaml"
+    path.write_text(example)
+    out = io.StringIO()
+    assert run_test_files([path], out) == 0, out.getvalue()
+    assert "SUCCESS: 2 cases" in out.getvalue()
