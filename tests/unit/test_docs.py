@@ -217,3 +217,14 @@ def test_the_campaign_test_example_passes_beside_the_example_campaigns(tmp_path)
     out = io.StringIO()
     assert run_test_files([path], out) == 0, out.getvalue()
     assert "SUCCESS: 2 cases" in out.getvalue()
+
+
+def test_every_metric_the_reference_names_is_declared():
+    declared = set(re.findall(r'"(pushcast_[a-z_]+)"', (ROOT / "engine" / "shell" / "metrics.py").read_text()))
+    assert "pushcast_sends_total" in declared
+    # Whole names only: the README's shorthands (`pushcast_events_{accepted,rejected}_total`) are skipped.
+    whole = re.compile(r"\bpushcast_[a-z_]*[a-z](?![a-z_{*])")
+    named = {m for page in PAGES for m in whole.findall(page.read_text(encoding="utf-8"))}
+    assert "pushcast_config_last_reload_successful" in named
+    unknown = sorted(named - declared)
+    assert not unknown, f"named in the docs, declared nowhere: {unknown}"
