@@ -228,3 +228,19 @@ def test_every_metric_the_reference_names_is_declared():
     assert "pushcast_config_last_reload_successful" in named
     unknown = sorted(named - declared)
     assert not unknown, f"named in the docs, declared nowhere: {unknown}"
+
+
+# Files the reader makes by following the docs (the step-by-step campaign, the Compose config).
+MADE_BY_THE_READER = ("campaigns.d/review-request.yaml", "campaigns.d/tests/review-request.test.yaml", "deploy/etc")
+
+
+def test_every_repository_path_the_reference_names_exists():
+    tops = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    path = re.compile(r"`([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+/?)`")
+    missing = []
+    for page in PAGES:
+        for name in path.findall(page.read_text(encoding="utf-8")):
+            if name.split("/")[0] in tops and not (ROOT / name).exists() and \
+                    not name.startswith(MADE_BY_THE_READER):
+                missing.append(f"{page.relative_to(ROOT)}: {name}")
+    assert "engine" in tops and not missing, "\n".join(missing)
