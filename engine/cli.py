@@ -43,6 +43,7 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
     from engine.cli_vapid import add_vapid_parser
 
     add_vapid_parser(sub)
+
     from engine.cli_run import add_run_parser, add_stats_parser
 
     add_run_parser(sub)
