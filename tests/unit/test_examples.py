@@ -45,7 +45,7 @@ def test_the_committed_sample_is_what_the_script_writes():
 def test_the_sample_is_sorted_by_time_and_every_event_is_valid():
     from engine.core import parse_event
 
-    events = [parse_event(json.loads(line), 0) for line in EVENTS.read_text(encoding="utf-8").splitlines()]
+    events = [parse_event(json.loads(line), 0, None) for line in EVENTS.read_text(encoding="utf-8").splitlines()]
     assert [e.ts for e in events] == sorted(e.ts for e in events)
     names = {e.name for e in events}
     assert {"$profile", "$push_subscribe", "Added To Cart", "Charged", "Session Started"} <= names
