@@ -1,5 +1,5 @@
 """What the gateway writes into the events topic: validated events and checked reports,
-as the JSON events every producer writes (FORMATS.md), keyed by user.
+as the JSON events every producer writes (docs/events.md), keyed by user.
 
 The producer is idempotent with acks=all: `produce` returns only once every record of a
 request is acknowledged by the in-sync replicas, so an HTTP 200 means the events are in

@@ -232,7 +232,7 @@ def test_every_metric_the_reference_names_is_declared():
 
 # Files the reader makes by following the docs (the step-by-step campaign, the Compose key).
 MADE_BY_THE_READER = ("campaigns.d/review-request.yaml", "campaigns.d/tests/review-request.test.yaml",
-                      "deploy/etc/vapid_private.pem")
+                      "deploy/etc/vapid_private.pem", "deploy/etc/track_secret")
 
 
 def test_every_repository_path_the_reference_names_exists():
