@@ -64,7 +64,7 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
 
 
 # Subcommands parsed without importing the other commands' modules,
-# so that they load no runtime, crypto or Kafka module (tests/unit/test_cli_imports.py).
+# so that they load no runtime, crypto or Kafka module (tests/unit/cli/test_cli_imports.py).
 LIGHT_COMMANDS = ("check", "test")
 
 

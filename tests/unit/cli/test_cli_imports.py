@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 FORBIDDEN = ("faust", "mode", "aiokafka", "kafka", "cryptography", "http_ece", "py_vapid",
              "pywebpush", "aiohttp", "redis", "rocksdict", "prometheus_client",
