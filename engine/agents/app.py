@@ -27,26 +27,34 @@ import faust
 import orjson
 from faust.types import TP
 
-from engine.agents import reach, stats
-from engine.shell.clock import SystemClock
-from engine.shell.reload import CampaignReloader, load_set
-from engine.shell.metrics import Metrics, worker_metrics
-from engine.agents import faust_private
+from engine.agents import faust_private, reach, stats
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.records import (
-    DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify, decode_schedule_cursor, encode_notify, encode_run,
-    encode_schedule_cursor, encode_wake, is_schedule_cursor, peek_due,
+    DLQ_FIELD,
+    DLQ_REASON,
+    DLQ_SOURCE,
+    decode_notify,
+    encode_notify,
+    encode_wake,
+    is_schedule_cursor,
+    peek_due,
 )
+from engine.agents.schedules import ScheduleRunner, write_cursors
 from engine.agents.sends import SendProcessor
 from engine.agents.settings import WorkerSettings
-from engine.agents.table import (
-    applied_position, in_context, scan_users, schedule_cursor, user_items, write_applied, write_schedule_cursor,
-)
 from engine.agents.stats import StatsBook
+from engine.agents.table import (
+    applied_position,
+    in_context,
+    scan_users,
+    user_items,
+    write_applied,
+)
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
-from engine.core.schedule import run_times
-from engine.shell.reach import qualifies_raw
+from engine.shell.clock import SystemClock
+from engine.shell.metrics import Metrics, worker_metrics
+from engine.shell.reload import CampaignReloader, load_set
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +87,11 @@ class Worker:
     table: Any = None
     ready: bool = False  # partitions assigned and the table recovered
     commits_to_catch_up: dict = field(default_factory=dict)  # TP -> offset
-    # partition -> campaign -> the last run made over it (durable: the table's cursors)
-    schedule_cursors: dict = field(default_factory=dict)
+    schedules: ScheduleRunner = field(init=False)
     stats_book: StatsBook = field(default_factory=StatsBook)  # the owned partitions' campaign stats
+
+    def __post_init__(self) -> None:
+        self.schedules = ScheduleRunner(self)
 
     # --- the user agent ---------------------------------------------------------------
 
@@ -118,7 +128,7 @@ class Worker:
                 in_context(record.ref)
                 table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
-            self.write_cursors(cursors)
+            write_cursors(self.table, cursors)
             write_applied(self.table, records + questions + cursors + asks)
             # After the notifications: `sent` means queued; stats count this batch.
             for reply in result.test_replies + self.stats_book.answer(table, asks):
@@ -127,16 +137,6 @@ class Worker:
             self.metrics.waits_pending.set(len(self.index))
         if questions:
             await self.answer_reach(questions)
-
-    def write_cursors(self, records: list[Record]) -> None:
-        for record in records:
-            try:
-                campaign, at = decode_schedule_cursor(record.value)
-            except Exception:
-                log.warning("ignoring a malformed schedule cursor record at %s[%d]@%d",
-                            record.topic, record.partition, record.offset)
-                continue
-            write_schedule_cursor(self.table, record, campaign, at)
 
     async def admit(self, guard: OffsetGuard, records: list[Record]) -> list[Record]:
         """The records of `records` that continue their partitions; a partition with a hole
@@ -233,14 +233,7 @@ class Worker:
         self.ready = True
         log.warning("partitions %s of %s: %d pending waits", sorted(owned), self.events_topic.get_topic_name(),
                     len(index))
-        # The cursors of the partitions kept are this worker's own; those of new ones are
-        # read from the table: runs missed meanwhile (an outage, a crash in a run) follow.
-        cursors = self.schedule_cursors
-        for partition in list(cursors):
-            if partition not in owned:
-                del cursors[partition]
-        for partition in owned - cursors.keys():
-            cursors[partition] = {}
+        self.schedules.keep_partitions(owned)
 
     async def on_revoked(self, revoked) -> None:
         self.ready = False
@@ -293,7 +286,7 @@ class Worker:
                 if self.ready and not self.app.rebalancing:
                     await self.catch_up_commits()
                     await self.fire_due()
-                    await self.run_schedules()
+                    await self.schedules.run_due()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the timer must outlive one bad tick
@@ -306,71 +299,6 @@ class Worker:
             await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
             self.metrics.wakes_fired.inc()
             self.metrics.wait_lateness.observe(max(0, now - due) / 1000)
-
-    def scheduled_campaigns(self) -> list:
-        return [c for c in self.campaigns().by_id.values() if c.campaign.when.schedule is not None]
-
-    async def run_schedules(self) -> None:
-        """Make every run due by now over the partitions owned, from each partition's
-        cursor (a campaign first seen runs from now on, as in the embedded runtime)."""
-        now = self.clock.now()
-        runs: dict[tuple[int, str, str], set[int]] = {}  # (at, campaign, slot) -> partitions
-        compiled_of = {}
-        for compiled in self.scheduled_campaigns():
-            compiled_of[compiled.id] = compiled
-            for partition, cursors in list(self.schedule_cursors.items()):
-                cursor = cursors.get(compiled.id)
-                if cursor is None:
-                    cursor = schedule_cursor(self.table, partition, compiled.id)
-                if cursor is None:  # runs due from now on, as the simulated clock starts
-                    await self.advance_cursor(partition, compiled.id, now - 1)
-                    continue
-                cursors[compiled.id] = cursor
-                for slot, at in run_times(compiled, cursor, now):
-                    runs.setdefault((at, compiled.id, slot), set()).add(partition)
-        if not runs:
-            return
-        owned = set().union(*runs.values())
-        try:
-            stored = await scan_users(self.table, owned)
-        except Exception:  # a rebalance closed a store being read: read what is owned now
-            log.warning("reading the table in slices failed; reading it at once", exc_info=True)
-            stored = user_items(self.table)
-        users = []
-        for user, value in stored:
-            partition, _ = peek_due(value)
-            if partition in owned:
-                users.append((user, partition, value))
-        for (at, campaign, slot), partitions in sorted(runs.items()):
-            compiled = compiled_of[campaign]
-            self.metrics.scheduled_runs.labels(campaign).inc()
-            # Only users in the segment get a run record: for the others the core would
-            # change nothing (as in the embedded runtime). Read off the event loop.
-            here = [u for u in users if u[1] in partitions]
-            targets = await asyncio.to_thread(_in_segment, here, compiled, now)
-            for i, (user, partition) in enumerate(targets):
-                value, headers = encode_run(user, campaign, slot, at)
-                await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
-                if i % 1000 == 999:
-                    await asyncio.sleep(0)
-            for partition in partitions:
-                await self.advance_cursor(partition, campaign, at)
-
-    async def advance_cursor(self, partition: int, campaign: str, at: int) -> None:
-        """Remember, here and (through the user agent) in the table, that the runs of
-        `campaign` over `partition` are made up to `at`. The record follows the run's
-        records in the partition: a crash before it makes the run again (a no-op for
-        users it reached: same message ids)."""
-        if partition in self.schedule_cursors:
-            self.schedule_cursors[partition][campaign] = at
-        value, headers = encode_schedule_cursor(campaign, at)
-        await self.events_topic.send(key=None, value=value, partition=partition, headers=headers)
-
-
-def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[tuple[str, int]]:
-    """(user, partition) of the stored states whose user is in the campaign's segment at `at`."""
-    return [(user, partition) for user, partition, value in users
-            if qualifies_raw(value[value.index(b"\n") + 1:], compiled, at) is not None]
 
 
 def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,

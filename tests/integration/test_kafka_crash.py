@@ -4,14 +4,13 @@ twice (a stored state skips records it has applied; sends are de-duplicated in R
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 
 import pytest
 
 from tests.fixtures.crash_stream import ALL_DUE, START, USERS
 from tests.fixtures.kafka_runtime import metric_value
+from tests.fixtures.push_emulator import wait_for_deliveries
 
 pytestmark = pytest.mark.integration
 
@@ -48,18 +47,7 @@ def test_kill_9_mid_stream_then_restart_sends_each_notification_exactly_once(kaf
     harness.set_clock(ALL_DUE)
     harness.wait_idle(timeout=300)
 
-    # Idle means every record was committed at one moment; wake-ups the timer had not made
-    # yet, or a rebalance of a busy machine (a missed heartbeat), can still hold the last
-    # sends back, so wait for them (a poll, not a budget) before counting anything as lost.
-    deadline = time.monotonic() + 120
-    while True:
-        received = Counter()
-        for sub in subs:
-            for text in push_emulator.notifications(sub["clientHash"]):
-                received[(json.loads(text)["message"], sub["endpoint"])] += 1
-        if not expected - received or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    received = wait_for_deliveries(push_emulator, subs, expected)
     lost = expected - received
     duplicated = {k: n for k, n in received.items() if n > 1}
     unexpected = set(received) - set(expected)

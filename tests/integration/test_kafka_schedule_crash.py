@@ -5,7 +5,6 @@ a user the run already reached is not reached again)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from engine.core.ids import message_id
 from tests.fixtures.kafka_runtime import make_config, metric_value
+from tests.fixtures.push_emulator import wait_for_deliveries
 
 pytestmark = pytest.mark.integration
 
@@ -78,17 +78,7 @@ def test_kill_9_during_a_scheduled_run_reaches_every_user_exactly_once(kafka_run
 
     harness.set_clock(QUIET_ENDS)
     harness.wait_idle(timeout=180)
-    # Idle was one moment: wake-ups the timer had not made yet can still follow, so wait
-    # for the sends (a poll, not a budget) before counting anything as lost.
-    deadline = time.monotonic() + 120
-    while True:
-        received = Counter()
-        for sub in subs:
-            for text in push_emulator.notifications(sub["clientHash"]):
-                received[(json.loads(text)["message"], sub["endpoint"])] += 1
-        if not expected - received or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    received = wait_for_deliveries(push_emulator, subs, expected)
     lost = expected - received
     duplicated = {k: n for k, n in received.items() if n > 1}
     unexpected = set(received) - set(expected)
