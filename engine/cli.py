@@ -23,6 +23,13 @@ def _test(args: argparse.Namespace) -> int:
     return run_with_runtime(args, sys.stdout)
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from engine.rules.reference import schema_path
+
+    sys.stdout.write(schema_path(args.format).read_text(encoding="utf-8"))
+    return 0
+
+
 def build_parser(light: bool = False) -> argparse.ArgumentParser:
     """Every subcommand; with `light`, only check and test (LIGHT_COMMANDS)."""
     parser = argparse.ArgumentParser(prog="pushcast", description=__doc__)
@@ -37,6 +44,10 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
     test.add_argument("-v", "--verbose", action="store_true", help="show every notification")
     __import__("engine.testing.cli", fromlist=["add_runtime_arguments"]).add_runtime_arguments(test)
     test.set_defaults(func=_test)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a file format, for editors")
+    schema.add_argument("format", choices=("campaign", "pushcast", "campaign-test"))
+    schema.set_defaults(func=_schema)
 
     if light:
         return parser
@@ -65,7 +76,7 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
 
 # Subcommands parsed without importing the other commands' modules,
 # so that they load no runtime, crypto or Kafka module (tests/unit/cli/test_cli_imports.py).
-LIGHT_COMMANDS = ("check", "test")
+LIGHT_COMMANDS = ("check", "test", "schema")
 
 
 def main(argv: list[str] | None = None) -> int:

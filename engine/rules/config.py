@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from engine.rules.declared import CONFIG, PUSH_SERVICE, VAPID
 from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker
 from engine.rules.model import GlobalConfig, PushService
@@ -15,9 +16,7 @@ from engine.rules.when import read_dnd, read_limits
 from engine.rules.yamlpos import parse_yaml, read_yaml
 
 CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
-CONFIG_KEYS = ("limits", "min_gap", "dnd", "timezone", "test_users", "vapid", "push_services",
-               "kafka", "redis", "site_origins", "admin_token", "identity_secret", "state_dir",
-               "max_event_ahead")
+CONFIG_KEYS = CONFIG.names
 MIN_TOKEN_LENGTH = 16  # a short admin token can be guessed; it guards sends to everyone
 MIN_SECRET_LENGTH = 16  # identity_secret: a short one can be brute-forced from one user_hash
 _HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", re.IGNORECASE)
@@ -56,7 +55,7 @@ def _build(value, pos, text: str, file: str, problems: list[Problem]) -> GlobalC
 def read_config(ck: Checker, at: At) -> GlobalConfig | None:
     if at.value is None:  # an empty file: all defaults
         return GlobalConfig(position=at.pos)
-    if not ck.mapping(at, CONFIG_KEYS):
+    if not ck.declared(at, CONFIG):
         return None
     m = at.value
     settings: dict = {}
@@ -81,7 +80,7 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
             settings[key] = reader(at.child(key))
     if "vapid" in m:
         vapid = at.child("vapid")
-        if ck.mapping(vapid, ("key", "subject"), example="{key: vapid_private.pem, subject: mailto:push@shop.example}"):
+        if ck.declared(vapid, VAPID):
             if "key" in vapid.value:
                 settings["vapid_key"] = ck.text(vapid.child("key"))
             if "subject" in vapid.value:
@@ -105,7 +104,7 @@ def read_push_services(ck: Checker, at: At) -> tuple[PushService, ...] | None:
         return None
     services = []
     for item in at.items():
-        if not ck.mapping(item, ("host", "rate", "burst"), ("host",)):
+        if not ck.declared(item, PUSH_SERVICE):
             continue
         m = item.value
         host = ck.text(item.child("host")) if "host" in m else None

@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
+from engine.rules.declare import Obj
 from engine.rules.errors import Problem
 from engine.rules.model import Position
 from engine.rules.parse import BadValue, describe, format_duration, parse_duration
@@ -104,6 +105,10 @@ class Checker:
             if key not in at.value:
                 self.error(at.head, at.path, f'missing required key "{key}"')
         return True
+
+    def declared(self, at: At, obj: Obj) -> bool:
+        """A mapping with the keys `obj` declares (engine/rules/declared.py)."""
+        return self.mapping(at, obj.names, obj.required, example=obj.example)
 
     def sequence(self, at: At, example: str = "") -> bool:
         if not isinstance(at.value, YList):

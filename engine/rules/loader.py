@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timezone
 from pathlib import Path
 
+from engine.rules.declared import CAMPAIGN
 from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker, kind
 from engine.rules.model import Campaign, Position, When
@@ -20,7 +21,7 @@ from engine.rules.when import read_when
 from engine.rules.who import read_who
 from engine.rules.yamlpos import YMap, read_yaml
 
-CAMPAIGN_KEYS = ("campaign", "name", "status", "timezone", "who", "when", "what", "conversion")
+CAMPAIGN_KEYS = CAMPAIGN.names
 STATUSES = ("active", "paused")
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")
 NOT_CAMPAIGNS = ("pushcast.yaml", "pushcast.yml")  # the global config may sit beside campaigns
@@ -159,7 +160,7 @@ def read_campaign(ck: Checker, at: At) -> Campaign | None:
     m = at.value
     campaign_id, id_pos = read_id(ck, at)
     ck.campaign = campaign_id
-    ck.mapping(at, CAMPAIGN_KEYS, ("campaign", "what"))
+    ck.declared(at, CAMPAIGN)
     name = ck.text(at.child("name")) if "name" in m else campaign_id
     status = ck.choice(at.child("status"), STATUSES) if "status" in m else "active"
     zone_name = ck.check(at.child("timezone"), check_zone) if "timezone" in m else "UTC"

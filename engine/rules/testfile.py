@@ -12,6 +12,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
+from engine.rules.declared import CASE, DOWN, EXPECT, EXPECTED_ACTION, RELOAD, SUITE, TEST_EVENT
 from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker, kind
 from engine.rules.model import Position
@@ -19,13 +20,8 @@ from engine.rules.parse import BadValue, parse_datetime, parse_duration
 from engine.rules.what import URGENCIES
 from engine.rules.yamlpos import YList, YMap, plain, read_yaml
 
-SUITE_KEYS = ("campaigns", "config", "start", "down", "reload", "cases")
-DOWN_KEYS = ("from", "to")
-RELOAD_KEYS = ("at", "config")
-CASE_KEYS = ("name", "events", "until", "expect")
-EVENT_KEYS = ("at", "user", "event", "props", "ts")
+SUITE_KEYS, CASE_KEYS, EVENT_KEYS, EXPECT_KEYS = SUITE.names, CASE.names, TEST_EVENT.names, EXPECT.names
 EXPECT_TEXT_KEYS = ("user", "campaign", "title", "body", "url", "icon", "image", "badge", "tag")
-EXPECT_KEYS = ("at", *EXPECT_TEXT_KEYS, "require_interaction", "ttl", "urgency", "actions")
 
 
 @dataclass(frozen=True)
@@ -109,8 +105,7 @@ def load_test_file(path: Path) -> TestSuite:
 
 
 def read_suite(ck: Checker, at: At, path: Path) -> TestSuite | None:
-    if not ck.mapping(at, SUITE_KEYS, ("campaigns", "start", "cases"),
-                      example="{campaigns: [...], start: 2026-11-25T10:00:00Z, cases: [...]}"):
+    if not ck.declared(at, SUITE):
         return None
     m = at.value
     campaigns = read_paths(ck, at.child("campaigns"), path) if "campaigns" in m else None
@@ -138,8 +133,7 @@ def read_reloads(ck: Checker, at: At, start: int, path: Path) -> tuple[Reload, .
         return ()
     out: list[Reload] = []
     for item in at.items():
-        if not ck.mapping(item, RELOAD_KEYS, RELOAD_KEYS, example="{at: 1h, config: config/stricter.pushcast.yaml}") or \
-                not all(key in item.value for key in RELOAD_KEYS):
+        if not ck.declared(item, RELOAD) or not all(key in item.value for key in RELOAD.names):
             continue  # reported by `mapping`
         when = read_time(ck, item.child("at"), start)
         found = read_paths(ck, item.child("config"), path, single=True)
@@ -159,8 +153,7 @@ def read_down(ck: Checker, at: At, start: int) -> tuple[Downtime, ...]:
         return ()
     out: list[Downtime] = []
     for item in at.items():
-        if not ck.mapping(item, DOWN_KEYS, DOWN_KEYS, example="{from: 1d, to: 2d12h}") or \
-                not all(key in item.value for key in DOWN_KEYS):
+        if not ck.declared(item, DOWN) or not all(key in item.value for key in DOWN.names):
             continue  # reported by `mapping`
         begin = read_time(ck, item.child("from"), start)
         end = read_time(ck, item.child("to"), start)
@@ -215,7 +208,7 @@ def read_cases(ck: Checker, at: At, start: int) -> tuple[TestCase, ...] | None:
 
 
 def read_case(ck: Checker, at: At, start: int) -> TestCase | None:
-    if not ck.mapping(at, CASE_KEYS, ("name", "expect")):
+    if not ck.declared(at, CASE):
         return None
     m = at.value
     name = ck.text(at.child("name")) if "name" in m else None
@@ -249,7 +242,7 @@ def read_time(ck: Checker, at: At, start: int) -> int | None:
 
 
 def read_event(ck: Checker, at: At, start: int) -> TestEvent | None:
-    if not ck.mapping(at, EVENT_KEYS, ("at", "user", "event"), example="{at: 1m, user: u1, event: Added To Cart}"):
+    if not ck.declared(at, TEST_EVENT):
         return None
     m = at.value
     when = read_time(ck, at.child("at"), start) if "at" in m else None
@@ -274,7 +267,7 @@ def read_ts(ck: Checker, at: At) -> int | None:
 
 
 def read_expectation(ck: Checker, at: At, start: int) -> Expectation | None:
-    if not ck.mapping(at, EXPECT_KEYS, example="{at: 11m, user: u1, title: ...}"):
+    if not ck.declared(at, EXPECT):
         return None
     m = at.value
     fields: dict[str, Any] = {}
@@ -305,5 +298,5 @@ def read_expected_actions(ck: Checker, at: At) -> list[dict] | None:
     if not isinstance(at.value, YList):
         ck.error(at.pos, at.path, f"expected a list like [{{title: Checkout, url: ...}}], got {kind(at.value)}")
         return None
-    ok = all(ck.mapping(item, ("title", "url", "action")) for item in at.items())
+    ok = all(ck.declared(item, EXPECTED_ACTION) for item in at.items())
     return plain(at.value) if ok else None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
+from engine.rules.declared import ACTION, CONVERSION, WHAT
 from engine.rules.fields import At, Checker
 from engine.rules.model import Action, Conversion, Message
 from engine.rules.templates import Template, TemplateProblems, compile_template
 
-WHAT_KEYS = ("title", "body", "url", "icon", "image", "badge", "tag", "ttl", "urgency",
-             "require_interaction", "actions")
 URL_FIELDS = ("url", "icon", "image", "badge")
 URGENCIES = ("very-low", "low", "normal", "high")
 MAX_TTL = 28 * 86400  # push services keep a message at most about four weeks
@@ -30,7 +29,7 @@ def read_template(ck: Checker, at: At, *, is_url: bool = False, required: bool =
 
 
 def read_what(ck: Checker, at: At) -> Message | None:
-    if not ck.mapping(at, WHAT_KEYS, ("title",), example="{title: Your cart is waiting}"):
+    if not ck.declared(at, WHAT):
         return None
     m = at.value
     ok = True
@@ -63,7 +62,7 @@ def read_actions(ck: Checker, at: At) -> tuple[Action, ...] | None:
         if index == MAX_ACTIONS:
             ck.error(item.pos, item.path, f"at most {MAX_ACTIONS} actions: browsers show two buttons")
             return None
-        if not ck.mapping(item, ("title", "url", "action"), ("title", "url")):
+        if not ck.declared(item, ACTION):
             ok = False
             continue
         m = item.value
@@ -88,7 +87,7 @@ def read_actions(ck: Checker, at: At) -> tuple[Action, ...] | None:
 
 
 def read_conversion(ck: Checker, at: At) -> Conversion | None:
-    if not ck.mapping(at, ("event", "within", "revenue"), ("event", "within"), example="{event: Charged, within: 1d}"):
+    if not ck.declared(at, CONVERSION):
         return None
     m = at.value
     event = ck.text(at.child("event")) if "event" in m else None

@@ -10,6 +10,7 @@ from datetime import tzinfo
 
 from croniter import croniter
 
+from engine.rules.declared import CAMPAIGN_LIMITS, DND_HOURS, LIMIT, SCHEDULE, WHEN
 from engine.rules.fields import At, Checker, kind
 from engine.rules.model import DND_OFF, DoNotDisturb, FrequencyLimit, Limits, Schedule, When
 from engine.rules.parse import (
@@ -17,12 +18,10 @@ from engine.rules.parse import (
 )
 from engine.rules.yamlpos import YList, YMap
 
-WHEN_KEYS = ("start", "end", "delay", "limits", "dnd", "cutoff", "schedule")
-SCHEDULE_KEYS = ("at", "cron", "timezone", "late")
 
 
 def read_when(ck: Checker, at: At, tz: tzinfo, *, live: bool) -> When | None:
-    if not ck.mapping(at, WHEN_KEYS):
+    if not ck.declared(at, WHEN):
         return None
     m = at.value
     ok = True
@@ -91,7 +90,7 @@ def _schedule_zone(schedule: Schedule | None, tz: tzinfo) -> tzinfo:
 
 
 def read_limit(ck: Checker, at: At) -> FrequencyLimit | None:
-    if not ck.mapping(at, ("max", "per"), ("max", "per"), example="{max: 1, per: 1d}"):
+    if not ck.declared(at, LIMIT):
         return None
     m = at.value
     most = ck.integer(at.child("max"), minimum=1) if "max" in m else None
@@ -112,7 +111,7 @@ def read_limits(ck: Checker, at: At) -> tuple[FrequencyLimit, ...] | None:
 
 
 def read_campaign_limits(ck: Checker, at: At) -> Limits | None:
-    if not ck.mapping(at, ("ignore_global", "per_user")):
+    if not ck.declared(at, CAMPAIGN_LIMITS):
         return None
     m = at.value
     ignore = ck.boolean(at.child("ignore_global")) if "ignore_global" in m else False
@@ -125,7 +124,7 @@ def read_campaign_limits(ck: Checker, at: At) -> Limits | None:
 def read_dnd(ck: Checker, at: At) -> DoNotDisturb | None:
     if at.value is False or at.value == "off":
         return DND_OFF  # this campaign ignores the global quiet hours
-    if not ck.mapping(at, ("from", "to", "then"), ("from", "to"), example='{from: "21:00", to: "09:00"}'):
+    if not ck.declared(at, DND_HOURS):
         return None
     m = at.value
     start = ck.check(at.child("from"), parse_time_of_day) if "from" in m else None
@@ -143,7 +142,7 @@ def read_dnd(ck: Checker, at: At) -> DoNotDisturb | None:
 
 
 def read_schedule(ck: Checker, at: At, tz: tzinfo) -> Schedule | None:
-    if not ck.mapping(at, SCHEDULE_KEYS, example='{at: "2026-12-24T10:00"} or {cron: "0 10 * * MON"}'):
+    if not ck.declared(at, SCHEDULE):
         return None
     m = at.value
     ok = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
+from engine.rules.declared import DID, ON, UNLESS, WHO
 from engine.rules.fields import At, Checker, kind, unknown_key_message
 from engine.rules.model import (
     OPERATORS, All, Any_, Condition, DateTrigger, Did, Inaction, LiveTrigger, Not,
@@ -17,13 +18,13 @@ RETENTION_HORIZON = 400 * 86400
 _HORIZON_WHY = f"events older than the {format_duration(RETENTION_HORIZON)} retention horizon are not kept"
 
 SEGMENT_HEADS = ("all", "any", "not", "profile", "did")
-DID_KEYS = ("did", "at_least", "at_most", "exactly", "in_last", "between", "where")
+DID_KEYS = DID.names
 COUNT_OPS = ("at_least", "at_most", "exactly")
 _NUMERIC_OPS = ("gt", "gte", "lt", "lte")
 
 
 def read_who(ck: Checker, at: At, tz: tzinfo) -> tuple[LiveTrigger | DateTrigger | None, Inaction | None, Segment | None]:
-    if not ck.mapping(at, ("on", "unless", "segment")):
+    if not ck.declared(at, WHO):
         return None, None, None
     m = at.value
     trigger = read_trigger(ck, at.child("on"), tz) if "on" in m else None
@@ -42,8 +43,7 @@ def read_trigger(ck: Checker, at: At, tz: tzinfo) -> LiveTrigger | DateTrigger |
     if isinstance(at.value, str):  # `on: Added To Cart` is shorthand for {event: ...}
         name = ck.text(at)
         return LiveTrigger(name) if name else None
-    if not ck.mapping(at, ("event", "where", "date", "offset", "at"), ("event",),
-                      example="{event: Added To Cart}"):
+    if not ck.declared(at, ON):
         return None
     m = at.value
     event = ck.text(at.child("event")) if "event" in m else None
@@ -62,7 +62,7 @@ def read_trigger(ck: Checker, at: At, tz: tzinfo) -> LiveTrigger | DateTrigger |
 
 
 def read_unless(ck: Checker, at: At) -> Inaction | None:
-    if not ck.mapping(at, ("event", "within", "match"), ("event", "within"), example="{event: Charged, within: 10m}"):
+    if not ck.declared(at, UNLESS):
         return None
     m = at.value
     event = ck.text(at.child("event")) if "event" in m else None
