@@ -29,6 +29,32 @@
     return value !== undefined && value !== null && value !== '';
   }
 
+  // A Declarative Web Push message's notification members, by the classic payload's keys.
+  var DECLARATIVE_MEMBERS = {
+    title: 'title', url: 'navigate', body: 'body', tag: 'tag', icon: 'icon', image: 'image',
+    badge: 'badge', require_interaction: 'requireInteraction',
+  };
+
+  /**
+   * The classic payload a Declarative Web Push message (Safari 18.4+: `web_push: 8030`)
+   * stands for: its `data` plus the notification's fields, so a mutable message is shown,
+   * clicked and reported like any other.
+   */
+  function fromDeclarative(message) {
+    var notification = message.notification;
+    var payload = isObject(notification.data) ? Object.assign({}, notification.data) : {};
+    Object.keys(DECLARATIVE_MEMBERS).forEach(function (key) {
+      var member = DECLARATIVE_MEMBERS[key];
+      if (notification[member] !== undefined) payload[key] = notification[member];
+    });
+    if (Array.isArray(notification.actions)) {
+      payload.actions = notification.actions.filter(isObject).map(function (action) {
+        return { action: action.action, title: action.title, url: action.navigate };
+      });
+    }
+    return payload;
+  }
+
   /**
    * The payload object from a push message's text. A payload that is not a JSON object is
    * shown as the body of a plain notification: with userVisibleOnly every push must show one.
@@ -37,6 +63,7 @@
     if (!present(text)) return { title: DEFAULT_TITLE };
     try {
       var value = JSON.parse(text);
+      if (isObject(value) && value.web_push === 8030 && isObject(value.notification)) return fromDeclarative(value);
       if (isObject(value)) return value;
     } catch (e) {
       // not JSON: fall through

@@ -9,7 +9,7 @@ from engine.core.limits import limit_reached
 from engine.core.localtime import dnd_end, past_cutoff, zone
 from engine.core.state import Sent, UserState, Wait
 from engine.rules.errors import RenderError
-from engine.rules.model import Campaign, Message
+from engine.rules.model import Campaign, GlobalConfig, Message
 
 
 def is_test_profile(state: UserState, campaigns: CampaignSet) -> bool:
@@ -57,7 +57,7 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
         if reached:
             return suppress("limit", reached)
     try:
-        payload = render_payload(campaign, wait.message_id, state.profile, wait.props)
+        payload = render_payload(campaign, wait.message_id, state.profile, wait.props, campaigns.config)
     except RenderError as error:
         return suppress("render_error", str(error))
     subscriptions = tuple(Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items())
@@ -66,8 +66,11 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test))
 
 
-def render_payload(campaign: Campaign, message_id: str, profile: dict, event: dict) -> dict:
-    """The JSON the service worker shows. Raises RenderError for a missing value."""
+def render_payload(campaign: Campaign, message_id: str, profile: dict, event: dict,
+                   config: GlobalConfig | None = None) -> dict:
+    """The JSON the service worker shows. Raises RenderError for a missing value.
+    `declarative: true` asks the sender for a Declarative Web Push message where the push
+    service is Apple's (connectors/push/declarative.py); it needs the `url` to navigate to."""
     what: Message = campaign.what
     payload: dict = {"title": what.title.render(profile, event), "message": message_id, "campaign": campaign.id}
     if not payload["title"].strip():
@@ -85,4 +88,7 @@ def render_payload(campaign: Campaign, message_id: str, profile: dict, event: di
              "url": action.url.render(profile, event)}
             for i, action in enumerate(what.actions, start=1)
         ]
+    declarative = what.declarative if what.declarative is not None else bool(config and config.declarative_push)
+    if declarative and "url" in payload:
+        payload["declarative"] = True
     return payload

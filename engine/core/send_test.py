@@ -50,7 +50,7 @@ def test_send(state: UserState, item, now: int, campaigns: CampaignSet) -> tuple
         return out, {"user": state.user, "message": mid, "sent": False, "reason": "no_subscription"}
     campaign = compiled.campaign
     try:
-        payload = render_payload(campaign, mid, state.profile, {})
+        payload = render_payload(campaign, mid, state.profile, {}, campaigns.config)
     except RenderError as error:
         return out, {"user": state.user, "message": mid, "sent": False, "reason": "render_error", "detail": str(error)}
     subscriptions = tuple(Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items())

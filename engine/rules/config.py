@@ -72,6 +72,7 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
         "admin_token": lambda a: read_token(ck, a),
         "identity_secret": lambda a: read_secret(ck, a),
         "state_dir": lambda a: ck.text(a),
+        "declarative_push": lambda a: ck.boolean(a),
         # A clock skew allowance, not a scheduling feature: at most a year.
         "max_event_ahead": lambda a: ck.duration(a, minimum=1, maximum=366 * 86400),
     }

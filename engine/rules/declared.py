@@ -132,6 +132,8 @@ WHAT = Obj("what", (
         "`Urgency` header)", default="`normal`"),
     Key("require_interaction", BOOLEAN, "`true`: the notification stays until the user acts", default="`false`"),
     Key("actions", ListOf(ACTION, 0, 2), "up to two buttons", default="none", link="whatactions"),
+    Key("declarative", BOOLEAN, "`true`: subscriptions on Apple's push service get a Declarative Web Push "
+        "message (needs `url`)", default="`pushcast.yaml`'s `declarative_push`", link="whatdeclarative"),
 ), example="{title: Your cart is waiting}")
 
 CONVERSION = Obj("conversion", (
@@ -187,6 +189,8 @@ CONFIG = Obj("config", (
         link="max_event_ahead"),
     Key("state_dir", text(minLength=1), "the embedded runtime's state folder", default="`.pushcast`",
         link="state_dir"),
+    Key("declarative_push", BOOLEAN, "send Declarative Web Push messages to Apple's push service for campaigns "
+        "with a `url`", default="`false`", link="declarative_push"),
     Key("kafka", text(minLength=1), "Kafka bootstrap servers, for the Kafka runtime", default="none", link="kafka"),
     Key("redis", text(pattern=r"^(redis|rediss|unix)://"), "Redis URL, for the Kafka runtime", default="none",
         link="redis"),

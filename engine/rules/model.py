@@ -224,6 +224,7 @@ class Message:
     urgency: str = "normal"
     require_interaction: bool = False
     actions: tuple[Action, ...] = ()
+    declarative: bool | None = None  # Declarative Web Push to Apple's push service; None: pushcast.yaml's
 
 
 @dataclass(frozen=True)
@@ -282,4 +283,5 @@ class GlobalConfig:
     identity_secret: str | None = None  # browser routes need user_hash (engine.shell.identity)
     state_dir: str = ".pushcast"
     max_event_ahead: int = 86400  # seconds an event's `ts` may be ahead of its arrival
+    declarative_push: bool = False  # the default of campaigns' `what.declarative`
     position: Position | None = field(default=None, compare=False)

@@ -43,12 +43,17 @@ def read_what(ck: Checker, at: At) -> Message | None:
     urgency = ck.choice(at.child("urgency"), URGENCIES) if "urgency" in m else "normal"
     require = ck.boolean(at.child("require_interaction")) if "require_interaction" in m else False
     actions = read_actions(ck, at.child("actions")) if "actions" in m else ()
+    declarative = ck.boolean(at.child("declarative")) if "declarative" in m else None
+    if declarative and "url" not in m:
+        # The declarative message's `navigate` is required: Safari opens it on a click.
+        ck.error(at.key_pos("declarative"), at.path + ".declarative", 'needs "url": the page Safari opens on a click')
+        return None
     if not ok or None in (ttl, urgency, require, actions) or texts.get("title") is None:
         return None
     return Message(
         title=texts["title"], body=texts.get("body"), url=texts.get("url"), icon=texts.get("icon"),
         image=texts.get("image"), badge=texts.get("badge"), tag=texts.get("tag"), ttl=ttl,
-        urgency=urgency, require_interaction=require, actions=actions,
+        urgency=urgency, require_interaction=require, actions=actions, declarative=declarative,
     )
 
 
