@@ -57,6 +57,8 @@ class CampaignSet:
         for spec in self.counters.values():
             self.counters_by_event[spec.event].append(spec)
         self.history_horizon_ms, self.history_horizon_by_campaign = self._history_horizons(campaigns)
+        # Each user's best hour is learned only while a campaign reads it (state stays small).
+        self.learns_best_time = any(c.when.best_time is not None for c in campaigns)
         # Event names the core must look at beyond the profile/system events.
         self.interesting = set(self.triggered_by) | set(self.cancelled_by) | set(self.converted_by) | set(self.counters_by_event)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from engine.core.campaigns import CampaignSet
 from engine.core.effects import Effects, Notify, Qualified, Subscription, Suppressed
+from engine.core.best_time import best_due
+from engine.core.isotime import iso
 from engine.core.limits import limit_reached
 from engine.core.localtime import dnd_end, past_cutoff, zone
 from engine.core.state import Sent, UserState, Wait
 from engine.rules.errors import RenderError
-from engine.rules.model import Campaign, GlobalConfig, Message
+from engine.rules.model import Campaign, Fatigue, GlobalConfig, Message
 
 
 def is_test_profile(state: UserState, campaigns: CampaignSet) -> bool:
@@ -18,6 +20,14 @@ def is_test_profile(state: UserState, campaigns: CampaignSet) -> bool:
 
 def user_zone(state: UserState, campaigns: CampaignSet):
     return zone(state.profile.get("tz"), campaigns.config.timezone)
+
+
+def send_time(state: UserState, due: int, campaign: Campaign, campaigns: CampaignSet) -> int:
+    """`due`, moved to the user's best hour when the campaign uses `when.best_time`."""
+    best_time = campaign.when.best_time
+    if best_time is None:
+        return due
+    return best_due(state, due, best_time, user_zone(state, campaigns))[0]
 
 
 def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out: Effects) -> None:
@@ -56,6 +66,9 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
         reached = limit_reached(state.sent, campaign, campaigns.config, now)
         if reached:
             return suppress("limit", reached)
+        fatigue = campaigns.config.fatigue
+        if fatigue is not None and fatigued(state, fatigue, now):
+            return suppress("fatigue", f"ignored the last {fatigue.ignored} pushes; paused until {iso(state.ignored[1])}")
     try:
         payload = render_payload(campaign, wait.message_id, state.profile, wait.props, campaigns.config)
     except RenderError as error:
@@ -64,6 +77,21 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     out.add(Notify(wait.message_id, campaign.id, state.user, now, payload, subscriptions,
                    campaign.what.ttl, campaign.what.urgency, test=test))
     state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test))
+    if not test and campaigns.config.fatigue is not None:
+        state.ignored = [(state.ignored[0] if state.ignored else 0) + 1, 0]
+
+
+def fatigued(state: UserState, fatigue: Fatigue, now: int) -> bool:
+    """The user ignored their last `fatigue.ignored` pushes: paused for `fatigue.pause`
+    from now; once the pause is over they get pushes again (and a new count)."""
+    if not state.ignored or state.ignored[0] < fatigue.ignored:
+        return False
+    if not state.ignored[1]:
+        state.ignored[1] = now + fatigue.pause * 1000
+    if now < state.ignored[1]:
+        return True
+    state.ignored = []
+    return False
 
 
 def render_payload(campaign: Campaign, message_id: str, profile: dict, event: dict,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from engine.core.attribution import attribute_conversion, record_report
 from engine.core.campaigns import CampaignSet, CompiledCampaign
-from engine.core.delivery import attempt, user_zone
+from engine.core.best_time import CLICK_WEIGHT, record_activity
+from engine.core.delivery import attempt, send_time, user_zone
 from engine.core.effects import Effects, Suppressed, Wake
 from engine.core.events import Event
 from engine.core.ids import message_id
@@ -31,6 +32,12 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
     name = event.name
     if name.startswith("$"):
         _apply_system_event(state, event)
+        if name == "$notification_clicked":
+            state.ignored = []  # fatigue: the user engages again
+            if campaigns.learns_best_time:
+                record_activity(state, event.ts, user_zone(state, campaigns), CLICK_WEIGHT)
+    elif campaigns.learns_best_time:
+        record_activity(state, event.ts, user_zone(state, campaigns))
     if name in campaigns.interesting:
         if name in campaigns.converted_by:
             attribute_conversion(state, event, campaigns, out)
@@ -93,7 +100,8 @@ def _fire(state: UserState, wait: Wait, campaigns: CampaignSet, out: Effects) ->
         return
     delay = compiled.campaign.when.delay
     if wait.kind == "inaction" and delay:
-        state.waits.append(Wait(wait.campaign, "deliver", wait.due + delay * 1000, wait.message_id, wait.event, wait.props))
+        due = send_time(state, wait.due + delay * 1000, compiled.campaign, campaigns)
+        state.waits.append(Wait(wait.campaign, "deliver", due, wait.message_id, wait.event, wait.props))
         return
     attempt(state, wait, wait.due, campaigns, out)
 
@@ -153,7 +161,8 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
         return
     if when.delay:
         props = kept_props(event.props, compiled.wait_props)
-        add_wait(state, Wait(campaign.id, "deliver", event.ts + when.delay * 1000, mid, event.name, props), event.ts, out)
+        due = send_time(state, event.ts + when.delay * 1000, campaign, campaigns)
+        add_wait(state, Wait(campaign.id, "deliver", due, mid, event.name, props), event.ts, out)
     else:
         attempt(state, Wait(campaign.id, "deliver", event.ts, mid, event.name, event.props), event.ts, campaigns, out)
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from engine.core.campaigns import CampaignSet, CompiledCampaign
-from engine.core.delivery import attempt, user_zone
+from engine.core.delivery import attempt, send_time, user_zone
 from engine.core.effects import Effects, Qualified, Suppressed, Wake
 from engine.core.ids import message_id
 from engine.core.localtime import local, to_ms, zone
@@ -125,6 +125,7 @@ def _decide_run(state: UserState, compiled: CompiledCampaign, slot: str, now: in
             out.add(Qualified(campaign.id, state.user, now, mid))
             out.add(Suppressed(campaign.id, state.user, now, "late", mid, f"{slot} already passed in {tz.key}"))
             return
+    due = send_time(state, due, campaign, campaigns)
     wait = Wait(campaign.id, "deliver", due, mid, "$schedule", {"slot": slot})
     if due <= now:
         attempt(state, wait, now, campaigns, out)

@@ -65,6 +65,8 @@ class UserState:
     counters: dict = field(default_factory=dict)  # aggregate id -> timestamps | count
     waits: list[Wait] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
+    hours: list[int] = field(default_factory=list)  # engine/core/best_time.py: [day, 24 weights]
+    ignored: list[int] = field(default_factory=list)  # fatigue: [pushes since the last click, paused until ms]
 
     @property
     def next_due(self) -> int | None:
@@ -85,6 +87,10 @@ class UserState:
             data["w"] = [w.to_list() for w in self.waits]
         if self.sent:
             data["h"] = [s.to_list() for s in self.sent]
+        if self.hours:
+            data["t"] = self.hours
+        if self.ignored:
+            data["f"] = self.ignored
         return data
 
     @classmethod
@@ -96,6 +102,8 @@ class UserState:
             counters=data.get("c", {}),
             waits=[Wait.from_list(row) for row in data.get("w", ())],
             sent=[Sent.from_list(row) for row in data.get("h", ())],
+            hours=data.get("t", []),
+            ignored=data.get("f", []),
         )
 
     def dumps(self) -> bytes:

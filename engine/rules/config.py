@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from engine.rules.declared import CONFIG, PUSH_SERVICE, VAPID
 from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker
-from engine.rules.model import GlobalConfig, PushService
+from engine.rules.model import Fatigue, GlobalConfig, PushService
 from engine.rules.parse import check_zone
 from engine.rules.when import read_dnd, read_limits
 from engine.rules.yamlpos import parse_yaml, read_yaml
@@ -72,6 +72,7 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
         "admin_token": lambda a: read_token(ck, a),
         "identity_secret": lambda a: read_secret(ck, a),
         "state_dir": lambda a: ck.text(a),
+        "fatigue": lambda a: read_fatigue(ck, a),
         "declarative_push": lambda a: ck.boolean(a),
         # A clock skew allowance, not a scheduling feature: at most a year.
         "max_event_ahead": lambda a: ck.duration(a, minimum=1, maximum=366 * 86400),
@@ -89,6 +90,14 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
     if ck.problems:
         return None
     return GlobalConfig(**settings, position=at.pos)
+
+
+def read_fatigue(ck: Checker, at: At) -> Fatigue | None:
+    if not ck.declared(at, CONFIG.key("fatigue").kind):
+        return None
+    ignored = ck.integer(at.child("ignored"), minimum=1) if "ignored" in at.value else None
+    pause = ck.duration(at.child("pause"), minimum=3600) if "pause" in at.value else None
+    return Fatigue(ignored, pause) if ignored is not None and pause is not None else None
 
 
 def read_subject(ck: Checker, at: At) -> str | None:

@@ -96,6 +96,12 @@ SCHEDULE = Obj("schedule", (
         "a user after their slot"),
 ), example='{at: "2026-12-24T10:00"} or {cron: "0 10 * * MON"}')
 
+BEST_TIME = Obj("best-time", (
+    Key("within", DURATION, "how long after the send time the message may wait for the user's hour; "
+        "1h to 7d", default="`24h`"),
+    Key("fallback", TIME_OF_DAY, "the local time of day for users with too little history", default='`"10:00"`'),
+), example='{within: 24h, fallback: "10:00"}')
+
 WHEN = Obj("when", (
     Key("start", DATETIME, "datetime or date: events before it do not trigger; a schedule does not run before it",
         link="whenstart-and-whenend"),
@@ -108,6 +114,8 @@ WHEN = Obj("when", (
     Key("cutoff", text("time of day or datetime", minLength=1), "no delivery after this local time of day (or, for "
         "scheduled campaigns, this moment)", link="whencutoff"),
     Key("schedule", SCHEDULE, "scheduled campaigns: when the runs happen", link="whenschedule"),
+    Key("best_time", BEST_TIME, "scheduled campaigns and live ones with a `delay`: deliver at each user's best "
+        "hour", link="whenbest_time"),
 ))
 
 # --- what --------------------------------------------------------------------------
@@ -189,6 +197,11 @@ CONFIG = Obj("config", (
         link="max_event_ahead"),
     Key("state_dir", text(minLength=1), "the embedded runtime's state folder", default="`.pushcast`",
         link="state_dir"),
+    Key("fatigue", Obj("fatigue", (
+        Key("ignored", integer(minimum=1), "this many pushes in a row without a click", required=True),
+        Key("pause", DURATION, "how long the user then gets none (at least `1h`)", required=True),
+    ), example="{ignored: 5, pause: 14d}"), "stop sending to a user who ignores every push", default="none",
+        link="fatigue"),
     Key("declarative_push", BOOLEAN, "send Declarative Web Push messages to Apple's push service for campaigns "
         "with a `url`", default="`false`", link="declarative_push"),
     Key("kafka", text(minLength=1), "Kafka bootstrap servers, for the Kafka runtime", default="none", link="kafka"),

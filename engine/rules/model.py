@@ -180,6 +180,22 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class BestTime:
+    """`when.best_time`: deliver at each user's best hour within `within` of the send time."""
+
+    within: int = 86400  # seconds
+    fallback: TimeOfDay = TimeOfDay(10, 0)  # users with too little history
+
+
+@dataclass(frozen=True)
+class Fatigue:
+    """pushcast.yaml `fatigue`: pause a user who ignored their last `ignored` pushes."""
+
+    ignored: int
+    pause: int  # seconds
+
+
+@dataclass(frozen=True)
 class When:
     start: int | None = None
     end: int | None = None
@@ -189,6 +205,7 @@ class When:
     cutoff: TimeOfDay | None = None  # live campaigns: no delivery after this local time
     cutoff_at: int | None = None  # scheduled campaigns: an absolute cut-off (epoch ms)
     schedule: Schedule | None = None
+    best_time: BestTime | None = None
 
 
 # --- WHAT ------------------------------------------------------------------------
@@ -283,5 +300,6 @@ class GlobalConfig:
     identity_secret: str | None = None  # browser routes need user_hash (engine.shell.identity)
     state_dir: str = ".pushcast"
     max_event_ahead: int = 86400  # seconds an event's `ts` may be ahead of its arrival
+    fatigue: Fatigue | None = None
     declarative_push: bool = False  # the default of campaigns' `what.declarative`
     position: Position | None = field(default=None, compare=False)

@@ -10,9 +10,9 @@ from datetime import tzinfo
 
 from croniter import croniter
 
-from engine.rules.declared import CAMPAIGN_LIMITS, DND_HOURS, LIMIT, SCHEDULE, WHEN
+from engine.rules.declared import BEST_TIME, CAMPAIGN_LIMITS, DND_HOURS, LIMIT, SCHEDULE, WHEN
 from engine.rules.fields import At, Checker, kind
-from engine.rules.model import DND_OFF, DoNotDisturb, FrequencyLimit, Limits, Schedule, When
+from engine.rules.model import DND_OFF, BestTime, DoNotDisturb, FrequencyLimit, Limits, Schedule, TimeOfDay, When
 from engine.rules.parse import (
     BadValue, format_ms, parse_datetime, parse_local_datetime, parse_time_of_day, to_epoch_ms, zone,
 )
@@ -49,13 +49,29 @@ def read_when(ck: Checker, at: At, tz: tzinfo, *, live: bool) -> When | None:
     limits = field("limits", lambda a: read_campaign_limits(ck, a), Limits())
     dnd = field("dnd", lambda a: read_dnd(ck, a))
     schedule = field("schedule", lambda a: read_schedule(ck, a, tz))
+    best_time = field("best_time", lambda a: read_best_time(ck, a))
+    if best_time is not None and schedule is None and not delay:
+        ck.error(at.key_pos("best_time"), at.path + ".best_time",
+                 "applies to scheduled campaigns and live campaigns with a delay: a message sent at once has no time to move")
+        ok = False
     cutoff = cutoff_at = None
     if "cutoff" in m:
         cutoff, cutoff_at = read_cutoff(ck, at.child("cutoff"), tz, live=live, schedule=schedule)
         ok = ok and (cutoff is not None or cutoff_at is not None)
     if not ok:
         return None
-    return When(start, end, delay, limits, dnd, cutoff, cutoff_at, schedule)
+    return When(start, end, delay, limits, dnd, cutoff, cutoff_at, schedule, best_time)
+
+
+def read_best_time(ck: Checker, at: At) -> BestTime | None:
+    if not ck.declared(at, BEST_TIME):
+        return None
+    m = at.value
+    within = ck.duration(at.child("within"), minimum=3600, maximum=7 * 86400) if "within" in m else 86400
+    fallback = ck.check(at.child("fallback"), parse_time_of_day) if "fallback" in m else TimeOfDay(10, 0)
+    if within is None or fallback is None:
+        return None
+    return BestTime(within, fallback)
 
 
 def read_cutoff(ck: Checker, at: At, tz: tzinfo, *, live: bool, schedule: Schedule | None):

@@ -1,0 +1,74 @@
+"""Each user's best hour (engine/core/best_time.py) and the fatigue pause."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engine.core.best_time import CLICK_WEIGHT, best_due, best_hour, record_activity
+from engine.core.delivery import fatigued
+from engine.core.state import UserState
+from engine.rules.errors import ConfigError
+from engine.rules.loader import parse_campaign
+from engine.rules.model import BestTime, Fatigue, TimeOfDay
+
+BERLIN = ZoneInfo("Europe/Berlin")
+H = 3_600_000
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def test_the_best_hour_is_local_and_needs_enough_history():
+    state = UserState("u")
+    record_activity(state, ms("2026-12-01T19:30"), BERLIN)  # 20:30 in Berlin
+    record_activity(state, ms("2026-12-02T19:10"), BERLIN, CLICK_WEIGHT)
+    assert best_hour(state) is None  # an event and a click are not a habit yet
+    record_activity(state, ms("2026-12-03T19:50"), BERLIN, CLICK_WEIGHT)
+    assert best_hour(state) == 20
+    assert UserState.loads(state.dumps()).hours == state.hours  # stored compactly
+
+
+def test_old_habits_fade():
+    state = UserState("u")
+    for day in range(1, 4):
+        record_activity(state, ms(f"2026-11-0{day}T08:00"), BERLIN, CLICK_WEIGHT)
+    assert best_hour(state) == 9
+    for day in range(1, 4):  # the same activity two months later, at another hour
+        record_activity(state, ms(f"2026-12-0{day}T18:00"), BERLIN, CLICK_WEIGHT)
+    assert best_hour(state) == 19
+
+
+@pytest.mark.parametrize("history, within, expected, why", [
+    ([], 24 * 3600, "2026-12-07T10:00", "fallback 10:00"),             # no history: the fallback
+    ([19, 19], 24 * 3600, "2026-12-07T19:00", "best hour 19:00"),      # learned: later the same day
+    ([7, 7], 24 * 3600, "2026-12-08T07:00", "best hour 07:00"),        # before the slot: the next day
+    ([7, 7], 12 * 3600, "2026-12-07T10:00", "fallback 10:00"),         # next day is out of reach
+    ([], 1800, "2026-12-07T09:00", "no slot within reach"),            # nothing within half an hour
+])
+def test_best_due_takes_the_first_reachable_choice(history, within, expected, why):
+    state = UserState("u")
+    for hour in history:
+        record_activity(state, ms(f"2026-12-06T{hour:02d}:15"), timezone.utc, CLICK_WEIGHT)
+    due, chosen = best_due(state, ms("2026-12-07T09:00"), BestTime(within, TimeOfDay(10, 0)), timezone.utc)
+    assert (due, chosen) == (ms(expected), why)
+
+
+def test_best_time_needs_a_schedule_or_a_delay():
+    with pytest.raises(ConfigError, match=r"x.yaml:3:8: .*when.best_time: applies to scheduled campaigns"):
+        parse_campaign("campaign: x\nwho: {on: Ping}\nwhen: {best_time: {within: 2h}}\nwhat: {title: t}\n", "x.yaml")
+    live = parse_campaign("campaign: x\nwho: {on: Ping}\nwhen: {delay: 1h, best_time: {}}\nwhat: {title: t}\n", "x.yaml")
+    assert live.when.best_time == BestTime(86400, TimeOfDay(10, 0))
+
+
+def test_fatigue_pauses_then_starts_over():
+    state = UserState("u", ignored=[2, 0])
+    rule = Fatigue(ignored=2, pause=3 * 86400)
+    assert fatigued(state, rule, 10 * H)
+    assert state.ignored == [2, 10 * H + 72 * H]
+    assert fatigued(state, rule, 81 * H)
+    assert not fatigued(state, rule, 82 * H) and state.ignored == []
+    assert not fatigued(UserState("v", ignored=[1, 0]), rule, 0)
