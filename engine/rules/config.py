@@ -11,12 +11,12 @@ from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker
 from engine.rules.model import GlobalConfig, PushService
 from engine.rules.parse import check_zone
-from engine.rules.when import read_dnd, read_limits
+from engine.rules.when import read_dnd, read_limits, read_on_limit
 from engine.rules.yamlpos import parse_yaml, read_yaml
 
 CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
-CONFIG_KEYS = ("limits", "min_gap", "dnd", "timezone", "test_users", "vapid", "push_services",
-               "kafka", "redis", "site_origins", "admin_token", "identity_secret", "state_dir",
+CONFIG_KEYS = ("limits", "min_gap", "on_limit", "max_delay", "dnd", "timezone", "test_users", "vapid",
+               "push_services", "kafka", "redis", "site_origins", "admin_token", "identity_secret", "state_dir",
                "max_event_ahead")
 MIN_TOKEN_LENGTH = 16  # a short admin token can be guessed; it guards sends to everyone
 MIN_SECRET_LENGTH = 16  # identity_secret: a short one can be brute-forced from one user_hash
@@ -79,6 +79,10 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
     for key, reader in readers.items():
         if key in m:
             settings[key] = reader(at.child(key))
+    if "on_limit" in m or "max_delay" in m:
+        policy = read_on_limit(ck, at, default="drop")
+        if policy is not None:
+            settings["on_limit"], settings["max_delay"] = policy
     if "vapid" in m:
         vapid = at.child("vapid")
         if ck.mapping(vapid, ("key", "subject"), example="{key: vapid_private.pem, subject: mailto:push@shop.example}"):

@@ -128,7 +128,7 @@ def code_names(page: str) -> set[str]:
 @pytest.mark.parametrize("page, keys", [
     ("campaigns.md", loader.CAMPAIGN_KEYS + ("on", "unless", "segment") + who.SEGMENT_HEADS + who.DID_KEYS
      + ("event", "where", "date", "offset", "at", "within", "match") + when.WHEN_KEYS + when.SCHEDULE_KEYS
-     + ("ignore_global", "per_user", "max", "per", "from", "to", "then") + what.WHAT_KEYS + what.URGENCIES
+     + when.LIMITS_KEYS + ("max", "per", "from", "to", "then") + what.WHAT_KEYS + what.URGENCIES
      + ("action", "revenue") + OPERATORS + loader.STATUSES),
     ("config.md", config.CONFIG_KEYS + ("key", "subject", "host", "rate", "burst")),
     ("campaign-tests.md", testfile.SUITE_KEYS + testfile.CASE_KEYS + testfile.EVENT_KEYS + testfile.EXPECT_KEYS),
