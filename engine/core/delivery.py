@@ -4,11 +4,12 @@ limits, personalisation. Returns what to do; never raises for one user's data.""
 from __future__ import annotations
 
 from engine.core.campaigns import CampaignSet
-from engine.core.effects import Effects, Notify, Qualified, Subscription, Suppressed
 from engine.core.best_time import best_due
+from engine.core.effects import Effects, Notify, Qualified, Released, Subscription, Suppressed
 from engine.core.isotime import iso
 from engine.core.limits import limit_reached
 from engine.core.localtime import dnd_end, past_cutoff, zone
+from engine.core.queued import hold, remaining_ttl
 from engine.core.state import Sent, UserState, Wait
 from engine.rules.errors import RenderError
 from engine.rules.model import Campaign, Fatigue, GlobalConfig, Message
@@ -57,7 +58,8 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
         if until is not None:
             if dnd.then == "discard":
                 return suppress("dnd", "discarded in do-not-disturb hours")
-            state.waits.append(Wait(campaign.id, "deliver", until, wait.message_id, wait.event, wait.props, attempted=True))
+            state.waits.append(Wait(campaign.id, "deliver", until, wait.message_id, wait.event, wait.props,
+                                    attempted=True, held=wait.held))
             return
     if campaign.when.cutoff is not None and past_cutoff(now, campaign.when.cutoff, tz):
         return suppress("cutoff", f"after {campaign.when.cutoff} local time")
@@ -65,20 +67,25 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     if not test:
         reached = limit_reached(state.sent, campaign, campaigns.config, now)
         if reached:
-            return suppress("limit", reached)
+            return hold(state, wait, now, campaigns, reached, out)  # queued (on_limit: queue) or suppressed
         fatigue = campaigns.config.fatigue
         if fatigue is not None and fatigued(state, fatigue, now):
             return suppress("fatigue", f"ignored the last {fatigue.ignored} pushes; paused until {iso(state.ignored[1])}")
+    ttl = remaining_ttl(wait, campaign.what.ttl, now)
+    if ttl <= 0:  # a queued message released into DND hours, and held there past its TTL
+        return suppress("limit", f"queued {(now - wait.held) // 1000}s: its ttl ran out")
     try:
         payload = render_payload(campaign, wait.message_id, state.profile, wait.props, campaigns.config)
     except RenderError as error:
         return suppress("render_error", str(error))
     subscriptions = tuple(Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items())
     out.add(Notify(wait.message_id, campaign.id, state.user, now, payload, subscriptions,
-                   campaign.what.ttl, campaign.what.urgency, test=test))
+                   ttl, campaign.what.urgency, test=test))
     state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test))
     if not test and campaigns.config.fatigue is not None:
         state.ignored = [(state.ignored[0] if state.ignored else 0) + 1, 0]
+    if wait.held:
+        out.add(Released(campaign.id, state.user, now, wait.message_id, wait.held))
 
 
 def fatigued(state: UserState, fatigue: Fatigue, now: int) -> bool:

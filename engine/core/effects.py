@@ -74,3 +74,27 @@ class Effects:
 
     def add(self, effect: object) -> None:
         self.items.append(effect)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A message a frequency limit holds (`on_limit: queue`), kept until `until` (epoch
+    ms), when the limits free. `since`: when a limit first held it (`at` the first time)."""
+
+    campaign: str
+    user: str
+    at: int
+    message_id: str
+    until: int
+    since: int
+
+
+@dataclass(frozen=True)
+class Released:
+    """A message a limit held was sent (it follows its Notify); held since `since`."""
+
+    campaign: str
+    user: str
+    at: int
+    message_id: str
+    since: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.core.state import Sent
-from engine.rules.model import Campaign, GlobalConfig
+from engine.rules.model import Campaign, FrequencyLimit, GlobalConfig
 
 
 def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, now_ms: int) -> str | None:
@@ -24,6 +24,40 @@ def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, no
         if own >= limit.max:
             return f"campaign limit {limit.max} per {limit.per}s"
     return None
+
+
+def limits_free_at(sent: list[Sent], campaign: Campaign, config: GlobalConfig) -> int:
+    """The earliest time (epoch ms) at which no limit holds a message of this campaign,
+    from the sends so far: a window frees when its max-th newest counted send leaves it,
+    min_gap when it has passed since the newest. At or after it `limit_reached` is None
+    (until something else is sent); before it, not."""
+    newest_first = sorted((s.at for s in sent if s.counts_global), reverse=True)
+    free = 0
+    if not campaign.when.limits.ignore_global:
+        for limit in config.limits:
+            free = max(free, _window_frees(newest_first, limit))
+        if config.min_gap and newest_first:
+            free = max(free, newest_first[0] + config.min_gap * 1000)
+    if campaign.when.limits.per_user:
+        own = sorted((s.at for s in sent if s.counts_global and s.campaign == campaign.id), reverse=True)
+        for limit in campaign.when.limits.per_user:
+            free = max(free, _window_frees(own, limit))
+    return free
+
+
+def _window_frees(newest_first: list[int], limit: FrequencyLimit) -> int:
+    if len(newest_first) < limit.max:
+        return 0
+    return newest_first[limit.max - 1] + limit.per * 1000
+
+
+def queue_delay(campaign: Campaign, config: GlobalConfig) -> int:
+    """Seconds a message a limit holds may wait (`on_limit: queue`); 0: it is dropped.
+    The campaign's `on_limit` wins over the global one, whichever limit holds it."""
+    limits = campaign.when.limits
+    if limits.on_limit is not None:
+        return limits.max_delay if limits.on_limit == "queue" else 0
+    return config.max_delay if config.on_limit == "queue" else 0
 
 
 def prune(sent: list[Sent], now_ms: int, shortest_ms: int, by_campaign: dict[str, int]) -> list[Sent]:

@@ -90,8 +90,17 @@ def _fire_due_waits(state: UserState, until: int, campaigns: CampaignSet, out: E
         if not due:
             return
         state.waits = [w for w in state.waits if w.due > until]
-        for wait in sorted(due, key=lambda w: (w.due, w.campaign, w.message_id)):
+        for wait in sorted(due, key=lambda w: _firing_order(w, campaigns)):
             _fire(state, wait, campaigns, out)
+
+
+def _firing_order(wait: Wait, campaigns: CampaignSet) -> tuple:
+    """Waits due at the same time fire by campaign priority (higher first), then by when
+    they were first due (a message queued by a limit: when it was first held), campaign
+    id and message id, so every runtime sends the same one when a limit lets one through."""
+    compiled = campaigns.get(wait.campaign)
+    priority = compiled.campaign.when.priority if compiled is not None else 0
+    return wait.due, -priority, wait.held or wait.due, wait.campaign, wait.message_id
 
 
 def _fire(state: UserState, wait: Wait, campaigns: CampaignSet, out: Effects) -> None:

@@ -17,7 +17,8 @@ class Wait:
     """A pending decision for one campaign, due at `due` (epoch ms).
 
     kind: `inaction` (cancelled by the `unless` event, then delivered), `deliver`
-    (a delay, a date reminder or a DND hold: delivered when due).
+    (a delay, a date reminder or a DND hold: delivered when due), `queued` (held by a
+    frequency limit with `on_limit: queue`: tried again when the limits free).
     """
 
     campaign: str
@@ -28,9 +29,13 @@ class Wait:
     props: dict
     key: str = ""  # inaction: the `match` values, so each cart has its own wait
     attempted: bool = False  # a DND hold: already counted as qualified
+    held: int = 0  # epoch ms a limit first held the message (on_limit: queue); 0: never
 
     def to_list(self) -> list:
-        return [self.campaign, self.kind, self.due, self.message_id, self.event, self.props, self.key, self.attempted]
+        row = [self.campaign, self.kind, self.due, self.message_id, self.event, self.props, self.key, self.attempted]
+        if self.held:  # rows of messages never held keep the older, shorter form
+            row.append(self.held)
+        return row
 
     @classmethod
     def from_list(cls, row: list) -> "Wait":

@@ -12,7 +12,7 @@ from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker
 from engine.rules.model import Fatigue, GlobalConfig, PushService
 from engine.rules.parse import check_zone
-from engine.rules.when import read_dnd, read_limits
+from engine.rules.when import read_dnd, read_limits, read_on_limit
 from engine.rules.yamlpos import parse_yaml, read_yaml
 
 CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
@@ -80,6 +80,10 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
     for key, reader in readers.items():
         if key in m:
             settings[key] = reader(at.child(key))
+    if "on_limit" in m or "max_delay" in m:
+        policy = read_on_limit(ck, at, default="drop")
+        if policy is not None:
+            settings["on_limit"], settings["max_delay"] = policy
     if "vapid" in m:
         vapid = at.child("vapid")
         if ck.declared(vapid, VAPID):

@@ -11,7 +11,7 @@ from engine.rules.declare import (
     BOOLEAN, DATETIME, DURATION, PLAIN, PROPS, SIGNED_DURATION, TEMPLATE, TIME_OF_DAY,
     URL_TEMPLATE, ZONE, Key, Kind, ListOf, Obj, OneOf, Ref, enum, integer, number, one_or_list, text,
 )
-from engine.rules.model import OPERATORS
+from engine.rules.model import ON_LIMIT as ON_LIMIT_CHOICES, OPERATORS
 
 EVENT_NAME = text("event name", minLength=1)
 CAMPAIGN_ID = text("id", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -69,12 +69,18 @@ LIMIT = Obj("limit", (
     Key("per", DURATION, "in any window of this duration", required=True),
 ), example="{max: 1, per: 1d}")
 LIMITS = one_or_list(LIMIT, "limits")
+ON_LIMIT = enum(*ON_LIMIT_CHOICES)
+MAX_DELAY = DURATION
 
 CAMPAIGN_LIMITS = Obj("campaign-limits", (
     Key("per_user", LIMITS, "`{max: N, per: DURATION}` or a list of them: this campaign's sends to one user",
         default="none"),
     Key("ignore_global", BOOLEAN, "`true`: the global `limits` and `min_gap` of `pushcast.yaml` do not apply "
         "to this campaign", default="`false`"),
+    Key("on_limit", ON_LIMIT, "`drop`: a message a limit holds is suppressed (`limit`); `queue`: it waits until "
+        "the limits free", default="the global `on_limit` (`drop`)"),
+    Key("max_delay", MAX_DELAY, "with `on_limit: queue`, required: how long a held message may wait, `1m` to "
+        "`28d`"),
 ))
 
 DND_HOURS = Obj("dnd-hours", (
@@ -108,7 +114,9 @@ WHEN = Obj("when", (
     Key("end", DATETIME, "datetime or date, after `start`: nothing triggers or is sent from then on (`ended`)",
         link="whenstart-and-whenend"),
     Key("delay", DURATION, "live campaigns only: a duration to wait after the trigger (default `0s`)", link="whendelay"),
-    Key("limits", CAMPAIGN_LIMITS, "this campaign's own frequency cap, and whether the global limits apply",
+    Key("limits", CAMPAIGN_LIMITS, "this campaign's own frequency cap, whether the global limits apply, and "
+        "whether a message they hold is dropped or queued", link="whenlimits"),
+    Key("priority", integer(), "an integer (default `0`): queued messages freed at the same time go higher first",
         link="whenlimits"),
     Key("dnd", DND, "quiet hours for this campaign, or `off`", link="whendnd"),
     Key("cutoff", text("time of day or datetime", minLength=1), "no delivery after this local time of day (or, for "
@@ -180,6 +188,10 @@ PUSH_SERVICE = Obj("push-service", (
 CONFIG = Obj("config", (
     Key("limits", LIMITS, "caps on all campaigns' sends to one user", default="none", link="limits"),
     Key("min_gap", DURATION, "the least time between two pushes to one user", default="none", link="min_gap"),
+    Key("on_limit", ON_LIMIT, "what a message held by a limit does: `drop` or `queue`", default="`drop`",
+        link="on_limit-and-max_delay"),
+    Key("max_delay", MAX_DELAY, "with `on_limit: queue`: how long a held message may wait",
+        link="on_limit-and-max_delay"),
     Key("dnd", DND, "quiet hours for campaigns that set none", default="none", link="dnd"),
     Key("timezone", ZONE, "the zone of users whose profile has no `tz`", default="`UTC`", link="timezone"),
     Key("test_users", ListOf(text(minLength=1)), "user ids that are test profiles", default="none",

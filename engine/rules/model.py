@@ -151,10 +151,15 @@ class FrequencyLimit:
     per: int  # seconds
 
 
+ON_LIMIT = ("drop", "queue")  # what a message held by a frequency limit does
+
+
 @dataclass(frozen=True)
 class Limits:
     ignore_global: bool = False
     per_user: tuple[FrequencyLimit, ...] = ()
+    on_limit: str | None = None  # drop | queue; None: the global `on_limit` of pushcast.yaml
+    max_delay: int = 0  # seconds a queued message may wait (set with on_limit: queue)
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,7 @@ class When:
     cutoff_at: int | None = None  # scheduled campaigns: an absolute cut-off (epoch ms)
     schedule: Schedule | None = None
     best_time: BestTime | None = None
+    priority: int = 0  # queued messages freed at the same time: higher goes first
 
 
 # --- WHAT ------------------------------------------------------------------------
@@ -287,6 +293,8 @@ class PushService:
 class GlobalConfig:
     limits: tuple[FrequencyLimit, ...] = ()
     min_gap: int = 0  # seconds between two pushes to a user, 0: none
+    on_limit: str = "drop"  # what a message held by a limit does: drop | queue
+    max_delay: int = 0  # seconds a queued message may wait (set with on_limit: queue)
     dnd: DoNotDisturb | None = None  # the default DND for campaigns that set none
     timezone: str = "UTC"  # the default user time zone
     test_users: tuple[str, ...] = ()  # test profiles besides those with `test: true`

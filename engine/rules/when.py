@@ -11,13 +11,18 @@ from datetime import tzinfo
 from croniter import croniter
 
 from engine.rules.declared import BEST_TIME, CAMPAIGN_LIMITS, DND_HOURS, LIMIT, SCHEDULE, WHEN
-from engine.rules.fields import At, Checker, kind
-from engine.rules.model import DND_OFF, BestTime, DoNotDisturb, FrequencyLimit, Limits, Schedule, TimeOfDay, When
+from engine.rules.fields import At, Checker, join, kind
+from engine.rules.model import (
+    DND_OFF, ON_LIMIT, BestTime, DoNotDisturb, FrequencyLimit, Limits, Schedule, TimeOfDay, When,
+)
 from engine.rules.parse import (
     BadValue, format_ms, parse_datetime, parse_local_datetime, parse_time_of_day, to_epoch_ms, zone,
 )
 from engine.rules.yamlpos import YList, YMap
 
+# A queued message goes stale: it waits at least a minute (less is no queue) and at most
+# as long as push services keep a message.
+MAX_DELAY_RANGE = (60, 28 * 86400)
 
 
 def read_when(ck: Checker, at: At, tz: tzinfo, *, live: bool) -> When | None:
@@ -58,9 +63,10 @@ def read_when(ck: Checker, at: At, tz: tzinfo, *, live: bool) -> When | None:
     if "cutoff" in m:
         cutoff, cutoff_at = read_cutoff(ck, at.child("cutoff"), tz, live=live, schedule=schedule)
         ok = ok and (cutoff is not None or cutoff_at is not None)
+    priority = field("priority", lambda a: ck.integer(a), 0)
     if not ok:
         return None
-    return When(start, end, delay, limits, dnd, cutoff, cutoff_at, schedule, best_time)
+    return When(start, end, delay, limits, dnd, cutoff, cutoff_at, schedule, best_time, priority)
 
 
 def read_best_time(ck: Checker, at: At) -> BestTime | None:
@@ -132,9 +138,35 @@ def read_campaign_limits(ck: Checker, at: At) -> Limits | None:
     m = at.value
     ignore = ck.boolean(at.child("ignore_global")) if "ignore_global" in m else False
     per_user = read_limits(ck, at.child("per_user")) if "per_user" in m else ()
-    if ignore is None or per_user is None:
+    policy = read_on_limit(ck, at, default=None)
+    if ignore is None or per_user is None or policy is None:
         return None
-    return Limits(ignore, per_user)
+    return Limits(ignore, per_user, *policy)
+
+
+def read_on_limit(ck: Checker, at: At, default: str | None) -> tuple[str | None, int] | None:
+    """`on_limit` (drop | queue) and `max_delay`, keys of the mapping at `at` (a
+    campaign's `when.limits` or pushcast.yaml): (on_limit, max_delay seconds)."""
+    m = at.value
+    on_limit = ck.choice(at.child("on_limit"), ON_LIMIT) if "on_limit" in m else default
+    max_delay = _read_max_delay(ck, at.child("max_delay")) if "max_delay" in m else 0
+    if "on_limit" in m and on_limit is None or max_delay is None:
+        return None
+    if on_limit == "queue" and not max_delay:
+        ck.error(m.value_pos["on_limit"], join(at.path, "on_limit"),
+                 "queue needs max_delay: the longest a held message waits, like max_delay: 1d")
+        return None
+    if on_limit != "queue" and "max_delay" in m:
+        ck.error(at.key_pos("max_delay"), join(at.path, "max_delay"),
+                 "applies only with on_limit: queue (how long a held message may wait)")
+        return None
+    return on_limit, max_delay
+
+
+def _read_max_delay(ck: Checker, at: At) -> int | None:
+    low, high = MAX_DELAY_RANGE
+    return ck.duration(at, minimum=low, maximum=high,
+                       why_max="a held message goes stale; push services keep one at most 28 days")
 
 
 def read_dnd(ck: Checker, at: At) -> DoNotDisturb | None:

@@ -57,6 +57,9 @@ SPECS = (
     Spec("qualified", Counter, "pushcast_qualified_total", "Users who qualified for a campaign", CAMPAIGN),
     Spec("suppressed", Counter, "pushcast_suppressed_total", "Qualified messages not sent, by reason",
          ("campaign", "reason")),
+    Spec("queued", Counter, "pushcast_queued_total",
+         "Messages a frequency limit held and queued (on_limit: queue), once per message", CAMPAIGN),
+    Spec("released", Counter, "pushcast_released_total", "Queued messages sent when the limits freed", CAMPAIGN),
     Spec("sent", Counter, "pushcast_notifications_sent_total", "Messages decided and queued for sending", MESSAGE),
     Spec("delivered", Counter, "pushcast_notifications_delivered_total",
          "Subscriptions whose push service accepted the message", MESSAGE),
@@ -144,7 +147,7 @@ class Metrics:
                 getattr(self, name).labels(campaign, test).inc(amount)
             elif test == "true":  # test sends count only a message's life (they bypass the rest)
                 self._unknown_stat(stat)
-            elif name in ("qualified", "revenue"):
+            elif name in ("qualified", "queued", "released", "revenue"):
                 getattr(self, name).labels(campaign).inc(amount)
             elif kind in ("suppressed", "conversions") and detail:
                 getattr(self, kind).labels(campaign, detail).inc(amount)

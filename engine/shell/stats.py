@@ -6,6 +6,9 @@ changelog partition, as the states it counts):
 - qualified: users who entered the campaign's audience (once per message id);
 - suppressed.<reason>: qualified messages not sent (limit, dnd, cutoff, no_subscription,
   render_error, ended, paused, ...);
+- queued: messages a frequency limit held and kept (`on_limit: queue`), once per
+  message; released: those of them sent when the limits freed (the others end
+  suppressed, `limit` when still held at their max_delay);
 - sent: messages queued for sending (one per message, whatever the number of devices);
 - delivered / failed: per subscription, the push service's final answer (accepted, or
   refused / given up); unsubscribed: failures that removed the subscription (404/410);
@@ -17,7 +20,8 @@ Test sends (test profiles) are counted apart under `test`.
 
 from __future__ import annotations
 
-COUNTS = ("qualified", "sent", "delivered", "failed", "unsubscribed", "shown", "clicked")
+COUNTS = ("qualified", "queued", "released", "sent", "delivered", "failed", "unsubscribed", "shown",
+          "clicked")
 TEST_COUNTS = ("sent", "delivered", "failed", "unsubscribed", "shown", "clicked")
 
 
@@ -47,10 +51,11 @@ def campaign_stats(campaign: str, metrics: dict[str, float]) -> dict:
     return out
 
 
+# queued/released after the message's life: scripts read the first columns by position.
 COLUMNS = (("campaign", "campaign"), ("qualified", "qualified"), ("suppressed", "suppressed_total"),
            ("sent", "sent"), ("delivered", "delivered"), ("failed", "failed"), ("shown", "shown"),
-           ("clicked", "clicked"), ("conv.click", "click"), ("conv.view", "view"), ("revenue", "revenue"),
-           ("test sent", "test_sent"))
+           ("clicked", "clicked"), ("queued", "queued"), ("released", "released"), ("conv.click", "click"),
+           ("conv.view", "view"), ("revenue", "revenue"), ("test sent", "test_sent"))
 
 
 def format_table(rows: list[dict]) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from engine.core import CampaignSet, Conversion, Effects, Event, Notify, Qualified, Suppressed, UserState
+from engine.core import (
+    CampaignSet, Conversion, Effects, Event, Notify, Qualified, Queued, Released, Suppressed, UserState,
+)
 from engine.core.process import process_event, process_wake
 from engine.core.schedule import process_scheduled_run
 from engine.core.send_test import test_send
@@ -47,6 +49,11 @@ def counts(effects: Effects) -> Iterator[tuple[str, str, float]]:
             yield effect.campaign, "qualified", 1
         elif isinstance(effect, Suppressed):
             yield effect.campaign, f"suppressed.{effect.reason}", 1
+        elif isinstance(effect, Queued):
+            if effect.at == effect.since:  # held again after a release: still one message
+                yield effect.campaign, "queued", 1
+        elif isinstance(effect, Released):
+            yield effect.campaign, "released", 1
         elif isinstance(effect, Conversion):
             yield effect.campaign, f"conversions.{effect.kind}", 1
             if effect.revenue:

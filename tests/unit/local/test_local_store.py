@@ -46,11 +46,13 @@ def test_sends_reports_and_counters_are_deduplicated(tmp_path):
 
 def test_stats_are_shaped_and_printed():
     stats = campaign_stats("cart", {"qualified": 3, "suppressed.limit": 1, "suppressed.dnd": 1, "sent": 1,
-                                    "delivered": 1, "conversions.view": 1, "revenue": 10.5, "test.sent": 2})
+                                    "delivered": 1, "conversions.view": 1, "revenue": 10.5, "test.sent": 2,
+                                    "queued": 2, "released": 1})
     assert stats["suppressed"] == {"dnd": 1, "limit": 1} and stats["suppressed_total"] == 2
     assert stats["conversions"] == {"click": 0, "view": 1} and stats["test"]["sent"] == 2
     table = format_table([stats])
     header, rule, row = table.splitlines()[:3]
     assert header.split()[:3] == ["campaign", "qualified", "suppressed"]
-    assert row.split() == ["cart", "3", "2", "1", "1", "0", "0", "0", "0", "1", "10.50", "2"]
+    assert (stats["queued"], stats["released"]) == (2, 1)
+    assert row.split() == ["cart", "3", "2", "1", "1", "0", "0", "0", "2", "1", "0", "1", "10.50", "2"]
     assert "cart: limit 1" in table

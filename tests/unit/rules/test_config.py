@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.rules.config import load_config, parse_config
+from engine.rules.declared import CONFIG
 from engine.rules.errors import ConfigError
 from engine.rules.model import FrequencyLimit, GlobalConfig, PushService, TimeOfDay
 
@@ -105,9 +106,7 @@ identity_secret: hunter2
         'pushcast.yaml:7:8: redis: expected a URL like redis://127.0.0.1:6379/0, got "127.0.0.1:6379"',
         'pushcast.yaml:8:16: site_origins[0]: expected an origin like https://shop.example (no path), '
         'got "https://shop.example/app"',
-        'pushcast.yaml:9:1: kafak: unknown key "kafak" (did you mean "kafka"?); allowed: limits, min_gap, dnd, '
-        "timezone, test_users, vapid, push_services, site_origins, admin_token, identity_secret, "
-        "max_event_ahead, state_dir, fatigue, declarative_push, kafka, redis",
+        'pushcast.yaml:9:1: kafak: unknown key "kafak" (did you mean "kafka"?); allowed: ' + ", ".join(CONFIG.names),
         "pushcast.yaml:10:18: identity_secret: must be at least 16 characters (try: openssl rand -hex 32)",
     ]
 
@@ -121,8 +120,7 @@ def test_dnd_problems_match_campaign_files():
 
 def test_not_a_mapping():
     assert problems_of("- limits\n") == [
-        "pushcast.yaml:1:1: expected a mapping with keys limits, min_gap, dnd, timezone, test_users, vapid, "
-        "push_services, site_origins, admin_token, identity_secret, max_event_ahead, state_dir, fatigue, declarative_push, kafka, redis, "
+        "pushcast.yaml:1:1: expected a mapping with keys " + ", ".join(CONFIG.names) + ", "
         "got a list"]
 
 
@@ -130,3 +128,20 @@ def test_project_config_loads():
     project = Path(__file__).resolve().parents[3] / "pushcast.yaml"
     if project.exists():
         assert isinstance(load_config(project), GlobalConfig)
+
+
+def test_on_limit_queue_with_max_delay():
+    config = parse_config("limits: {max: 1, per: 1d}\non_limit: queue\nmax_delay: 6h\n")
+    assert (config.on_limit, config.max_delay) == ("queue", 21600)
+    assert (parse_config("limits: {max: 1, per: 1d}\n").on_limit, GlobalConfig().max_delay) == ("drop", 0)
+
+
+def test_on_limit_mistakes_name_their_line_and_column():
+    assert problems_of("on_limit: later\nmax_delay: 1h\n") == [
+        'pushcast.yaml:1:11: on_limit: expected one of drop | queue, got "later"']
+    assert problems_of("on_limit: queue\n") == [
+        "pushcast.yaml:1:11: on_limit: queue needs max_delay: the longest a held message waits, like max_delay: 1d"]
+    assert problems_of("min_gap: 1h\nmax_delay: 1h\n") == [
+        "pushcast.yaml:2:1: max_delay: applies only with on_limit: queue (how long a held message may wait)"]
+    assert problems_of("on_limit: queue\nmax_delay: 10s\n") == [
+        'pushcast.yaml:2:12: max_delay: must be at least 1m, got "10s"']

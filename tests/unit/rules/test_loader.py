@@ -151,7 +151,7 @@ def test_unknown_keys_say_what_is_allowed():
     problems = problems_of(MINIMAL.format(id="cart") + "when: {dealy: 5m}\n")
     assert problems[0].path == "when.dealy"
     assert 'did you mean "delay"' in problems[0].message
-    assert "allowed: start, end, delay, limits, dnd, cutoff, schedule, best_time" in problems[0].message
+    assert "allowed: start, end, delay, limits, priority, dnd, cutoff, schedule, best_time" in problems[0].message
 
 
 # --- files, folders, duplicates -------------------------------------------------------
