@@ -88,7 +88,7 @@ def _seeded(test):
 # Bounded time per example: generous for a loaded CI machine, far below a blow-up.
 # derandomize: the same examples on every run, so CI is never red by chance (run with more
 # examples and a random seed by hand to explore; what they find becomes an @example).
-_SETTINGS = settings(max_examples=150, deadline=timedelta(seconds=5), database=None, derandomize=True,
+_SETTINGS = settings(max_examples=150, deadline=timedelta(seconds=20), database=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
