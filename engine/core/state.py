@@ -65,6 +65,8 @@ class UserState:
     counters: dict = field(default_factory=dict)  # aggregate id -> timestamps | count
     waits: list[Wait] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
+    # The last decisions about this user, oldest first: compact rows (engine.core.decisions).
+    decisions: list[list] = field(default_factory=list)
 
     @property
     def next_due(self) -> int | None:
@@ -85,6 +87,8 @@ class UserState:
             data["w"] = [w.to_list() for w in self.waits]
         if self.sent:
             data["h"] = [s.to_list() for s in self.sent]
+        if self.decisions:
+            data["d"] = self.decisions
         return data
 
     @classmethod
@@ -96,6 +100,7 @@ class UserState:
             counters=data.get("c", {}),
             waits=[Wait.from_list(row) for row in data.get("w", ())],
             sent=[Sent.from_list(row) for row in data.get("h", ())],
+            decisions=data.get("d", []),
         )
 
     def dumps(self) -> bytes:

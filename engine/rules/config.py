@@ -17,7 +17,7 @@ from engine.rules.yamlpos import parse_yaml, read_yaml
 CONFIG_NAMES = ("pushcast.yaml", "pushcast.yml")
 CONFIG_KEYS = ("limits", "min_gap", "dnd", "timezone", "test_users", "vapid", "push_services",
                "kafka", "redis", "site_origins", "admin_token", "identity_secret", "state_dir",
-               "max_event_ahead")
+               "max_event_ahead", "decision_log")
 MIN_TOKEN_LENGTH = 16  # a short admin token can be guessed; it guards sends to everyone
 MIN_SECRET_LENGTH = 16  # identity_secret: a short one can be brute-forced from one user_hash
 _HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", re.IGNORECASE)
@@ -75,6 +75,7 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
         "state_dir": lambda a: ck.text(a),
         # A clock skew allowance, not a scheduling feature: at most a year.
         "max_event_ahead": lambda a: ck.duration(a, minimum=1, maximum=366 * 86400),
+        "decision_log": lambda a: read_decision_log(ck, a),
     }
     for key, reader in readers.items():
         if key in m:
@@ -89,6 +90,18 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
     if ck.problems:
         return None
     return GlobalConfig(**settings, position=at.pos)
+
+
+MAX_DECISION_LOG = 1000  # each row is stored in every user's state, read and written per event
+
+
+def read_decision_log(ck: Checker, at: At) -> int | None:
+    """Decisions kept per user for `pushcast explain` (0: no log)."""
+    keep = ck.integer(at, minimum=0)
+    if keep is not None and keep > MAX_DECISION_LOG:
+        ck.error(at.pos, at.path, f"at most {MAX_DECISION_LOG} (each is kept in every user's state), got {keep}")
+        return None
+    return keep
 
 
 def read_subject(ck: Checker, at: At) -> str | None:

@@ -282,4 +282,5 @@ class GlobalConfig:
     identity_secret: str | None = None  # browser routes need user_hash (engine.shell.identity)
     state_dir: str = ".pushcast"
     max_event_ahead: int = 86400  # seconds an event's `ts` may be ahead of its arrival
+    decision_log: int = 50  # decisions kept per user (engine.core.decisions), 0: none
     position: Position | None = field(default=None, compare=False)

@@ -27,7 +27,8 @@ from engine.rules.loader import campaign_files, load_campaigns
 log = logging.getLogger("pushcast.reload")
 
 # What a reload of pushcast.yaml changes while running; other keys need a restart.
-LIVE_KEYS = frozenset({"limits", "min_gap", "dnd", "timezone", "test_users", "max_event_ahead"})
+LIVE_KEYS = frozenset({"limits", "min_gap", "dnd", "timezone", "test_users", "max_event_ahead",
+                       "decision_log"})
 
 
 def snapshot(paths: list[Path], config_path: Path | None) -> tuple:

@@ -107,7 +107,7 @@ identity_secret: hunter2
         'got "https://shop.example/app"',
         'pushcast.yaml:9:1: kafak: unknown key "kafak" (did you mean "kafka"?); allowed: limits, min_gap, dnd, '
         "timezone, test_users, vapid, push_services, kafka, redis, site_origins, admin_token, identity_secret, "
-        "state_dir, max_event_ahead",
+        "state_dir, max_event_ahead, decision_log",
         "pushcast.yaml:10:18: identity_secret: must be at least 16 characters (try: openssl rand -hex 32)",
     ]
 
@@ -122,7 +122,7 @@ def test_dnd_problems_match_campaign_files():
 def test_not_a_mapping():
     assert problems_of("- limits\n") == [
         "pushcast.yaml:1:1: expected a mapping with keys limits, min_gap, dnd, timezone, test_users, vapid, "
-        "push_services, kafka, redis, site_origins, admin_token, identity_secret, state_dir, max_event_ahead, "
+        "push_services, kafka, redis, site_origins, admin_token, identity_secret, state_dir, max_event_ahead, decision_log, "
         "got a list"]
 
 
