@@ -79,14 +79,14 @@ def reachable(campaign: Campaign, config: GlobalConfig) -> list[str]:
     return [name for name in BRANCHES if name in found]
 
 
-def branch_of(decision: Entry, live: bool) -> str | None:
+def branch_of(decision: Entry) -> str | None:
     """The branch a logged decision took."""
     kind, reason = decision.decision, decision.reason
     if kind == "sent":
         return "sent"
     if kind == "converted":
         return "converted"
-    if kind in ("waiting",):
+    if kind == "waiting":
         return "triggered"
     if kind == "held":
         return "dnd_delay"
@@ -133,7 +133,7 @@ class Coverage:
                 continue
             live = compiled.campaign.is_live
             taken = self.covered.setdefault(decision.campaign, set())
-            branch = branch_of(decision, live)
+            branch = branch_of(decision)
             if branch is not None:
                 taken.add(branch)
             if _triggered(decision) or decision.decision == "converted":

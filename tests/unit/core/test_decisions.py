@@ -179,3 +179,29 @@ def test_explain_lines_read_like_sentences():
     assert describe(Entry(T0, "c", "held", detail="by x until y")) == "held by x until y"
     assert explain_lines([], "u9", "cart") == ["no decisions about campaign cart logged for user u9"]
     assert explain_state(None, "u9") == ["no decisions logged for user u9"]
+
+
+def test_start_end_delay_and_a_date_that_is_not_one_are_logged_in_words():
+    when = "{start: 2026-11-25T10:05:00Z, end: 2026-11-25T10:20:00Z, delay: 2m}"
+    sim = simulate(campaigns(cart(when, segment=False)), subscribed() + [
+        ev(T0 + MIN, "Added To Cart", cart_id="early"),
+        ev(T0 + 30 * MIN, "Added To Cart", cart_id="late"),
+    ], T0 + DAY)
+    assert log_of(sim) == [("not_qualified", "not_started", "campaign starts 2026-11-25 10:05 UTC"),
+                           ("not_qualified", "ended", "campaign ended 2026-11-25 10:20 UTC")]
+    delayed = simulate(campaigns(cart("{delay: 2m}", segment=False).replace(
+        "  unless: {event: Charged, within: 10m, match: [cart_id]}\n", "")), subscribed() + [
+        ev(T0 + MIN, "Added To Cart", cart_id="c1")], T0 + DAY)
+    assert log_of(delayed)[0] == ("waiting", "", "delayed until 2026-11-25 10:03 UTC")
+    flight = """
+campaign: flight
+name: flight
+who: {on: {event: Booked, date: departure, offset: -1d}}
+what: {title: Soon}
+"""
+    bad = simulate(campaigns(flight), subscribed() + [ev(T0 + MIN, "Booked", departure="soon")], T0 + DAY)
+    assert log_of(bad) == [("suppressed", "invalid_date", "event property 'departure' is not a date: 'soon'")]
+    due = simulate(campaigns(flight), subscribed() + [ev(T0 + MIN, "Booked", departure="2026-11-28T12:00:00Z")],
+                   T0 + DAY)
+    assert log_of(due) == [("waiting", "", "reminder due 2026-11-27 12:00 UTC")]
+    assert describe(entries(due.states["u1"])[0]) == "qualified, reminder due 2026-11-27 12:00 UTC"
