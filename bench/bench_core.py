@@ -4,9 +4,11 @@ Loads the example campaigns plus 50 generated ones, generates a stream for 100,0
 users, and runs it (1) through the core with its windowed aggregates and (2) through
 the same core with every segment answered by re-scanning the user's raw event list
 (what one writes first). Both make the same decisions (checked). Also reports the
-serialized state size per user.
+serialized state size per user. Each step's decisions go to the user's decision log
+(engine.core.decisions, as engine.shell.step.apply does); `--decision-log 0` measures
+without it (the state size before the log existed).
 
-    .venv/bin/python bench/bench_core.py [--users 100000] [--events 1000000]
+    .venv/bin/python bench/bench_core.py [--users 100000] [--events 1000000] [--decision-log N]
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.core import CampaignSet, Event, Notify, Qualified, Suppressed, UserState  # noqa: E402
+from engine.core.decisions import remember  # noqa: E402
 from engine.core.process import process_event, process_wake  # noqa: E402
 from engine.rules.config import load_config  # noqa: E402
 from engine.rules.loader import load_campaigns  # noqa: E402
@@ -100,7 +104,10 @@ def run(campaigns: CampaignSet, stream: list[Event], before_event=None) -> tuple
     timers: list = []
     counts = {"notify": 0, "qualified": 0, "suppressed": 0}
 
-    def apply(effects) -> None:
+    keep = campaigns.config.decision_log
+
+    def apply(effects, state) -> None:
+        remember(state, effects, keep)
         for e in effects.items:
             kind = type(e)
             if kind is Notify:
@@ -118,11 +125,11 @@ def run(campaigns: CampaignSet, stream: list[Event], before_event=None) -> tuple
             due, user = heapq.heappop(timers)
             state = states[user]
             if state.next_due == due:
-                apply(process_wake(state, due, campaigns))
+                apply(process_wake(state, due, campaigns), state)
         state = states.get(event.user)
         if state is None:
             state = states[event.user] = UserState(event.user)
-        apply(process_event(state, event, campaigns))
+        apply(process_event(state, event, campaigns), state)
         if before_event is not None:
             before_event(state, event)
     return time.perf_counter() - start, states, counts
@@ -177,8 +184,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--decision-log", type=int, default=None,
+                        help="decisions kept per user (default: pushcast.yaml's, 50 unless set)")
     args = parser.parse_args()
     campaigns = load_set()
+    if args.decision_log is not None:
+        campaigns = CampaignSet(campaigns.campaigns, replace(campaigns.config, decision_log=args.decision_log))
+    print(f"decision log: {campaigns.config.decision_log} per user")
     # Wide: many users with short histories (the issue's stream). Deep: fewer users with
     # a month of history each, where re-scanning raw lists shows its real cost.
     for label, users, events in (("wide", args.users, args.events), ("deep", args.users // 10, args.events)):

@@ -17,10 +17,16 @@ def _test(args: argparse.Namespace) -> int:
     if args.runtime == "simulated":
         from engine.testing.runner import run_test_files
 
-        return run_test_files(args.files, sys.stdout, verbose=args.verbose)
-    from engine.testing.cli import run_with_runtime
+        code = run_test_files(args.files, sys.stdout, verbose=args.verbose)
+    else:
+        from engine.testing.cli import run_with_runtime
 
-    return run_with_runtime(args, sys.stdout)
+        code = run_with_runtime(args, sys.stdout)
+    if args.coverage or args.coverage_fail_under is not None:
+        from engine.testing.coverage import report_coverage
+
+        code = max(code, report_coverage(args.files, sys.stdout, args.coverage_fail_under))
+    return code
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -42,6 +48,11 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="run campaign test files (simulated clock, or a real runtime on a test clock)")
     test.add_argument("files", nargs="+", type=Path)
     test.add_argument("-v", "--verbose", action="store_true", help="show every notification")
+    test.add_argument("--coverage", action="store_true",
+                      help="list, per campaign, the branches (segment failed, DND delay, each limit, ...) no case "
+                           "exercised; the exit code is unchanged")
+    test.add_argument("--coverage-fail-under", type=float, metavar="PERCENT",
+                      help="with coverage: exit 1 when under PERCENT of all branches are exercised")
     __import__("engine.testing.cli", fromlist=["add_runtime_arguments"]).add_runtime_arguments(test)
     test.set_defaults(func=_test)
 
@@ -68,6 +79,7 @@ def build_parser(light: bool = False) -> argparse.ArgumentParser:
 
     add_reach_parser(sub)
     add_send_test_parser(sub)
+    __import__("engine.cli_explain", fromlist=["add_explain_parser"]).add_explain_parser(sub)
     __import__("engine.cli_worker", fromlist=["add_worker_parser"]).add_worker_parser(sub)
     __import__("engine.cli_produce", fromlist=["add_produce_parser"]).add_produce_parser(sub)
     __import__("engine.cli_gateway", fromlist=["add_gateway_parser"]).add_gateway_parser(sub)

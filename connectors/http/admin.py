@@ -1,5 +1,5 @@
-"""Admin routes (bearer token): campaigns, their stats, reach and test sends, reload,
-the test clock; and the open operational ones: /metrics and /healthz."""
+"""Admin routes (bearer token): campaigns, their stats, reach and test sends, a user's
+state and decision log, reload, the test clock; and the open operational ones: /metrics and /healthz."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from connectors.http.context import context, require_admin
 from connectors.http.errors import ApiError, ok
 from prometheus_client import CONTENT_TYPE_LATEST
 from engine.core.isotime import iso, parse_iso
+from engine.core.decisions import entries
 from engine.core.send_test import NotATestUser, UnknownCampaign
+from engine.shell.explain import describe, explain_lines
 
 # The test clock's end: far past any test, well inside what dates and the store can hold
 # (a clock past every date would fail each batch it stamps).
@@ -117,6 +119,26 @@ async def get_user(request: web.Request) -> web.Response:
     })
 
 
+async def get_decisions(request: web.Request) -> web.Response:
+    """The user's decision log (oldest first; `?campaign=` keeps one campaign's), as JSON
+    or, with `?format=text`, the lines `pushcast explain` prints."""
+    require_admin(request)
+    user = request.match_info["user"]
+    campaign = request.query.get("campaign") or None
+    form = request.query.get("format", "json")
+    if form not in ("json", "text"):
+        raise ApiError(400, f"format: expected json or text, got {form!r}", field="format")
+    state = await context(request).runtime.user_state(user)
+    if state is None:
+        raise ApiError(404, f"no state for user {user!r}")
+    found = entries(state, campaign)
+    if form == "text":
+        return web.Response(text="\n".join(explain_lines(found, user, campaign)) + "\n")
+    keep = context(request).runtime.campaigns.config.decision_log
+    return ok({"user": user, "log_size": keep, "decisions": [
+        {**e.to_dict(), "at": iso(e.at), "text": describe(e)} for e in found]})
+
+
 async def post_clock(request: web.Request) -> web.Response:
     require_admin(request)
     runtime = context(request).runtime
@@ -185,6 +207,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1/campaigns/{id}/reach", post_reach)
     r.add_post("/v1/campaigns/{id}/send-test", post_send_test)
     r.add_get("/v1/users/{user}", get_user)
+    r.add_get("/v1/users/{user}/decisions", get_decisions)
     r.add_post("/v1/admin/clock", post_clock)
     r.add_post("/v1/admin/reload", post_reload)
     r.add_get("/metrics", metrics)

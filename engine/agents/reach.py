@@ -166,3 +166,19 @@ async def ask_partitions(channel: ReplyChannel, events_topic: str, campaign: str
         raise ReachError(f"no reply for partition(s) {missing} of {events_topic} within {timeout:g}s "
                          "(are the workers running, and with this --topic-prefix?)")
     return replies, partitions
+
+
+async def request_user_state(bootstrap: str, events_topic: str, replies_topic: str, user: str, at: int,
+                             timeout: float) -> tuple[bool, bytes | None]:
+    """Ask the worker owning the user (the question goes in the user's partition, keyed
+    by the user as their events are, so it is answered after every event of theirs
+    acknowledged before): (answered in time, the state body or None: no such user)."""
+    request = uuid.uuid4().hex
+    value, headers = encode_request(request, "", at, USER_QUESTION, user)
+    async with ReplyChannel(bootstrap, replies_topic) as channel:
+        await channel.send(events_topic, [(user.encode(), value, headers, None)])
+        replies = await channel.collect(request, lambda reply: reply.get("user"), {user}, timeout)
+    if user not in replies:
+        return False, None
+    state = replies[user].get("state")
+    return True, state.encode() if state is not None else None

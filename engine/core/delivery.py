@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from engine.core.campaigns import CampaignSet
 from engine.core.best_time import best_due
-from engine.core.effects import Effects, Notify, Qualified, Released, Subscription, Suppressed
-from engine.core.isotime import iso
+from engine.core.effects import Decision, Effects, Notify, Qualified, Released, Subscription, Suppressed
+from engine.core.isotime import iso, minute_utc
 from engine.core.limits import limit_reached
 from engine.core.localtime import dnd_end, past_cutoff, zone
 from engine.core.queued import hold, remaining_ttl
@@ -46,9 +46,9 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     if campaign.status == "paused":
         return suppress("paused")
     if campaign.when.end is not None and now >= campaign.when.end:
-        return suppress("ended")
+        return suppress("ended", f"campaign ended {minute_utc(campaign.when.end)}")
     if campaign.when.cutoff_at is not None and now >= campaign.when.cutoff_at:
-        return suppress("cutoff")
+        return suppress("cutoff", f"after the cut-off {minute_utc(campaign.when.cutoff_at)}")
     if not state.subscriptions:
         return suppress("no_subscription")
     tz = user_zone(state, campaigns)
@@ -56,13 +56,15 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     if dnd is not None:
         until = dnd_end(now, dnd, tz)
         if until is not None:
+            hours = f"{'campaign' if campaign.when.dnd else 'global'} do-not-disturb {dnd.start}-{dnd.end} {tz.key}"
             if dnd.then == "discard":
-                return suppress("dnd", "discarded in do-not-disturb hours")
+                return suppress("dnd", f"discarded in {hours}")
             state.waits.append(Wait(campaign.id, "deliver", until, wait.message_id, wait.event, wait.props,
                                     attempted=True, held=wait.held))
+            out.add(Decision(campaign.id, state.user, now, "held", f"by {hours} until {minute_utc(until)}"))
             return
     if campaign.when.cutoff is not None and past_cutoff(now, campaign.when.cutoff, tz):
-        return suppress("cutoff", f"after {campaign.when.cutoff} local time")
+        return suppress("cutoff", f"after the {campaign.when.cutoff} cut-off ({tz.key} time)")
     test = is_test_profile(state, campaigns)
     if not test:
         reached = limit_reached(state.sent, campaign, campaigns.config, now)

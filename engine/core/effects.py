@@ -61,6 +61,27 @@ class Conversion:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A decision that moves no counter, kept only in the user's decision log
+    (engine.core.decisions): why a trigger did not qualify, a wait started, a DND hold,
+    an inaction wait cancelled, a delivery that failed. `kind` is one of DECISION_KINDS."""
+
+    campaign: str
+    user: str
+    at: int
+    kind: str
+    detail: str = ""
+    reason: str = ""  # not_qualified: segment | paused | not_started | ended
+
+
+# not_qualified: the trigger matched, the user did not qualify; waiting: the trigger
+# qualified and a wait started (inaction, delay, date); held: DND delays a qualified
+# message; cancelled: the `unless` event ended an inaction wait; failed: a push service
+# refused the delivery.
+DECISION_KINDS = ("not_qualified", "waiting", "held", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
 class Wake:
     """Call the core again for this user at `at` (the earliest pending wait)."""
 

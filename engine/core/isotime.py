@@ -16,3 +16,12 @@ def parse_iso(text: str) -> int:
 def iso(ms: int) -> str:
     """Epoch ms as ISO 8601 UTC with milliseconds and a `Z`."""
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def minute_utc(ms: int) -> str:
+    """Epoch ms as `2026-12-01 09:14 UTC`: how decisions name a time to a reader. Never
+    raises (a decision about a user must not fail over a time past year 9999)."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms after 1970"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from engine.core.isotime import minute_utc
 from engine.core.state import Sent
 from engine.rules.model import Campaign, FrequencyLimit, GlobalConfig
+from engine.rules.parse import format_duration
 
 
 def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, now_ms: int) -> str | None:
@@ -12,17 +14,17 @@ def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, no
     if not campaign.when.limits.ignore_global:
         for limit in config.limits:
             since = now_ms - limit.per * 1000
-            if sum(1 for s in counted if s.at > since) >= limit.max:
-                return f"global limit {limit.max} per {limit.per}s"
+            if (n := sum(1 for s in counted if s.at > since)) >= limit.max:
+                return f"global limit {limit.max} per {_span(limit.per)} reached ({n} sent since {minute_utc(since)})"
         if config.min_gap and counted:
             last = max(s.at for s in counted)
             if now_ms - last < config.min_gap * 1000:
-                return f"global min_gap {config.min_gap}s"
+                return f"global min_gap {format_duration(config.min_gap)} not over (last sent {minute_utc(last)})"
     for limit in campaign.when.limits.per_user:
         since = now_ms - limit.per * 1000
         own = sum(1 for s in counted if s.campaign == campaign.id and s.at > since)
         if own >= limit.max:
-            return f"campaign limit {limit.max} per {limit.per}s"
+            return f"campaign limit {limit.max} per {_span(limit.per)} reached ({own} sent since {minute_utc(since)})"
     return None
 
 
@@ -58,6 +60,8 @@ def queue_delay(campaign: Campaign, config: GlobalConfig) -> int:
     if limits.on_limit is not None:
         return limits.max_delay if limits.on_limit == "queue" else 0
     return config.max_delay if config.on_limit == "queue" else 0
+def _span(seconds: int) -> str:
+    return {3600: "hour", 86400: "day", 604800: "week"}.get(seconds) or format_duration(seconds)
 
 
 def prune(sent: list[Sent], now_ms: int, shortest_ms: int, by_campaign: dict[str, int]) -> list[Sent]:

@@ -12,11 +12,13 @@ from engine.core.attribution import attribute_conversion, record_report
 from engine.core.campaigns import CampaignSet, CompiledCampaign
 from engine.core.best_time import CLICK_WEIGHT, record_activity
 from engine.core.delivery import attempt, send_time, user_zone
-from engine.core.effects import Effects, Suppressed, Wake
+from engine.core.effects import Decision, Effects, Suppressed, Wake
 from engine.core.events import Event
 from engine.core.ids import message_id
+from engine.core.isotime import minute_utc
 from engine.core.limits import prune
 from engine.core.localtime import reminder_due
+from engine.core.segments import why_not
 from engine.core.state import UserState, Wait
 from engine.core.waits import add_wait, kept_props
 from engine.rules.model import DateTrigger
@@ -31,7 +33,7 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
         _fire_due_waits(state, event.ts, campaigns, out)
     name = event.name
     if name.startswith("$"):
-        _apply_system_event(state, event)
+        _apply_system_event(state, event, out)
         if name == "$notification_clicked":
             state.ignored = []  # fatigue: the user engages again
             if campaigns.learns_best_time:
@@ -42,7 +44,7 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
         if name in campaigns.converted_by:
             attribute_conversion(state, event, campaigns, out)
         if name in campaigns.cancelled_by:
-            _cancel_waits(state, event, campaigns.cancelled_by[name])
+            _cancel_waits(state, event, campaigns.cancelled_by[name], out)
         # Segments read past behaviour: the triggering event itself counts only after.
         for compiled in campaigns.triggered_by.get(name, ()):
             _trigger(state, event, compiled, campaigns, out)
@@ -115,7 +117,7 @@ def _fire(state: UserState, wait: Wait, campaigns: CampaignSet, out: Effects) ->
     attempt(state, wait, wait.due, campaigns, out)
 
 
-def _apply_system_event(state: UserState, event: Event) -> None:
+def _apply_system_event(state: UserState, event: Event, out: Effects) -> None:
     props = event.props
     if event.name == "$profile":
         state.profile.update(props)
@@ -128,33 +130,57 @@ def _apply_system_event(state: UserState, event: Event) -> None:
         state.subscriptions.pop(props.get("endpoint"), None)
     elif event.name in ("$notification_sent", "$notification_clicked"):
         record_report(state, event)
+    elif event.name == "$notification_failed":
+        _delivery_failed(state, event, out)
+
+
+def _delivery_failed(state: UserState, event: Event, out: Effects) -> None:
+    """A push service refused one subscription's copy: logged for `pushcast explain`
+    (only for a message this user was sent)."""
+    message = event.props.get("message")
+    sent = next((s for s in reversed(state.sent) if s.message_id == message), None)
+    if sent is None:
+        return
+    status, reason = event.props.get("status"), event.props.get("reason") or ""
+    detail = " ".join(str(part) for part in (status, reason) if part not in (None, ""))
+    out.add(Decision(sent.campaign, state.user, event.ts, "failed", detail or "refused by the push service"))
 
 
 def _match_key(props: dict, match: tuple[str, ...]) -> str:
     return "\x1f".join(str(props.get(name, "")) for name in match)
 
 
-def _cancel_waits(state: UserState, event: Event, compiled_list: list[CompiledCampaign]) -> None:
+def _cancel_waits(state: UserState, event: Event, compiled_list: list[CompiledCampaign], out: Effects) -> None:
     for compiled in compiled_list:
         unless = compiled.campaign.unless
         key = _match_key(event.props, unless.match)
-        state.waits = [
-            w for w in state.waits
-            if not (w.campaign == compiled.id and w.kind == "inaction" and w.key == key)
-        ]
+        kept = []
+        for w in state.waits:
+            if w.campaign == compiled.id and w.kind == "inaction" and w.key == key:
+                out.add(Decision(compiled.id, state.user, event.ts, "cancelled", f"{event.name} came"
+                                 + (f" for the same {', '.join(unless.match)}" if unless.match else "")))
+            else:
+                kept.append(w)
+        state.waits = kept
 
 
 def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaigns: CampaignSet, out: Effects) -> None:
     campaign = compiled.campaign
     when = campaign.when
-    if campaign.status != "active":
-        return
-    if (when.start is not None and event.ts < when.start) or (when.end is not None and event.ts >= when.end):
-        return
     if not compiled.trigger_matches(event.props):
         return
+
+    def not_qualified(reason: str, detail: str) -> None:
+        out.add(Decision(campaign.id, state.user, event.ts, "not_qualified", detail, reason))
+
+    if campaign.status != "active":
+        return not_qualified("paused", "campaign paused")
+    if when.start is not None and event.ts < when.start:
+        return not_qualified("not_started", f"campaign starts {minute_utc(when.start)}")
+    if when.end is not None and event.ts >= when.end:
+        return not_qualified("ended", f"campaign ended {minute_utc(when.end)}")
     if not compiled.segment(state.profile, state.counters, event.ts):
-        return
+        return not_qualified("segment", why_not(campaign.segment, state.profile, state.counters, event.ts))
     mid = message_id(campaign.id, state.user, event.name, event.ts, event.props)
     trigger = campaign.trigger
     if isinstance(trigger, DateTrigger):
@@ -165,13 +191,16 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
         # A new trigger for the same cart restarts its wait: one reminder, from the latest.
         state.waits = [w for w in state.waits if not (w.campaign == campaign.id and w.kind == "inaction" and w.key == key)]
         props = kept_props(event.props, compiled.wait_props)
-        add_wait(state, Wait(campaign.id, "inaction", event.ts + campaign.unless.within * 1000, mid, event.name, props, key),
-                 event.ts, out)
+        due = event.ts + campaign.unless.within * 1000
+        add_wait(state, Wait(campaign.id, "inaction", due, mid, event.name, props, key), event.ts, out)
+        out.add(Decision(campaign.id, state.user, event.ts, "waiting",
+                         f"waiting until {minute_utc(due)} unless {campaign.unless.event} comes"))
         return
     if when.delay:
         props = kept_props(event.props, compiled.wait_props)
         due = send_time(state, event.ts + when.delay * 1000, campaign, campaigns)
         add_wait(state, Wait(campaign.id, "deliver", due, mid, event.name, props), event.ts, out)
+        out.add(Decision(campaign.id, state.user, event.ts, "waiting", f"delayed until {minute_utc(due)}"))
     else:
         attempt(state, Wait(campaign.id, "deliver", event.ts, mid, event.name, event.props), event.ts, campaigns, out)
 
@@ -183,11 +212,13 @@ def _schedule_reminder(state, event, compiled, trigger: DateTrigger, mid: str, c
                            f"event property {trigger.date!r} is not a date: {event.props.get(trigger.date)!r}"))
         return
     if due < event.ts:
-        out.add(Suppressed(compiled.id, state.user, event.ts, "date_passed", mid))
+        out.add(Suppressed(compiled.id, state.user, event.ts, "date_passed", mid,
+                           f"the reminder time {minute_utc(due)} already passed"))
         return
     due += compiled.campaign.when.delay * 1000
     # The same booking sent again replaces its reminder instead of adding a second one.
     state.waits = [w for w in state.waits if not (w.campaign == compiled.id and w.message_id == mid)]
     add_wait(state, Wait(compiled.id, "deliver", due, mid, event.name, kept_props(event.props, compiled.wait_props)),
              event.ts, out)
+    out.add(Decision(compiled.id, state.user, event.ts, "waiting", f"reminder due {minute_utc(due)}"))
 

@@ -72,6 +72,8 @@ class UserState:
     sent: list[Sent] = field(default_factory=list)
     hours: list[int] = field(default_factory=list)  # engine/core/best_time.py: [day, 24 weights]
     ignored: list[int] = field(default_factory=list)  # fatigue: [pushes since the last click, paused until ms]
+    # The last decisions about this user, oldest first: compact rows (engine.core.decisions).
+    decisions: list[list] = field(default_factory=list)
 
     @property
     def next_due(self) -> int | None:
@@ -96,6 +98,8 @@ class UserState:
             data["t"] = self.hours
         if self.ignored:
             data["f"] = self.ignored
+        if self.decisions:
+            data["d"] = self.decisions
         return data
 
     @classmethod
@@ -109,6 +113,7 @@ class UserState:
             sent=[Sent.from_list(row) for row in data.get("h", ())],
             hours=data.get("t", []),
             ignored=data.get("f", []),
+            decisions=data.get("d", []),
         )
 
     def dumps(self) -> bytes:

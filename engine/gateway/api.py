@@ -13,14 +13,12 @@ a runtime, answered over Kafka, for `pushcast gateway`.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
 
 from connectors.http.errors import ApiError
-from engine.agents.reach import USER_QUESTION, ReachError, encode_request, request_reach
-from engine.agents.requests import ReplyChannel
+from engine.agents.reach import ReachError, request_reach, request_user_state
 from engine.agents.send_test import TestSendError, request_test_send
 from engine.agents.stats import StatsError, request_stats
 from engine.core import Event
@@ -129,19 +127,14 @@ class KafkaApi:
             raise ApiError(503, str(exc)) from None
 
     async def user_state(self, user: str) -> UserState | None:
-        """Asked in the user's partition (keyed by the user, as their events are), so the
-        owner answers after every event of theirs acknowledged before."""
-        request = uuid.uuid4().hex
-        value, headers = encode_request(request, "", self._clock.now(), USER_QUESTION, user)
+        """Asked in the user's partition (engine.agents.reach.request_user_state)."""
         t = self.topics
-        async with ReplyChannel(t.bootstrap, t.replies) as channel:
-            await channel.send(t.events, [(user.encode(), value, headers, None)])
-            replies = await channel.collect(request, lambda reply: reply.get("user"), {user}, self.timeout)
-        if user not in replies:
+        answered, state = await request_user_state(t.bootstrap, t.events, t.replies, user, self._clock.now(),
+                                                   self.timeout)
+        if not answered:
             raise ApiError(503, f"no answer about user {user!r} within {self.timeout:g}s "
                                 "(are the workers running, and with this --topic-prefix?)")
-        state = replies[user].get("state")
-        return UserState.loads(state.encode()) if state is not None else None
+        return UserState.loads(state) if state is not None else None
 
     async def clock_moved(self) -> int:
         return 0  # never called: the gateway's clock is not settable (the route answers 404)

@@ -76,6 +76,7 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
         "declarative_push": lambda a: ck.boolean(a),
         # A clock skew allowance, not a scheduling feature: at most a year.
         "max_event_ahead": lambda a: ck.duration(a, minimum=1, maximum=366 * 86400),
+        "decision_log": lambda a: read_decision_log(ck, a),
     }
     for key, reader in readers.items():
         if key in m:
@@ -102,6 +103,18 @@ def read_fatigue(ck: Checker, at: At) -> Fatigue | None:
     ignored = ck.integer(at.child("ignored"), minimum=1) if "ignored" in at.value else None
     pause = ck.duration(at.child("pause"), minimum=3600) if "pause" in at.value else None
     return Fatigue(ignored, pause) if ignored is not None and pause is not None else None
+
+
+MAX_DECISION_LOG = 1000  # each row is stored in every user's state, read and written per event
+
+
+def read_decision_log(ck: Checker, at: At) -> int | None:
+    """Decisions kept per user for `pushcast explain` (0: no log)."""
+    keep = ck.integer(at, minimum=0)
+    if keep is not None and keep > MAX_DECISION_LOG:
+        ck.error(at.pos, at.path, f"at most {MAX_DECISION_LOG} (each is kept in every user's state), got {keep}")
+        return None
+    return keep
 
 
 def read_subject(ck: Checker, at: At) -> str | None:

@@ -209,6 +209,8 @@ CONFIG = Obj("config", (
         link="max_event_ahead"),
     Key("state_dir", text(minLength=1), "the embedded runtime's state folder", default="`.pushcast`",
         link="state_dir"),
+    Key("decision_log", integer(minimum=0), "how many of a user's latest decisions are kept for `pushcast explain` "
+        "(0 to 1000)", default="`20`", link="decision_log"),
     Key("fatigue", Obj("fatigue", (
         Key("ignored", integer(minimum=1), "this many pushes in a row without a click", required=True),
         Key("pause", DURATION, "how long the user then gets none (at least `1h`)", required=True),

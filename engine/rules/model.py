@@ -310,4 +310,5 @@ class GlobalConfig:
     max_event_ahead: int = 86400  # seconds an event's `ts` may be ahead of its arrival
     fatigue: Fatigue | None = None
     declarative_push: bool = False  # the default of campaigns' `what.declarative`
+    decision_log: int = 20  # decisions kept per user (engine.core.decisions), 0: none
     position: Position | None = field(default=None, compare=False)

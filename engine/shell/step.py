@@ -13,6 +13,7 @@ from typing import Iterator
 from engine.core import (
     CampaignSet, Conversion, Effects, Event, Notify, Qualified, Queued, Released, Suppressed, UserState,
 )
+from engine.core.decisions import remember
 from engine.core.process import process_event, process_wake
 from engine.core.schedule import process_scheduled_run
 from engine.core.send_test import test_send
@@ -23,7 +24,14 @@ Input = Event | WakeUp | ScheduledRun | TestSend
 
 def apply(state: UserState, item: Input, now: int, campaigns: CampaignSet) -> tuple[Effects, dict | None]:
     """Apply one input to the user's state (changed in place): (effects, reply), where
-    reply is a test send's result for its requester and None otherwise."""
+    reply is a test send's result for its requester and None otherwise. The decisions
+    about the user go to their decision log here, the one place every runtime passes."""
+    effects, reply = _decide(state, item, now, campaigns)
+    remember(state, effects, campaigns.config.decision_log)
+    return effects, reply
+
+
+def _decide(state: UserState, item: Input, now: int, campaigns: CampaignSet) -> tuple[Effects, dict | None]:
     if isinstance(item, Event):
         return process_event(state, item, campaigns), None
     if isinstance(item, WakeUp):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -132,6 +133,19 @@ class EmbeddedRuntime:
                 raise RuntimeFailure(f"the outbox still holds {health.get('outbox_pending')} push(es) after "
                                      f"{self.timeout:g}s\n{self.output()}")
             time.sleep(0.01)
+
+    def explain(self, user: str, campaign: str | None) -> list[str]:
+        """The user's decision log in words, as the runtime's API writes it."""
+        query = urllib.parse.urlencode({"format": "text", **({"campaign": campaign} if campaign else {})})
+        request = urllib.request.Request(f"{self.url}/v1/users/{urllib.parse.quote(user, safe='')}/decisions?{query}",
+                                         headers={"Authorization": f"Bearer {self.files.admin_token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.read().decode().splitlines()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return [f"no decisions logged for user {user} (no state)"]
+            raise RuntimeFailure(f"GET /v1/users/{user}/decisions answered {exc.code}") from None
 
     def _request(self, method: str, path: str, body=None) -> tuple[int, dict | None]:
         data = json.dumps(body).encode() if body is not None else None

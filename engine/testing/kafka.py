@@ -251,6 +251,15 @@ class KafkaRuntime:
 
     # --- what the runner asks ----------------------------------------------------------
 
+    def explain(self, user: str, campaign: str | None) -> list[str]:
+        """The user's decision log in words: `pushcast explain --kafka` asks the worker
+        owning the user (a process: engine.testing imports no runtime)."""
+        command = [sys.executable, "-m", "engine.cli", "explain", user, *([campaign] if campaign else []),
+                   "--kafka", self.options.bootstrap, "--topic-prefix", self.prefix, "--timeout", "30"]
+        env = {**os.environ, CLOCK_ENV: str(self.clock_file)}
+        done = subprocess.run(command, cwd=self.directory, env=env, capture_output=True, text=True, timeout=90)
+        return (done.stdout + done.stderr).strip().splitlines()
+
     def set_clock(self, at_ms: int) -> None:
         if at_ms > self.now:
             write_clock(self.clock_file, at_ms)  # every worker reads it on each `now()`

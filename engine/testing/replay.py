@@ -20,7 +20,7 @@ from engine.testing.arrivals import Deliveries
 from engine.testing.config import RuntimeFiles, write_config, write_runtime_files
 from engine.testing.emulator import EmulatorProcess, PushEmulator
 from engine.testing.failure import RuntimeFailure
-from engine.testing.plan import Plan, make_plan
+from engine.testing.plan import Plan, case_user, make_plan
 from engine.testing.recorder import RecordingProxy
 from engine.testing.runner import load_suite, report_case, summarize
 
@@ -34,6 +34,7 @@ class RealRuntime(Protocol):
     def reload_config(self) -> None: ...  # pushcast.yaml changed: return once it is in force
     def cannot_reload_config(self) -> str | None: ...  # why this runtime cannot, if it cannot
     def runs_made(self, count: int) -> None: ...  # return once `count` scheduled runs were made in all
+    def explain(self, user: str, campaign: str | None) -> list[str]: ...  # the user's decision log in words
     def stop(self) -> None: ...
 
 
@@ -107,19 +108,28 @@ def run_real_file(path: Path, out: IO[str], verbose: bool, make_runtime: Runtime
     try:
         runtime.start()
         replay(plan, runtime, deliveries, files)
+        # Judged while the runtime still runs: a failure asks it why (its decision logs).
+        passed = failed = 0
+        for case_plan in plan.cases:
+            got = deliveries.for_case(case_plan.index, case_plan.until)
+
+            def explain(user: str, campaign: str | None, index: int = case_plan.index) -> list[str]:
+                try:
+                    return runtime.explain(case_user(index, user), campaign)
+                except (RuntimeFailure, OSError) as error:
+                    return [f"(the runtime could not say: {error})"]
+
+            if report_case(path, case_plan.case, got, out, verbose, deliveries.problems_of(case_plan.index),
+                           explain=explain):
+                passed += 1
+            else:
+                failed += 1
+        return passed, failed, 0
     except RuntimeFailure as failure:
         out.write(f"FAIL {path}: the runtime failed, no case could be judged\n{failure}\n")
         return 0, len(suite.cases), 0
     finally:
         runtime.stop()
-    passed = failed = 0
-    for case_plan in plan.cases:
-        got = deliveries.for_case(case_plan.index, case_plan.until)
-        if report_case(path, case_plan.case, got, out, verbose, deliveries.problems_of(case_plan.index)):
-            passed += 1
-        else:
-            failed += 1
-    return passed, failed, 0
 
 
 def run_real_files(paths: list[Path], out: IO[str], make_runtime: RuntimeMaker, verbose: bool = False) -> int:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from engine.core import CampaignSet, Event, Notify
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
 from engine.rules.loader import load_campaigns
 from engine.rules.testfile import Expectation, TestCase, TestSuite, load_test_file
+from engine.shell.explain import explain_state
 from engine.testing.simulator import Simulation
 
 DEFAULT_UNTIL_S = 86400  # the clock runs to the last event + 1 day unless `until` says
@@ -30,10 +31,24 @@ def matches(expectation: Expectation, got: dict[str, Any]) -> bool:
     return all(got.get(key) == value for key, value in expectation.fields.items())
 
 
+# (user, campaign or None) -> the lines explaining that user's decisions
+Explainer = Callable[[str, str | None], list[str]]
+
+
 def run_case(suite: TestSuite, case: TestCase, campaigns: CampaignSet,
              reloads: list[tuple[int, CampaignSet]] = ()) -> list[dict]:
     """Simulate one case; return the notifications as field dicts. `reloads`: (epoch ms,
     the campaigns under the config reloaded then)."""
+    return notifications_of(simulate_case(suite, case, campaigns, reloads), suite)
+
+
+def notifications_of(sim: Simulation, suite: TestSuite) -> list[dict]:
+    return [notification_fields(n, suite.start) for n in sim.notifications]
+
+
+def simulate_case(suite: TestSuite, case: TestCase, campaigns: CampaignSet,
+                  reloads: list[tuple[int, CampaignSet]] = ()) -> Simulation:
+    """The simulation of one case, run to its end (its states hold the decision logs)."""
     sim = Simulation(campaigns, started=suite.start)
     events = sorted(
         (
@@ -46,7 +61,7 @@ def run_case(suite: TestSuite, case: TestCase, campaigns: CampaignSet,
     until_s = case.until if case.until is not None else last + DEFAULT_UNTIL_S
     down = [(suite.start + d.start * 1000, suite.start + d.end * 1000) for d in suite.down]
     sim.run(events, suite.start + until_s * 1000, down, reloads)
-    return [notification_fields(n, suite.start) for n in sim.notifications]
+    return sim
 
 
 def compare(case: TestCase, got: list[dict]) -> tuple[list[Expectation], list[dict]]:
@@ -98,7 +113,12 @@ def run_test_file(path: Path, out: IO[str], verbose: bool = False) -> tuple[int,
     suite, campaigns, reloads = loaded
     passed = failed = 0
     for case in suite.cases:
-        if report_case(path, case, run_case(suite, case, campaigns, reloads), out, verbose):
+        sim = simulate_case(suite, case, campaigns, reloads)
+
+        def explain(user: str, campaign: str | None, sim=sim) -> list[str]:
+            return explain_state(sim.states.get(user), user, campaign)
+
+        if report_case(path, case, notifications_of(sim, suite), out, verbose, explain=explain):
             passed += 1
         else:
             failed += 1
@@ -106,9 +126,10 @@ def run_test_file(path: Path, out: IO[str], verbose: bool = False) -> tuple[int,
 
 
 def report_case(path: Path, case: TestCase, got: list[dict], out: IO[str], verbose: bool = False,
-                problems: list[str] = ()) -> bool:
+                problems: list[str] = (), explain: Explainer | None = None) -> bool:
     """Compare one case's notifications with its `expect` list and print the ok/FAIL
-    lines (every runtime's report looks the same); True when it passed."""
+    lines (every runtime's report looks the same); True when it passed. `explain`: the
+    runtime's decision log of a user, printed under an expected notification not sent."""
     missing, unexpected = compare(case, got)
     if not missing and not unexpected and not problems:
         out.write(f"  ok   {path}: {case.name}\n")
@@ -126,11 +147,28 @@ def report_case(path: Path, case: TestCase, got: list[dict], out: IO[str], verbo
         near = [g for g in got if all(g.get(k) == v for k, v in expectation.fields.items() if k in ("user", "campaign"))]
         for g in near:
             out.write(f"           got instead:     {_describe(g, keys)}\n")
+        if explain is not None:
+            _write_explanation(case, expectation, explain, out)
     for fields in unexpected:
         out.write(f"         sent, not expected: {_describe(fields)}\n")
     if not got:
         out.write("         (nothing was sent)\n")
     return False
+
+
+def case_users(case: TestCase) -> list[str]:
+    return sorted({e.user for e in case.events})
+
+
+def _write_explanation(case: TestCase, expectation: Expectation, explain: Explainer, out: IO[str]) -> None:
+    """Why the expected notification did not come: the decision log (pushcast explain)
+    of its user (or every user of the case) for its campaign (or all)."""
+    user = expectation.fields.get("user")
+    campaign = expectation.fields.get("campaign")
+    for name in [user] if isinstance(user, str) else case_users(case):
+        out.write(f"           why (pushcast explain {name}{' ' + campaign if campaign else ''}):\n")
+        for line in explain(name, campaign if isinstance(campaign, str) else None):
+            out.write(f"             {line}\n")
 
 
 def run_test_files(paths: list[Path], out: IO[str], verbose: bool = False) -> int:

@@ -97,6 +97,11 @@ def test_the_gateway_serves_the_api_in_front_of_two_workers(kafka_runtime_factor
     assert state["profile"]["tz"] == "Europe/Berlin" and state["profile"]["name"] == "Asha", state
     assert [s["message"] for s in state["sent"]] == [payload["message"]]
     assert gateway.call("GET", "/v1/users/nobody", token=TOKEN)[0] == 404
+    # Why it was sent, from the same owner: the user's decision log (pushcast explain).
+    status, explained = gateway.call("GET", "/v1/users/asha/decisions?campaign=cart", token=TOKEN)
+    assert status == 200 and [d["decision"] for d in explained["decisions"]][-1] == "sent", explained
+    assert explained["decisions"][-1]["text"] == "sent to 1 subscription"
+    assert gateway.call("GET", "/v1/users/nobody/decisions", token=TOKEN)[0] == 404
 
     # Reports: a forged signature is refused; the real one reaches the stream once.
     report = {k: payload[k] for k in ("message", "campaign", "user", "sig")} | {"type": "clicked"}

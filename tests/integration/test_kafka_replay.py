@@ -26,8 +26,12 @@ def test_wrong_expectations_fail_with_the_lines_of_the_simulated_mode(tmp_path, 
     simulated = pushcast_test(path)
     kafka = pushcast_test("--runtime", "kafka", "--kafka", kafka_bootstrap, path)
     assert simulated[0] == kafka[0] == 1, kafka[1]
+    # The explanations under each missing notification are the workers' own decision
+    # logs (asked with pushcast explain --kafka): the same as the simulator's.
     assert kafka[1] == simulated[1]
     assert "FAILED: 4 of 5 cases" in kafka[1]
+    assert "why (pushcast explain u1):" in kafka[1]
+    assert "abandoned-cart  qualified, waiting until 2026-11-25 10:11 UTC unless Charged comes" in kafka[1]
 
 
 def test_kafka_needs_an_address():

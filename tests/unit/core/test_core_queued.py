@@ -49,7 +49,8 @@ def test_the_default_drops_as_before():
     sim = simulate(campaigns(live("a"), config=config), subscribed() + [ev(T0 + MIN, "a"), ev(T0 + 2 * HOUR, "a")],
                    T0 + 3 * DAY)
     assert sends(sim) == [(MIN, "a")]
-    assert [(s.reason, s.detail) for s in of(sim, Suppressed)] == [("limit", "global limit 1 per 86400s")]
+    assert [(s.reason, s.detail) for s in of(sim, Suppressed)] == [
+        ("limit", "global limit 1 per day reached (1 sent since 2026-11-24 12:00 UTC)")]
     assert not of(sim, Queued)
 
 

@@ -92,7 +92,8 @@ def test_state_survives_serialisation_with_the_same_decisions():
 def test_paused_campaigns_do_not_trigger():
     sim = simulate(campaigns(cart(status="paused")), subscribed() + [
         ev(T0 + MIN, "Added To Cart", cart_id="c1", product="P")], T0 + DAY)
-    assert sim.notifications == [] and sim.effects == []
+    assert sim.notifications == []
+    assert [(e.kind, e.reason, e.detail) for e in sim.effects] == [("not_qualified", "paused", "campaign paused")]
 
 
 def test_start_and_end_bound_the_triggers_and_the_sends():
@@ -103,7 +104,7 @@ def test_start_and_end_bound_the_triggers_and_the_sends():
         ev(T0 + 12 * MIN, "Added To Cart", cart_id="ends", product="P"),
     ], T0 + DAY)
     assert [n.payload["url"] for n in sim.notifications] == ["https://s.example/c/inside"]
-    assert suppressed(sim) == [("ended", "")]
+    assert suppressed(sim) == [("ended", "campaign ended 2026-11-25 10:20 UTC")]
 
 
 def test_dnd_discard_drops_the_message_with_a_reason():
@@ -128,7 +129,7 @@ what: {title: hi}
         ev(T0 + HOUR, "Searched"),  # 11:00: sent, uses the day's only push
     ], T0 + DAY)
     assert [n.campaign for n in sim.notifications] == ["other"]
-    assert suppressed(sim) == [("limit", "global limit 1 per 86400s")]
+    assert suppressed(sim) == [("limit", "global limit 1 per day reached (1 sent since 2026-11-24 12:00 UTC)")]
 
 
 def test_ignore_global_skips_global_limits_but_not_its_own_cap():
@@ -138,7 +139,7 @@ def test_ignore_global_skips_global_limits_but_not_its_own_cap():
         ev(T0 + i * MIN, "Added To Cart", cart_id=f"c{i}", product="P") for i in range(3)
     ], T0 + DAY)
     assert len(sim.notifications) == 2
-    assert suppressed(sim) == [("limit", "campaign limit 2 per 86400s")]
+    assert suppressed(sim) == [("limit", "campaign limit 2 per day reached (2 sent since 2026-11-24 10:12 UTC)")]
 
 
 def test_a_missing_value_without_default_is_a_render_error_not_a_crash():

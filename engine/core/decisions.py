@@ -1,0 +1,107 @@
+"""The per-user decision log behind `pushcast explain` and `pushcast test --coverage`.
+
+Every decision the core makes about a user is an effect (effects.py); `remember` keeps
+the last `keep` of them in `UserState.decisions`, oldest first, as compact rows
+`[at, campaign, code, *args]` (stored under the short key `d`). It is called in one
+place, `engine.shell.step.apply`, so every runtime keeps the same log.
+
+A `Qualified` effect is not logged on its own: every one is followed, in the same
+step, by what became of it (sent, suppressed, held), which implies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.core.effects import Conversion, Decision, Effects, Notify, Queued, Suppressed
+from engine.core.isotime import minute_utc
+from engine.core.state import UserState
+from engine.rules.model import GlobalConfig
+
+DEFAULT_KEEP = GlobalConfig.decision_log  # decisions kept per user unless pushcast.yaml says
+
+# One-letter codes in the stored rows; the public names are the API's `decision`.
+CODES = {
+    "S": "sent", "T": "test_sent", "U": "suppressed", "N": "not_qualified", "W": "waiting",
+    "H": "held", "X": "cancelled", "F": "failed", "C": "converted", "Q": "queued",
+}
+_CODE_OF = {name: code for code, name in CODES.items()}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One decision read back from the log."""
+
+    at: int  # epoch ms
+    campaign: str
+    decision: str  # a value of CODES
+    reason: str = ""  # suppressed / not_qualified: why; converted: click | view
+    detail: str = ""  # the rule in words (which limit, which hours, which condition)
+    subscriptions: int = 0  # sent: to how many
+    revenue: float = 0.0  # converted
+
+    def to_dict(self) -> dict:
+        data = {"at": self.at, "campaign": self.campaign, "decision": self.decision}
+        for name in ("reason", "detail", "subscriptions", "revenue"):
+            value = getattr(self, name)
+            if value:
+                data[name] = value
+        return data
+
+
+def row_of(effect: object) -> list | None:
+    """The stored row for an effect; None for effects that are not logged."""
+    if isinstance(effect, Notify):
+        return [effect.at, effect.campaign, "T" if effect.test else "S", len(effect.subscriptions)]
+    if isinstance(effect, Suppressed):
+        return _trim([effect.at, effect.campaign, "U", effect.reason, effect.detail])
+    if isinstance(effect, Decision):
+        code = _CODE_OF[effect.kind]
+        if effect.reason:
+            return _trim([effect.at, effect.campaign, code, effect.reason, effect.detail])
+        return _trim([effect.at, effect.campaign, code, effect.detail])
+    if isinstance(effect, Conversion):
+        return _trim([effect.at, effect.campaign, "C", effect.kind, effect.revenue])
+    if isinstance(effect, Queued):
+        return [effect.at, effect.campaign, "Q", f"by a limit until {minute_utc(effect.until)}"]
+    return None
+
+
+def _trim(row: list) -> list:
+    while len(row) > 3 and not row[-1]:
+        row.pop()
+    return row
+
+
+def remember(state: UserState, effects: Effects, keep: int = DEFAULT_KEEP) -> None:
+    """Append the effects' decisions about this user; keep the last `keep` (0: none)."""
+    if keep <= 0:
+        if state.decisions:
+            state.decisions = []
+        return
+    rows = [row for effect in effects.items if getattr(effect, "user", None) == state.user
+            and (row := row_of(effect)) is not None]
+    if not rows:
+        return
+    log = state.decisions
+    log.extend(rows)
+    if len(log) > keep:
+        del log[:len(log) - keep]
+
+
+def entry(row: list) -> Entry:
+    """A stored row back as an Entry."""
+    at, campaign, code, *args = row
+    decision = CODES.get(code, code)
+    if code in ("S", "T"):
+        return Entry(at, campaign, decision, subscriptions=args[0] if args else 0)
+    if code == "C":
+        return Entry(at, campaign, decision, reason=args[0] if args else "", revenue=args[1] if len(args) > 1 else 0.0)
+    if code in ("U", "N"):
+        return Entry(at, campaign, decision, reason=args[0] if args else "", detail=args[1] if len(args) > 1 else "")
+    return Entry(at, campaign, decision, detail=args[0] if args else "")
+
+
+def entries(state: UserState, campaign: str | None = None) -> list[Entry]:
+    """The user's logged decisions, oldest first (only `campaign`'s when given)."""
+    return [entry(row) for row in state.decisions if campaign is None or row[1] == campaign]
