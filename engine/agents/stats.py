@@ -32,6 +32,7 @@ from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
 from engine.agents.table import STATS_PREFIX, in_context
 from engine.errors import PushcastError
+from engine.shell.series import prune
 from engine.shell.stats import add_counts
 
 STATS = b"stats"
@@ -107,6 +108,7 @@ class StatsBook:
                 table[index_key(partition)] = orjson.dumps(sorted(book))
             for campaign in sorted(campaigns - {""}):
                 entry = book[campaign]
+                prune(entry[1])  # the chart's old hours and days: the totals stay small
                 entry[0] = record.offset
                 table[totals_key(partition, campaign)] = orjson.dumps({"through": entry[0], "stats": entry[1]})
         return counted

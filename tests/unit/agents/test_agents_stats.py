@@ -252,9 +252,10 @@ def test_partitions_keep_their_own_totals_and_the_answer_sums_one_per_partition(
     run(processor, table, book, [s.wake(u, DUE) for s, u in zip(streams, "ab")])
     for partition in (0, 1):
         stored = orjson.loads(table.data[totals_key(partition, "abandoned-cart")])
-        assert stored["stats"] == {"qualified": 1, "sent": 1} and stored["through"] == 2
+        hour, day = f"hour.sent.{DUE // 3_600_000}", f"day.sent.{DUE // 86_400_000}"
+        assert stored["stats"] == {"qualified": 1, "sent": 1, hour: 1, day: 1} and stored["through"] == 2
         assert orjson.loads(table.data[index_key(partition)]) == ["abandoned-cart"]
-    assert totals(table, (0, 1)) == {"abandoned-cart": {"qualified": 2, "sent": 2}}
+    assert totals(table, (0, 1)) == {"abandoned-cart": {"qualified": 2, "sent": 2, hour: 2, day: 2}}
     ask = Record(None, encode_request("q", "other")[0], encode_request("q", "other")[1], START, 0, 9, "events", Ref())
     assert is_request(ask.headers)
     assert book.answer(table, [ask]) == [{"request": "q", "partition": 0, "stats": {}}]
