@@ -10,6 +10,7 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 36
 # The charted stats, in drawing order, with their colours (the legend uses the same).
 BARS = (("sent", "#4c78a8"), ("clicked", "#f58518"))
 HOURLY_MAX_POINTS = 48  # longer ranges are drawn per day
+MAX_BAR = 24.0
 
 
 def choose_unit(series: dict, asked: str | None) -> str:
@@ -39,7 +40,7 @@ def svg_chart(points: list[dict], unit: str) -> str:
     top = _nice_max(max(max(p.get(stat, 0) for stat, _ in BARS) for p in points) or 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(points)
-    bar = max(1.0, slot * 0.8 / len(BARS))
+    bar = min(MAX_BAR, max(1.0, slot * 0.8 / len(BARS)))  # a few points stay bars, not blocks
     every = max(1, round(len(points) / 8))  # about eight labels on the axis
     parts = [f'<svg class="chart" role="img" aria-label="sends and clicks per {unit}" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">',

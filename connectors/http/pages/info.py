@@ -3,6 +3,8 @@ schedule and next run; plain dicts, so the HTML rendering needs no campaign mode
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from engine.core.campaigns import CompiledCampaign
 from engine.core.isotime import iso
 from engine.core.schedule import run_times
@@ -29,7 +31,7 @@ def describe(compiled: CompiledCampaign, now: int) -> dict:
     info = {"id": campaign.id, "name": campaign.name, "status": status_now(compiled, now),
             "kind": "live" if campaign.trigger is not None else "scheduled",
             "trigger": getattr(campaign.trigger, "event", None), "cron": None, "timezone": None, "next_run": None,
-            "file": campaign.position.file if campaign.position is not None else None}
+            "file": PurePath(campaign.position.file).name if campaign.position is not None else None}
     if schedule is not None:
         info["cron"] = schedule.cron
         info["timezone"] = schedule.timezone or campaign.timezone
