@@ -20,8 +20,8 @@ FUNNEL = (("qualified", "Qualified", True), ("queued", "Queued", False), ("relea
           ("sent", "Sent", True), ("delivered", "Delivered", True), ("shown", "Shown", True),
           ("clicked", "Clicked", True), ("converted", "Converted", True))
 # Fields shown in their own section (or not at all): everything else is listed as it comes.
-KNOWN = {name for name, _, _ in FUNNEL} | {"campaign", "suppressed", "suppressed_total", "conversions", "revenue", "failed", "unsubscribed",
-                                          "test", "series", "variants"}
+KNOWN = {name for name, _, _ in FUNNEL} | {"campaign", "suppressed", "suppressed_total", "conversions", "revenue",
+                                          "failed", "unsubscribed", "test", "series", "variants"}
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
