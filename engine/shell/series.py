@@ -6,11 +6,12 @@ partition) as the stat they follow, so they are exact in both runtimes:
 runtime's clock when the stat is counted (a send when it is queued, a click when the
 service worker's report is applied).
 
-Bounded: the Kafka workers rewrite a campaign's totals on every batch, so hours older
-than HOURS_KEPT and days older than DAYS_KEPT before the newest one counted are dropped
-(`prune`). Readers apply the same window to summed totals (`series`): the newest hour
-over all partitions is at least each partition's own, so every hour shown was kept by
-every partition, and both runtimes answer the same.
+Readers show hours within HOURS_KEPT and days within DAYS_KEPT of the newest counted
+(`series`). The Kafka workers keep each day's buckets apart from a campaign's totals
+(engine/agents/stats.py: a batch rewrites only today's few buckets) and drop days older
+than DAYS_KEPT before their newest (`day_of`); the newest day over all partitions is at
+least each partition's own, so every bucket shown was kept by every partition, and both
+runtimes answer the same.
 """
 
 from __future__ import annotations
@@ -58,13 +59,13 @@ def _newest(stats: dict) -> dict[str, int]:
     return newest
 
 
-def prune(stats: dict) -> None:
-    """Drop (in place) the buckets older than their unit's window before the newest."""
-    newest = _newest(stats)
-    for key in [k for k in stats if is_series(k)]:
-        parsed = _parse(key)
-        if parsed is not None and parsed[2] <= newest[parsed[0]] - _KEPT[parsed[0]]:
-            del stats[key]
+def day_of(stat: str) -> int | None:
+    """The UTC day (epoch days) a bucket counts in; None for any other stat."""
+    parsed = _parse(stat)
+    if parsed is None:
+        return None
+    unit, _, bucket = parsed
+    return bucket if unit == "day" else bucket * HOUR_MS // DAY_MS
 
 
 def _label(unit: str, bucket: int) -> str:

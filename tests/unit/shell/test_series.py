@@ -1,11 +1,11 @@
 """The chart's hour and day buckets (engine/shell/series.py): what a stat moves, the
-windows kept, and that per-partition pruning sums to what one store answers."""
+points shown and the windows kept (the Kafka side: tests/unit/agents/test_agents_stats.py)."""
 
 from __future__ import annotations
 
 from engine.core.isotime import parse_iso
-from engine.shell.series import DAY_MS, HOUR_MS, HOURS_KEPT, prune, series, with_series
-from engine.shell.stats import add_counts, campaign_stats
+from engine.shell.series import DAY_MS, DAYS_KEPT, HOUR_MS, HOURS_KEPT, day_of, series, with_series
+from engine.shell.stats import campaign_stats
 
 T = parse_iso("2026-11-25T10:30:00Z")
 
@@ -40,24 +40,14 @@ def test_no_sends_no_points():
     assert series({"qualified": 3}) == {"hour": [], "day": []}
 
 
-def test_prune_keeps_the_window_before_the_newest_bucket():
-    stats = counted(("sent", T), ("sent", T + HOURS_KEPT * HOUR_MS))
-    prune(stats)
-    assert f"hour.sent.{T // HOUR_MS}" not in stats
-    assert f"hour.sent.{T // HOUR_MS + HOURS_KEPT}" in stats
-    assert stats["sent"] == 2 and stats[f"day.sent.{T // DAY_MS}"] == 1  # days are kept longer
+def test_hours_and_days_are_shown_within_their_window_before_the_newest():
+    stats = counted(("sent", T), ("sent", T + HOURS_KEPT * HOUR_MS), ("clicked", T - DAYS_KEPT * DAY_MS))
+    shown = series(stats)
+    assert [p["at"] for p in shown["hour"]] == ["2026-11-29T10:00Z"]  # T's hour is 96 hours before
+    assert shown["day"][0] == {"at": "2026-11-25", "sent": 1, "clicked": 0}  # the click is 400 days before
+    assert stats["sent"] == 2
 
 
-def test_partitions_pruned_apart_sum_to_what_one_store_shows():
-    # Partition 0 stopped counting early; partition 1 went on: each pruned by its own newest.
-    early = [("sent", T + h * HOUR_MS) for h in range(0, 60, 7)]
-    late = [("clicked", T + h * HOUR_MS) for h in range(0, 200, 5)]
-    one_store = counted(*early, *late)
-    partitions = [counted(*early), counted(*late)]
-    for stats in partitions:
-        prune(stats)
-    summed: dict = {}
-    for n, stats in enumerate(partitions):
-        add_counts(summed, {"c": stats})
-    assert series(summed["c"]) == series(one_store)
-    assert series(one_store)["hour"][-1]["at"] == "2026-12-03T13:00Z"
+def test_a_bucket_names_its_day():
+    assert day_of(f"hour.sent.{T // HOUR_MS}") == day_of(f"day.clicked.{T // DAY_MS}") == T // DAY_MS
+    assert day_of("sent") is None and day_of("suppressed.limit") is None and day_of("hour.sent.x") is None
