@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from connectors.http import admin, browser, events, openapi
+from connectors.http.pages import routes as pages
 from connectors.http.context import CTX, ApiContext, context, is_admin
 from connectors.http.errors import ApiError, error
 
@@ -82,5 +83,6 @@ def build_app(ctx: ApiContext) -> web.Application:
     browser.add_routes(app)
     browser.add_sdk(app, ctx.sdk_dir)
     admin.add_routes(app)
+    pages.add_routes(app)
     openapi.add_routes(app)
     return app

@@ -35,6 +35,9 @@ class RuntimeApi(Protocol):
     async def stats(self, campaign_id: str) -> dict | None:
         """The campaign's exact stats; None: no such campaign (404)."""
 
+    async def all_stats(self) -> dict[str, dict]:
+        """{campaign: its exact stats} for every campaign ever counted, in one question."""
+
     async def reach(self, compiled: CompiledCampaign) -> Reach:
         """Who qualifies now and who is reachable, over every stored user."""
 

@@ -11,7 +11,10 @@ Table keys (NUL-led, table.py): `STATS_PREFIX + "<partition>/<campaign>"` holds
 `{"through": offset, "stats": {stat: amount}}`, the campaign's totals over the
 partition's records up to `through`; `STATS_PREFIX + "<partition>"` lists the campaigns
 that have one (so a new owner finds them without scanning users). Only the campaigns a
-batch moved are written.
+batch moved are written. The chart's hour/day buckets of one day (engine/shell/series.py)
+are an entry of their own, `<campaign>@<epoch day>`, so a batch rewrites today's few
+buckets, not a year of them; a new day's entry drops the days older than DAYS_KEPT.
+Answers fold them back into their campaign.
 
 Exactly once: a batch writes its totals first, then the users' states, then the
 partition's applied offset, all in one changelog partition (read back in that order).
@@ -32,6 +35,7 @@ from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
 from engine.agents.table import STATS_PREFIX, in_context
 from engine.errors import PushcastError
+from engine.shell.series import DAYS_KEPT, day_of
 from engine.shell.stats import add_counts
 
 STATS = b"stats"
@@ -47,6 +51,20 @@ def index_key(partition: int) -> bytes:
 
 def totals_key(partition: int, campaign: str) -> bytes:
     return STATS_PREFIX + f"{partition}/{campaign}".encode()
+
+
+def entry_name(campaign: str, stat: str) -> str:
+    """The book entry a stat is counted in: its campaign's, or its day's for a bucket
+    (campaign ids never hold "@")."""
+    day = day_of(stat)
+    return campaign if day is None else f"{campaign}@{day}"
+
+
+def _expired(book: dict, name: str) -> list[str]:
+    """The day entries of `name`'s campaign older than DAYS_KEPT before `name`'s day."""
+    campaign, _, day = name.partition("@")
+    return [other for other in book if other.startswith(campaign + "@")
+            and int(other.partition("@")[2]) <= int(day) - DAYS_KEPT]
 
 
 class StatsBook:
@@ -86,25 +104,34 @@ class StatsBook:
             last[record.partition] = record
         counted: dict[tuple[str, str], float] = {}
         changed: dict[int, set[str]] = {}
+        expired: dict[int, list[str]] = {}
         for move in moves:
             book = self.totals(table, move.partition, last[move.partition])
-            entry = book.get(move.campaign)
+            name = entry_name(move.campaign, move.stat)
+            entry = book.get(name)
             if entry is None:
-                entry = book[move.campaign] = [-1, {}]
+                entry = book[name] = [-1, {}]
                 changed.setdefault(move.partition, set()).add("")  # the index changes too
+                if name != move.campaign:
+                    for old in _expired(book, name):
+                        del book[old]
+                        expired.setdefault(move.partition, []).append(old)
             if move.offset <= entry[0]:
                 continue  # counted before a crash: its state was not written, its totals were
             stats = entry[1]
             stats[move.stat] = stats.get(move.stat, 0) + move.amount
             key = (move.campaign, move.stat)
             counted[key] = counted.get(key, 0) + move.amount
-            changed.setdefault(move.partition, set()).add(move.campaign)
+            changed.setdefault(move.partition, set()).add(name)
         for partition, campaigns in changed.items():
             record = last[partition]
             in_context(record.ref)
             book = self.partitions[partition]
             if "" in campaigns:  # before the totals it names (a crash between: none yet)
                 table[index_key(partition)] = orjson.dumps(sorted(book))
+            for old in expired.get(partition, ()):  # out of the index first: never read again
+                if table.data.get(totals_key(partition, old)) is not None:
+                    del table[totals_key(partition, old)]
             for campaign in sorted(campaigns - {""}):
                 entry = book[campaign]
                 entry[0] = record.offset
@@ -123,8 +150,12 @@ class StatsBook:
             except Exception:
                 continue  # not one of ours: nobody waits for an answer
             book = self.totals(table, record.partition, record)
-            reply["stats"] = {name: dict(entry[1]) for name, entry in book.items()
-                              if campaign is None or name == campaign}
+            stats: dict[str, dict[str, float]] = {}
+            for name, entry in book.items():
+                owner = name.partition("@")[0]  # a day's buckets go back to their campaign
+                if campaign is None or owner == campaign:
+                    add_counts(stats, {owner: entry[1]})
+            reply["stats"] = stats
             replies.append(reply)
         return replies
 

@@ -23,6 +23,7 @@ from engine.agents.records import StoredState, decode_record
 from engine.core import CampaignSet, Event, EventError, Notify, UserState
 from engine.core.events import SYSTEM_EVENTS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
+from engine.shell.series import with_series
 from engine.shell.step import apply, counts, sent_stat
 
 log = logging.getLogger(__name__)
@@ -128,14 +129,16 @@ class UserProcessor:
             for campaign, stat, amount in counts(effects):
                 moves.append(Move(partition, offset, campaign, stat, amount))
             if isinstance(item, Event) and item.name in OUTCOME_EVENTS:
-                for campaign, stat in outcome_stats(stored.messages, item, now):
-                    moves.append(Move(partition, offset, campaign, stat, 1))
+                for campaign, outcome in outcome_stats(stored.messages, item, now):
+                    for stat in with_series(outcome, now):
+                        moves.append(Move(partition, offset, campaign, stat, 1))
             for effect in effects.items:
                 if isinstance(effect, Notify):
                     # A message decided again (same id) is sent once (the sender's
                     # de-duplication) and counted once, as the embedded outbox does.
                     if remember(stored.messages, effect, now):
-                        moves.append(Move(partition, offset, effect.campaign, sent_stat(effect), 1))
+                        for stat in with_series(sent_stat(effect), now):
+                            moves.append(Move(partition, offset, effect.campaign, stat, 1))
                     out.notifications.append((effect, record.partition))
         self.metrics.counted(out.counts())
         return out

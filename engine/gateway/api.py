@@ -107,6 +107,15 @@ class KafkaApi:
             return None
         return campaign_stats(campaign_id, stored.get(campaign_id, {}))
 
+    async def all_stats(self) -> dict[str, dict]:
+        """Every campaign's stats in one question to the partitions (the campaign page's list)."""
+        t = self.topics
+        try:
+            stored = await request_stats(t.bootstrap, t.events, t.replies, None, timeout=self.timeout)
+        except StatsError as exc:
+            raise ApiError(503, str(exc)) from None
+        return {name: campaign_stats(name, metrics) for name, metrics in stored.items()}
+
     async def reach(self, compiled: CompiledCampaign) -> Reach:
         t = self.topics
         try:

@@ -44,6 +44,10 @@ class EmbeddedApi:
             return None
         return campaign_stats(campaign_id, stored.get(campaign_id, {}))
 
+    async def all_stats(self) -> dict[str, dict]:
+        await self.runtime.barrier()
+        return {name: campaign_stats(name, metrics) for name, metrics in self.runtime.store.stats().items()}
+
     async def reach(self, compiled: CompiledCampaign) -> Reach:
         runtime = self.runtime
         await runtime.barrier()  # everything acknowledged before this request is counted

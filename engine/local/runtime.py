@@ -25,6 +25,7 @@ from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, State
 from engine.local.store import Batch, OutboxRow, Store
 from engine.shell.clock import SystemClock
 from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
+from engine.shell.series import with_series
 from engine.shell.step import apply, counts, sent_stat
 from engine.shell.tracking import sign
 from engine.shell.timers import Timers
@@ -309,7 +310,8 @@ class Runtime:
             queued += batch.enqueue(notify.message_id, sub.endpoint, notify.user, notify.campaign, sub.p256dh,
                                     sub.auth, payload, ttl, notify.urgency, notify.test, now)
         if queued:
-            batch.count(notify.campaign, sent_stat(notify))
+            for stat in with_series(sent_stat(notify), now):
+                batch.count(notify.campaign, stat)
         return queued
 
     def _send_done(self, batch: Batch, done: SendDone, now: int, dirty: dict) -> int:
@@ -340,7 +342,8 @@ class Runtime:
             replies.append({"report": report.message_id, "outcome": "repeated"})
             return 0  # the same message reported again: counted once
         replies.append({"report": report.message_id, "outcome": "counted"})
-        batch.count(campaign, ("test." if test else "") + report.kind)
+        for stat in with_series(("test." if test else "") + report.kind, now):
+            batch.count(campaign, stat)
         if not user:
             return 0
         event = report_event(user, report.kind, report.message_id, campaign, report.action, now)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from engine.shell.series import is_series
+
 log = logging.getLogger(__name__)
 
 EMBEDDED, WORKER, GATEWAY = "embedded", "worker", "gateway"
@@ -141,6 +143,8 @@ class Metrics:
     def counted(self, counts: dict[tuple[str, str], float]) -> None:
         """Count what a batch counted in the campaign stats: (campaign, stat) -> amount."""
         for (campaign, stat), amount in counts.items():
+            if is_series(stat):
+                continue  # the chart's hour/day buckets: the counters have rate() for that
             name, test = (stat[5:], "true") if stat.startswith("test.") else (stat, "false")
             kind, _, detail = name.partition(".")
             if name in MESSAGE_STATS:

@@ -16,9 +16,12 @@ changelog partition, as the states it counts):
 - conversions.click / conversions.view: click-through and view-through conversions;
   revenue: their summed revenue property.
 Test sends (test profiles) are counted apart under `test`.
+- series.hour / series.day: sends and clicks per hour and per day (engine/shell/series.py).
 """
 
 from __future__ import annotations
+
+from engine.shell.series import series
 
 COUNTS = ("qualified", "queued", "released", "sent", "delivered", "failed", "unsubscribed", "shown",
           "clicked")
@@ -48,6 +51,7 @@ def campaign_stats(campaign: str, metrics: dict[str, float]) -> dict:
                           "view": _int(metrics.get("conversions.view", 0))}
     out["revenue"] = round(metrics.get("revenue", 0.0), 2)
     out["test"] = {name: _int(metrics.get(f"test.{name}", 0)) for name in TEST_COUNTS}
+    out["series"] = series(metrics)
     return out
 
 

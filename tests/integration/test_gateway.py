@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+from datetime import datetime, timezone
 
 import orjson
 import pytest
@@ -137,6 +138,19 @@ def test_the_gateway_serves_the_api_in_front_of_two_workers(kafka_runtime_factor
     assert {k: body[k] for k in ("qualified", "sent", "delivered", "failed", "shown", "clicked")} == {
         "qualified": 1, "sent": 1, "delivered": 1, "failed": 0, "shown": 0, "clicked": 1}, body
     assert gateway.call("GET", "/v1/campaigns/nope/stats", token=TOKEN)[0] == 404
+    # The sends and clicks per hour, counted by the workers through the shared shell.
+    hour = f"{datetime.fromtimestamp(NOW / 1000, timezone.utc):%Y-%m-%dT%H}:00Z"
+    assert body["series"]["hour"] == [{"at": hour, "sent": 1, "clicked": 1}], body["series"]
+
+    # The campaign pages, from the same stats (every partition asked once for the list).
+    status, page = gateway.call("GET", "/campaigns", token=TOKEN)
+    assert status == 200 and '<tr class="campaign" data-campaign="cart">' in page, page
+    assert '<td class="n sent">1</td>' in page and '<td class="n clicked">1</td>' in page, page
+    assert gateway.call("GET", "/campaigns")[0] == 401
+    status, page = gateway.call("GET", "/campaigns/cart", token=TOKEN)
+    assert status == 200 and '<tr data-stat="clicked"><th>Clicked</th><td class="n count">1</td>' in page, page
+    assert f'data-at="{hour}" data-sent="1"' in page and f'data-at="{hour}" data-clicked="1"' in page, page
+    assert gateway.call("GET", "/campaigns/nope", token=TOKEN)[0] == 404
     status, body = gateway.call("POST", "/v1/admin/reload", {}, token=TOKEN)
     assert status == 200 and body["reloaded"] is True and body["campaigns"] == ["cart"], body
     status, body = gateway.call("POST", "/v1/admin/clock", {"advance": 60}, token=TOKEN)

@@ -11,6 +11,7 @@ from connectors.push import SendResult
 from engine.local.api import EmbeddedApi
 from engine.core import Event
 from engine.shell.clock import ManualClock
+from engine.shell.series import is_series
 from engine.local.runtime import Runtime
 from engine.local.store import Store
 from tests.unit.core_helpers import SUBSCRIPTION, T0, campaigns
@@ -103,3 +104,8 @@ def watch(runtime: Runtime, folder, *, config_path=None, metrics=None, interval:
     reloader = CampaignReloader([folder], config_path, runtime.campaigns, metrics=metrics, interval=interval)
     reloader.on_change(lambda new: setattr(runtime, "campaigns", new))
     return reloader
+
+
+def without_series(stats: dict) -> dict:
+    """Stored stats without the chart's hour/day buckets (engine/shell/series.py)."""
+    return {k: v for k, v in stats.items() if not is_series(k)}

@@ -44,6 +44,9 @@ class FakeTable:
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.data[key] = value
 
+    def __delitem__(self, key: bytes) -> None:
+        del self.data[key]
+
     def load(self, user: str, record) -> bytes | None:
         return self.data.get(user.encode())
 
@@ -253,8 +256,12 @@ def test_partitions_keep_their_own_totals_and_the_answer_sums_one_per_partition(
     for partition in (0, 1):
         stored = orjson.loads(table.data[totals_key(partition, "abandoned-cart")])
         assert stored["stats"] == {"qualified": 1, "sent": 1} and stored["through"] == 2
-        assert orjson.loads(table.data[index_key(partition)]) == ["abandoned-cart"]
-    assert totals(table, (0, 1)) == {"abandoned-cart": {"qualified": 2, "sent": 2}}
+        # The day's chart buckets: an entry of their own, folded back by the answer.
+        hour, day = f"hour.sent.{DUE // 3_600_000}", f"day.sent.{DUE // 86_400_000}"
+        buckets = orjson.loads(table.data[totals_key(partition, f"abandoned-cart@{DUE // 86_400_000}")])
+        assert buckets["stats"] == {hour: 1, day: 1} and buckets["through"] == 2
+        assert orjson.loads(table.data[index_key(partition)]) == ["abandoned-cart", f"abandoned-cart@{DUE // 86_400_000}"]
+    assert totals(table, (0, 1)) == {"abandoned-cart": {"qualified": 2, "sent": 2, hour: 2, day: 2}}
     ask = Record(None, encode_request("q", "other")[0], encode_request("q", "other")[1], START, 0, 9, "events", Ref())
     assert is_request(ask.headers)
     assert book.answer(table, [ask]) == [{"request": "q", "partition": 0, "stats": {}}]
@@ -279,3 +286,30 @@ def test_a_user_remembers_at_most_max_messages_the_oldest_forgotten_first():
         assert remember(messages, Notify(f"m{i}", "c", "u1", START, {}, (), 60), START + i)
     assert len(messages) == MAX_MESSAGES and "m0" not in messages and f"m{MAX_MESSAGES + 2}" in messages
     assert not remember(messages, Notify("m10", "c", "u1", START, {}, (), 60), START)  # still remembered
+
+
+def test_chart_buckets_are_kept_per_day_dropped_after_the_window_and_sum_to_one_stores():
+    from engine.agents.users import Move
+    from engine.shell.series import DAY_MS, DAYS_KEPT, series, with_series
+
+    table, book, offset = FakeTable(), StatsBook(), 0
+    one_store: dict = {}
+    # Partition 0 stops sending early; partition 1 clicks for longer than the window.
+    plan = [(0, "sent", day) for day in range(0, 30, 3)] + [(1, "clicked", day) for day in range(0, DAYS_KEPT + 20, 7)]
+    for partition, stat, day in plan:
+        offset += 1
+        at = START + day * DAY_MS
+        keys = with_series(stat, at)
+        book.write(table, [Move(partition, offset, "cart", key, 1) for key in keys],
+                   [Record(None, b"", [], at, partition, offset, "events", Ref())])
+        for key in keys:
+            one_store[key] = one_store.get(key, 0) + 1
+    clicks = len(range(0, DAYS_KEPT + 20, 7))
+    kept = [int(name.partition("@")[2]) for name in orjson.loads(table.data[index_key(1)]) if "@" in name]
+    assert max(kept) - min(kept) < DAYS_KEPT and len(kept) < clicks  # the oldest days dropped ...
+    stored = {key for key in table.data if b"cart@" in key}
+    assert stored == {totals_key(p, name) for p in (0, 1) for name in orjson.loads(table.data[index_key(p)])
+                      if "@" in name}  # ... from the table too
+    summed = totals(table, (0, 1))["cart"]
+    assert summed["sent"] == 10 and summed["clicked"] == clicks
+    assert series(summed) == series(one_store) and series(summed)["day"]

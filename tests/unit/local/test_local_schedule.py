@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine.core import Event
 from engine.local.schedule import Scheduler
 from tests.unit.core_helpers import DAY, HOUR, T0
-from tests.unit.local_helpers import Running, make_runtime, subscribe
+from tests.unit.local_helpers import Running, without_series, make_runtime, subscribe
 
 WEEKLY = """
 campaign: weekly
@@ -34,7 +34,7 @@ async def test_each_run_reaches_every_qualifying_user_once(tmp_path):
         runtime.clock.set(MONDAY + 1)
         await runtime.fire_due()
         assert sorted(r.user for r in runtime.store.pending(100)) == users[:4]
-        assert runtime.store.stats("weekly")["weekly"] == {"qualified": 4, "sent": 4}
+        assert without_series(runtime.store.stats("weekly")["weekly"]) == {"qualified": 4, "sent": 4}
 
         # The same run made again (a crash before its end was recorded) reaches nobody twice.
         await scheduler._run("weekly", "2026-11-30T10:00", MONDAY)
@@ -60,3 +60,4 @@ async def test_runs_missed_while_down_are_made_at_the_next_start(tmp_path):
         assert later.store.pending_count() == 1
     finally:
         await running.stop()
+
