@@ -23,12 +23,16 @@ def user_zone(state: UserState, campaigns: CampaignSet):
     return zone(state.profile.get("tz"), campaigns.config.timezone)
 
 
-def send_time(state: UserState, due: int, campaign: Campaign, campaigns: CampaignSet) -> int:
-    """`due`, moved to the user's best hour when the campaign uses `when.best_time`."""
+def send_time(state: UserState, due: int, campaign: Campaign, campaigns: CampaignSet, now: int, out: Effects) -> int:
+    """`due`, moved to the user's best hour when the campaign uses `when.best_time`
+    (logged, so `pushcast explain` shows the hour chosen)."""
     best_time = campaign.when.best_time
     if best_time is None:
         return due
-    return best_due(state, due, best_time, user_zone(state, campaigns))[0]
+    tz = user_zone(state, campaigns)
+    moved, why = best_due(state, due, best_time, tz)
+    out.add(Decision(campaign.id, state.user, now, "waiting", f"best time: {why} in {tz.key}, at {minute_utc(moved)}"))
+    return moved
 
 
 def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out: Effects) -> None:

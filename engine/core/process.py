@@ -111,7 +111,7 @@ def _fire(state: UserState, wait: Wait, campaigns: CampaignSet, out: Effects) ->
         return
     delay = compiled.campaign.when.delay
     if wait.kind == "inaction" and delay:
-        due = send_time(state, wait.due + delay * 1000, compiled.campaign, campaigns)
+        due = send_time(state, wait.due + delay * 1000, compiled.campaign, campaigns, wait.due, out)
         state.waits.append(Wait(wait.campaign, "deliver", due, wait.message_id, wait.event, wait.props))
         return
     attempt(state, wait, wait.due, campaigns, out)
@@ -198,7 +198,7 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
         return
     if when.delay:
         props = kept_props(event.props, compiled.wait_props)
-        due = send_time(state, event.ts + when.delay * 1000, campaign, campaigns)
+        due = send_time(state, event.ts + when.delay * 1000, campaign, campaigns, event.ts, out)
         add_wait(state, Wait(campaign.id, "deliver", due, mid, event.name, props), event.ts, out)
         out.add(Decision(campaign.id, state.user, event.ts, "waiting", f"delayed until {minute_utc(due)}"))
     else:

@@ -125,7 +125,7 @@ def _decide_run(state: UserState, compiled: CompiledCampaign, slot: str, now: in
             out.add(Qualified(campaign.id, state.user, now, mid))
             out.add(Suppressed(campaign.id, state.user, now, "late", mid, f"{slot} already passed in {tz.key}"))
             return
-    due = send_time(state, due, campaign, campaigns)
+    due = send_time(state, due, campaign, campaigns, now, out)
     wait = Wait(campaign.id, "deliver", due, mid, "$schedule", {"slot": slot})
     if due <= now:
         attempt(state, wait, now, campaigns, out)

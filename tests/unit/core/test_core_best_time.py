@@ -72,3 +72,21 @@ def test_fatigue_pauses_then_starts_over():
     assert fatigued(state, rule, 81 * H)
     assert not fatigued(state, rule, 82 * H) and state.ignored == []
     assert not fatigued(UserState("v", ignored=[1, 0]), rule, 0)
+
+
+def test_the_chosen_hour_is_logged_for_pushcast_explain():
+    from engine.core.campaigns import CampaignSet
+    from engine.core.effects import Decision
+    from engine.core.schedule import process_scheduled_run
+
+    campaign = parse_campaign('campaign: digest\nwhen: {schedule: {at: "2026-12-07T09:00Z"}, best_time: {}}\n'
+                              'what: {title: t}\n', "digest.yaml")
+    campaigns = CampaignSet([campaign])
+    state = UserState("u", profile={"tz": "Europe/Berlin"}, subscriptions={"https://x.example/s": ["k", "a"]})
+    for day in (3, 4):
+        record_activity(state, ms(f"2026-12-0{day}T19:20"), BERLIN, CLICK_WEIGHT)
+    effects = process_scheduled_run(state, campaigns.get("digest"), "2026-12-07T09:00", ms("2026-12-07T09:00"),
+                                    campaigns)
+    (logged,) = [e for e in effects.items if isinstance(e, Decision)]
+    assert logged.detail == "best time: best hour 20:00 in Europe/Berlin, at 2026-12-07 19:00 UTC"
+    assert state.waits[0].due == ms("2026-12-07T19:00")
