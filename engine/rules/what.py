@@ -7,9 +7,11 @@ import re
 from engine.rules.fields import At, Checker
 from engine.rules.model import Action, Conversion, Message
 from engine.rules.templates import Template, TemplateProblems, compile_template
+from engine.rules.yamlpos import YMap
 
 WHAT_KEYS = ("title", "body", "url", "icon", "image", "badge", "tag", "ttl", "urgency",
              "require_interaction", "actions")
+VARIANT_SECTION_KEYS = ("variants", "control", "winner")
 URL_FIELDS = ("url", "icon", "image", "badge")
 URGENCIES = ("very-low", "low", "normal", "high")
 MAX_TTL = 28 * 86400  # push services keep a message at most about four weeks
@@ -30,27 +32,46 @@ def read_template(ck: Checker, at: At, *, is_url: bool = False, required: bool =
 
 
 def read_what(ck: Checker, at: At) -> Message | None:
-    if not ck.mapping(at, WHAT_KEYS, ("title",), example="{title: Your cart is waiting}"):
+    variants = isinstance(at.value, YMap) and "variants" in at.value
+    # With variants, the title may come from each variant instead of the base.
+    if not ck.mapping(at, WHAT_KEYS + VARIANT_SECTION_KEYS, () if variants else ("title",),
+                      example="{title: Your cart is waiting}"):
         return None
+    base = read_message_fields(ck, at, required_title=not variants)
+    if base is None:
+        return None
+    if not variants:
+        for key in ("control", "winner"):
+            if key in at.value:
+                ck.error(at.key_pos(key), f"{at.path}.{key}", "needs `variants`: a control or a winner is "
+                                                            "about variants of the message")
+        return Message(**base) if "title" in base else None
+    from engine.rules.variants import read_variant_section  # the variants reader builds on this module
+    return read_variant_section(ck, at, base)
+
+
+def read_message_fields(ck: Checker, at: At, *, required_title: bool, keys: tuple[str, ...] = WHAT_KEYS) -> dict | None:
+    """The message keys present at `at` (a mapping already checked), as `Message`
+    fields with defaults for the absent ones only when `required_title` (a base); None
+    after recording a problem."""
     m = at.value
     ok = True
-    texts: dict[str, Template | None] = {}
+    fields: dict = {}
     for key in ("title", "body", "tag", *URL_FIELDS):
         if key in m:
-            texts[key] = read_template(ck, at.child(key), is_url=key in URL_FIELDS, required=key == "title")
-            ok = ok and texts[key] is not None
-    ttl = ck.duration(at.child("ttl"), maximum=MAX_TTL, why_max="push services keep messages at most 28 days") \
-        if "ttl" in m else MAX_TTL
-    urgency = ck.choice(at.child("urgency"), URGENCIES) if "urgency" in m else "normal"
-    require = ck.boolean(at.child("require_interaction")) if "require_interaction" in m else False
-    actions = read_actions(ck, at.child("actions")) if "actions" in m else ()
-    if not ok or None in (ttl, urgency, require, actions) or texts.get("title") is None:
+            fields[key] = read_template(ck, at.child(key), is_url=key in URL_FIELDS, required=key == "title")
+            ok = ok and fields[key] is not None
+    if "ttl" in m:
+        fields["ttl"] = ck.duration(at.child("ttl"), maximum=MAX_TTL, why_max="push services keep messages at most 28 days")
+    if "urgency" in m:
+        fields["urgency"] = ck.choice(at.child("urgency"), URGENCIES)
+    if "require_interaction" in m:
+        fields["require_interaction"] = ck.boolean(at.child("require_interaction"))
+    if "actions" in m:
+        fields["actions"] = read_actions(ck, at.child("actions"))
+    if not ok or None in fields.values():
         return None
-    return Message(
-        title=texts["title"], body=texts.get("body"), url=texts.get("url"), icon=texts.get("icon"),
-        image=texts.get("image"), badge=texts.get("badge"), tag=texts.get("tag"), ttl=ttl,
-        urgency=urgency, require_interaction=require, actions=actions,
-    )
+    return fields
 
 
 def read_actions(ck: Checker, at: At) -> tuple[Action, ...] | None:

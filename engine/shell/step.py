@@ -41,18 +41,48 @@ def apply(state: UserState, item: Input, now: int, campaigns: CampaignSet) -> tu
 def counts(effects: Effects) -> Iterator[tuple[str, str, float]]:
     """(campaign, stat, amount) for every decision counter the effects move: the keys of
     the campaign stats and of the metrics, in both runtimes. Sends are counted where the
-    runtime queues them (`sent_stat`), since a store may refuse a duplicate."""
+    runtime queues them (`message_stats`), since a store may refuse a duplicate."""
     for effect in effects.items:
         if isinstance(effect, Qualified):
             yield effect.campaign, "qualified", 1
+            if effect.variant is not None:
+                yield effect.campaign, arm_stat(effect.variant, effect.control, "qualified"), 1
         elif isinstance(effect, Suppressed):
             yield effect.campaign, f"suppressed.{effect.reason}", 1
+            if effect.reason == "control" and effect.variant is not None:
+                yield effect.campaign, arm_stat(effect.variant, True, "held_out"), 1
         elif isinstance(effect, Conversion):
-            yield effect.campaign, f"conversions.{effect.kind}", 1
-            if effect.revenue:
-                yield effect.campaign, "revenue", effect.revenue
+            if effect.kind != "control":  # a holdout user's conversion is the control's only
+                yield effect.campaign, f"conversions.{effect.kind}", 1
+                if effect.revenue:
+                    yield effect.campaign, "revenue", effect.revenue
+            if effect.variant is not None:
+                control = effect.kind == "control"
+                yield effect.campaign, arm_stat(effect.variant, control, "conversions"), 1
+                if effect.revenue:
+                    yield effect.campaign, arm_stat(effect.variant, control, "revenue"), effect.revenue
 
 
-def sent_stat(notify: Notify) -> str:
-    """The stat a queued message moves: test sends are counted apart."""
-    return "test.sent" if notify.test else "sent"
+def variant_stat(variant: str, stat: str) -> str:
+    """A variant's own counter, stored next to the campaign's: `variant.<name>.<stat>`
+    (qualified, sent, delivered, shown, clicked, conversions, revenue)."""
+    return f"variant.{variant}.{stat}"
+
+
+def arm_stat(name: str, control: bool, stat: str) -> str:
+    """A variant's counter, or the control's: `control.<name>.<stat>` (qualified,
+    held_out: reached the send and was held back, conversions, revenue)."""
+    return f"control.{name}.{stat}" if control else variant_stat(name, stat)
+
+
+def message_stats(stat: str, variant: str | None, test: bool) -> list[str]:
+    """The stats one event in a message's life moves (sent, delivered, failed,
+    unsubscribed, shown, clicked): the campaign's, and its variant's (not for test sends)."""
+    if test:
+        return [f"test.{stat}"]
+    if variant is not None and stat in VARIANT_MESSAGE_STATS:
+        return [stat, variant_stat(variant, stat)]
+    return [stat]
+
+
+VARIANT_MESSAGE_STATS = ("sent", "delivered", "shown", "clicked")

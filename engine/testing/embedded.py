@@ -79,6 +79,9 @@ class EmbeddedRuntime:
     def runs_made(self, count: int) -> None:
         pass  # the clock call answers after making the runs due
 
+    def cannot_judge_winners(self) -> str | None:
+        return None  # `pushcast run` judges them at every clock move
+
     def cannot_reload_config(self) -> str | None:
         return None  # `POST /v1/admin/reload` reads pushcast.yaml with the campaign files
 

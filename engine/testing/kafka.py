@@ -206,6 +206,10 @@ class KafkaRuntime:
                                          f"{want} scheduled run(s) in {self.timeout:g}s\n{self.output()}")
                 time.sleep(0.02)
 
+    def cannot_judge_winners(self) -> str | None:
+        return ("the Kafka workers count each variant's stats but do not decide A/B winners yet "
+                "(what.winner runs in `pushcast run`; docs/kafka.md)")
+
     def cannot_reload_config(self) -> str | None:
         return None  # workers re-read pushcast.yaml with the campaign files
 

@@ -33,6 +33,7 @@ class RealRuntime(Protocol):
     def restart(self, at_ms: int) -> None: ...  # kill -9, come back with the clock at at_ms
     def reload_config(self) -> None: ...  # pushcast.yaml changed: return once it is in force
     def cannot_reload_config(self) -> str | None: ...  # why this runtime cannot, if it cannot
+    def cannot_judge_winners(self) -> str | None: ...  # why it cannot decide A/B winners, if it cannot
     def runs_made(self, count: int) -> None: ...  # return once `count` scheduled runs were made in all
     def stop(self) -> None: ...
 
@@ -103,6 +104,10 @@ def run_real_file(path: Path, out: IO[str], verbose: bool, make_runtime: Runtime
     if suite.reloads and (reason := runtime.cannot_reload_config()):
         # Not a pass and not a failure of the runtime: a documented limit, said out loud.
         out.write(f"  NOT RUN {path} (line {suite.reloads[0].position.line}, reload): {reason}\n")
+        return 0, 0, len(suite.cases)
+    judged = [c.campaign for c in campaigns.by_id.values() if c.campaign.what.winner is not None]
+    if judged and (reason := runtime.cannot_judge_winners()):
+        out.write(f"  NOT RUN {path} ({judged[0].position}, what.winner): {reason}\n")
         return 0, 0, len(suite.cases)
     try:
         runtime.start()
