@@ -34,13 +34,14 @@ def stats_over_kafka(args: argparse.Namespace) -> int:
     from engine.agents.stats import StatsError, request_stats
 
     prefix = args.topic_prefix
+    winners: dict = {}
     try:
         stored = asyncio.run(request_stats(args.kafka, f"{prefix}events", f"{prefix}reach-replies", args.campaign,
-                                           timeout=args.timeout))
+                                           timeout=args.timeout, winners=winners))
     except (StatsError, OSError) as error:
         print(f"pushcast stats: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # aiokafka's: no broker there, no such topic
         print(f"pushcast stats: cannot ask the workers at {args.kafka}: {error!r}", file=sys.stderr)
         return 1
-    return print_stats(stored, args.campaign, args.json)
+    return print_stats(stored, args.campaign, args.json, winners)

@@ -40,15 +40,17 @@ class WinnerJudge:
             runtime = self.runtime
             stats = runtime.store.stats
             pending: dict[str, Decision] = dict(self.decided)
-            new = judge(runtime.campaigns, pending, lambda c: stats(c).get(c, {}), runtime.clock.now())
-            if not new:
-                return []
-            await runtime.submit([], {META_PREFIX + d.campaign: d.to_json() for d in new})
-            self.decided.update({d.campaign: d for d in new})
-            runtime.campaigns = with_winners(runtime.campaigns, self.decided)
-            for d in new:
-                log.warning("campaign %s: variant %s wins (%s), from now on it takes the traffic",
-                            d.campaign, d.variant, d.figures)
+            now = runtime.clock.now()
+            new = judge(runtime.campaigns, pending, lambda c: stats(c).get(c, {}), now)
+            if new:
+                await runtime.submit([], {META_PREFIX + d.campaign: d.to_json() for d in new})
+                self.decided.update({d.campaign: d for d in new})
+                runtime.campaigns = with_winners(runtime.campaigns, self.decided)
+                for d in new:
+                    log.warning("campaign %s: variant %s wins (%s), from now on it takes the traffic",
+                                d.campaign, d.variant, d.figures)
+            if runtime.metrics is not None:
+                runtime.metrics.winners_judged.set(now / 1000)
             return new
 
     async def run(self) -> None:

@@ -75,6 +75,8 @@ SPECS = (
          "control (holdout): qualified, held_out, conversions", ("campaign", "variant", "stat")),
     Spec("variant_revenue", Counter, "pushcast_variant_revenue_total",
          "Revenue of the conversions of each A/B variant and of the control", ("campaign", "variant")),
+    Spec("winners_judged", Gauge, "pushcast_winners_judged_timestamp_seconds",
+         "The runtime clock's time of the last A/B winner judgement (Kafka: on the owner of partition 0)"),
     # Applying inputs.
     Spec("batch_seconds", Histogram, "pushcast_batch_duration_seconds",
          "Time to apply one batch of inputs and make it durable", buckets=BATCH_BUCKETS),

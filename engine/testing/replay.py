@@ -33,7 +33,7 @@ class RealRuntime(Protocol):
     def restart(self, at_ms: int) -> None: ...  # kill -9, come back with the clock at at_ms
     def reload_config(self) -> None: ...  # pushcast.yaml changed: return once it is in force
     def cannot_reload_config(self) -> str | None: ...  # why this runtime cannot, if it cannot
-    def cannot_judge_winners(self) -> str | None: ...  # why it cannot decide A/B winners, if it cannot
+    def winners_judged(self, at_ms: int) -> None: ...  # return once the A/B winners were judged at at_ms
     def runs_made(self, count: int) -> None: ...  # return once `count` scheduled runs were made in all
     def stop(self) -> None: ...
 
@@ -45,6 +45,7 @@ RuntimeMaker = Callable[[RuntimeFiles, Path, int], RealRuntime]
 
 
 def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries, files: RuntimeFiles) -> None:
+    judged = any(c.campaign.what.winner is not None for c in plan.campaigns.by_id.values()) if plan.campaigns else False
     for step in plan.steps:
         if step.events and not step.resumes:
             # Events at T go in with the clock just before T: scheduled runs due at T are
@@ -54,6 +55,11 @@ def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries, files: Runt
             # between the previous step and T (else it would be a step), and a wait the
             # runtime fires now without effect is fired by the events' users anyway.
             runtime.set_clock(step.at - 1)
+            if judged:
+                # A/B winners are judged from what came before, as the simulator judges
+                # them when its clock reaches a new time: before these events go in.
+                runtime.winners_judged(step.at - 1)
+                runtime.wait_idle()
         if step.resumes:
             # Back after downtime: the runtime catches up on what fell due meanwhile with
             # its clock at T, then the events that waited for it go in.
@@ -104,10 +110,6 @@ def run_real_file(path: Path, out: IO[str], verbose: bool, make_runtime: Runtime
     if suite.reloads and (reason := runtime.cannot_reload_config()):
         # Not a pass and not a failure of the runtime: a documented limit, said out loud.
         out.write(f"  NOT RUN {path} (line {suite.reloads[0].position.line}, reload): {reason}\n")
-        return 0, 0, len(suite.cases)
-    judged = [c.campaign for c in campaigns.by_id.values() if c.campaign.what.winner is not None]
-    if judged and (reason := runtime.cannot_judge_winners()):
-        out.write(f"  NOT RUN {path} ({judged[0].position}, what.winner): {reason}\n")
         return 0, 0, len(suite.cases)
     try:
         runtime.start()
