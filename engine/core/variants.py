@@ -10,6 +10,7 @@ falls in a moved band).
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 
 from engine.rules.model import Campaign, Message, Variant
 
@@ -24,19 +25,43 @@ def point(campaign_id: str, user: str) -> float:
     return int.from_bytes(digest, "big") / _SCALE
 
 
+class _Arms:
+    """A message's variants, indexed once: the cumulative weights and the names."""
+
+    __slots__ = ("what", "tops", "names", "total", "by_name")
+
+    def __init__(self, what: Message):
+        self.what = what
+        bands = [(v.name, v.weight) for v in what.variants]
+        if what.control is not None:
+            bands.append((what.control.name, what.control.weight))
+        self.names = [name for name, _ in bands]
+        self.tops, reached = [], 0.0
+        for _, weight in bands:
+            reached += weight
+            self.tops.append(reached)
+        self.total = reached
+        self.by_name = {v.name: v for v in what.variants}
+
+
+_arms: dict[int, _Arms] = {}  # id(message) -> its index; checked by identity, so never stale
+
+
+def _arms_of(what: Message) -> _Arms:
+    found = _arms.get(id(what))
+    if found is None or found.what is not what:
+        if len(_arms) > 10_000:  # reloads leave old messages behind: start over, it is a cache
+            _arms.clear()
+        found = _arms[id(what)] = _Arms(what)
+    return found
+
+
 def drawn(campaign: Campaign, user: str) -> str:
     """The variant (or control) name the hash gives this user, whatever the winner."""
-    what = campaign.what
-    bands = [(v.name, v.weight) for v in what.variants]
-    if what.control is not None:
-        bands.append((what.control.name, what.control.weight))
-    target = point(campaign.id, user) * sum(weight for _, weight in bands)
-    reached = 0.0
-    for name, weight in bands:
-        reached += weight
-        if target < reached:
-            return name
-    return bands[-1][0]  # float rounding at the very top
+    arms = _arms_of(campaign.what)
+    target = point(campaign.id, user) * arms.total
+    index = bisect_right(arms.tops, target)
+    return arms.names[min(index, len(arms.names) - 1)]  # min: float rounding at the very top
 
 
 def pinned(campaign: Campaign, profile: dict) -> str | None:
@@ -72,7 +97,7 @@ def is_control(campaign: Campaign, name: str | None) -> bool:
 
 
 def find(campaign: Campaign, name: str) -> Variant | None:
-    return next((v for v in campaign.what.variants if v.name == name), None)
+    return _arms_of(campaign.what).by_name.get(name) if campaign.what.variants else None
 
 
 def message_of(campaign: Campaign, variant: str | None) -> Message:

@@ -68,7 +68,7 @@ def read_variant(ck: Checker, at: At, base: dict) -> Variant | None:
     m = at.value
     name = read_slug(ck, at.child("name")) if "name" in m else None
     weight = read_weight(ck, at.child("weight")) if "weight" in m else 1.0
-    own = read_message_fields(ck, at, required_title=False)
+    own = read_message_fields(ck, at)
     if name is None or weight is None or own is None:
         return None
     merged = {**base, **own}

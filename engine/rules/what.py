@@ -37,7 +37,7 @@ def read_what(ck: Checker, at: At) -> Message | None:
     if not ck.mapping(at, WHAT_KEYS + VARIANT_SECTION_KEYS, () if variants else ("title",),
                       example="{title: Your cart is waiting}"):
         return None
-    base = read_message_fields(ck, at, required_title=not variants)
+    base = read_message_fields(ck, at)
     if base is None:
         return None
     if not variants:
@@ -50,10 +50,10 @@ def read_what(ck: Checker, at: At) -> Message | None:
     return read_variant_section(ck, at, base)
 
 
-def read_message_fields(ck: Checker, at: At, *, required_title: bool, keys: tuple[str, ...] = WHAT_KEYS) -> dict | None:
-    """The message keys present at `at` (a mapping already checked), as `Message`
-    fields with defaults for the absent ones only when `required_title` (a base); None
-    after recording a problem."""
+def read_message_fields(ck: Checker, at: At) -> dict | None:
+    """The message keys present at `at` (a mapping already checked) as `Message` fields
+    (the absent ones are left out: a variant inherits them, a base takes the defaults);
+    None after recording a problem."""
     m = at.value
     ok = True
     fields: dict = {}
