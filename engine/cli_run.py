@@ -58,9 +58,13 @@ def stats_command(args: argparse.Namespace) -> int:
         print(f"pushcast stats: no state in {args.state_dir} (start `pushcast run` first, or pass --state-dir)",
               file=sys.stderr)
         return 1
+    from engine.shell.winners import META_PREFIX, Decision
+
     store = Store(path, synchronous="NORMAL")
     try:
         stored = store.stats(args.campaign)
+        winners = {key[len(META_PREFIX):]: Decision.from_json(value).as_stats()
+                   for key, value in store.metas(META_PREFIX)}
     finally:
         store.close()
-    return print_stats(stored, args.campaign, args.json)
+    return print_stats(stored, args.campaign, args.json, winners)

@@ -9,15 +9,17 @@ import json
 import sys
 
 
-def print_stats(stored: dict[str, dict[str, float]], campaign: str | None, as_json: bool) -> int:
-    """The rows of `stored` ({campaign: {stat: amount}}); exit 1 when the one campaign
-    asked for has no stats yet."""
+def print_stats(stored: dict[str, dict[str, float]], campaign: str | None, as_json: bool,
+                winners: dict[str, dict] | None = None) -> int:
+    """The rows of `stored` ({campaign: {stat: amount}}), with the A/B winners decided
+    ({campaign: decision}); exit 1 when the one campaign asked for has no stats yet."""
     from engine.shell.stats import campaign_stats, format_table
 
     if campaign is not None and not stored:
         print(f"pushcast stats: no stats for campaign {campaign!r} yet", file=sys.stderr)
         return 1
-    rows = [campaign_stats(name, metrics) for name, metrics in sorted(stored.items())]
+    winners = winners or {}
+    rows = [campaign_stats(name, metrics, winners.get(name)) for name, metrics in sorted(stored.items())]
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
@@ -32,13 +34,14 @@ def stats_over_kafka(args: argparse.Namespace) -> int:
     from engine.agents.stats import StatsError, request_stats
 
     prefix = args.topic_prefix
+    winners: dict = {}
     try:
         stored = asyncio.run(request_stats(args.kafka, f"{prefix}events", f"{prefix}reach-replies", args.campaign,
-                                           timeout=args.timeout))
+                                           timeout=args.timeout, winners=winners))
     except (StatsError, OSError) as error:
         print(f"pushcast stats: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # aiokafka's: no broker there, no such topic
         print(f"pushcast stats: cannot ask the workers at {args.kafka}: {error!r}", file=sys.stderr)
         return 1
-    return print_stats(stored, args.campaign, args.json)
+    return print_stats(stored, args.campaign, args.json, winners)

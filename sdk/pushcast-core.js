@@ -7,7 +7,7 @@
  *
  * The push payload (JSON) is
  *   {title, body, url, icon, image, badge, tag, require_interaction,
- *    actions: [{action, title, url}], message, campaign, sig, user?, server?}
+ *    actions: [{action, title, url}], message, campaign, sig, user?, variant?, server?}
  */
 (function (root, factory) {
   'use strict';
@@ -145,6 +145,8 @@
       sig: present(payload.sig) ? String(payload.sig) : '',
     };
     if (present(payload.user)) body.user = String(payload.user);
+    // An A/B variant is signed with the message: report it back as it came.
+    if (present(payload.variant)) body.variant = String(payload.variant);
     return body;
   }
 

@@ -88,17 +88,18 @@ async def delete_subscription(request: web.Request) -> web.Response:
     return ok({"subscribed": False})
 
 
-TRACK_KEYS = ("message", "campaign", "user", "action", "type", "sig")
+TRACK_KEYS = ("message", "campaign", "user", "variant", "action", "type", "sig")
 
 
 async def post_track(request: web.Request) -> web.Response:
     ctx = context(request)
     data = only_keys(await read_json(request, MAX_BODY), TRACK_KEYS,
-                     "{message, campaign, user, action, type: shown|clicked, sig}")
+                     "{message, campaign, user, variant, action, type: shown|clicked, sig}")
     message = string_field(data, "message", max_length=64)
     # Signed together with the message id: a report cannot name another campaign or user.
     campaign = string_field(data, "campaign", required=False, max_length=64) or ""
     user = string_field(data, "user", required=False) or ""
+    variant = string_field(data, "variant", required=False, max_length=64) or ""  # signed too, when set
     action = data.get("action") or ""
     if not isinstance(action, str) or len(action) > 64:
         raise ApiError(400, "action: expected the action button's name (a string) or empty", field="action")
@@ -106,10 +107,10 @@ async def post_track(request: web.Request) -> web.Response:
     if kind not in ("shown", "clicked"):
         raise ApiError(400, f"type: expected shown or clicked, got {kind!r}", field="type")
     sig = string_field(data, "sig", max_length=128)
-    if not check_signature(ctx.runtime.secret, message, campaign, user, sig):
-        raise ApiError(403, "sig: not the signature this message was sent with (for this message, campaign "
-                            "and user)", field="sig")
-    replies = await ctx.runtime.submit([Report(message, kind, campaign, user, action)])
+    if not check_signature(ctx.runtime.secret, message, campaign, user, sig, variant):
+        raise ApiError(403, "sig: not the signature this message was sent with (for this message, campaign, "
+                            "user and variant)", field="sig")
+    replies = await ctx.runtime.submit([Report(message, kind, campaign, user, action, variant)])
     if any(reply.get("outcome") == "unknown" for reply in replies):
         raise ApiError(410, f"message: {message} is no longer kept (reports count only within the 7-day "
                             "de-duplication horizon); not counted", field="message")

@@ -52,6 +52,7 @@ from engine.agents.table import (
 )
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
+from engine.agents.winners import WinnerBook, is_decision
 from engine.shell.clock import SystemClock
 from engine.shell.metrics import Metrics, worker_metrics
 from engine.shell.reload import CampaignReloader, load_set
@@ -89,9 +90,11 @@ class Worker:
     commits_to_catch_up: dict = field(default_factory=dict)  # TP -> offset
     schedules: ScheduleRunner = field(init=False)
     stats_book: StatsBook = field(default_factory=StatsBook)  # the owned partitions' campaign stats
+    winners: WinnerBook = field(init=False)  # the A/B winners known, and the decider
 
     def __post_init__(self) -> None:
         self.schedules = ScheduleRunner(self)
+        self.winners = WinnerBook(self)
 
     # --- the user agent ---------------------------------------------------------------
 
@@ -101,10 +104,12 @@ class Worker:
             questions = [r for r in records if reach.is_request(r.headers)]
             cursors = [r for r in records if is_schedule_cursor(r.headers)]
             asks = [r for r in records if stats.is_request(r.headers)]
-            if questions or cursors or asks:
+            decisions = [r for r in records if is_decision(r.headers)]
+            if questions or cursors or asks or decisions:
                 records = [r for r in records if not reach.is_request(r.headers) and not is_schedule_cursor(r.headers)
-                           and not stats.is_request(r.headers)]
+                           and not stats.is_request(r.headers) and not is_decision(r.headers)]
             table = self.table
+            self.winners.write(table, decisions)  # a winner counts from the batch that brings it
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
@@ -129,9 +134,9 @@ class Worker:
                 table[user.encode()] = stored.dumps()
                 self.index.set(user, stored.state.next_due, stored.partition)
             write_cursors(self.table, cursors)
-            write_applied(self.table, records + questions + cursors + asks)
+            write_applied(self.table, records + questions + cursors + asks + decisions)
             # After the notifications: `sent` means queued; stats count this batch.
-            for reply in result.test_replies + self.stats_book.answer(table, asks):
+            for reply in result.test_replies + self.stats_book.answer(table, asks, self.winners.as_stats()):
                 await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))
@@ -234,6 +239,7 @@ class Worker:
         log.warning("partitions %s of %s: %d pending waits", sorted(owned), self.events_topic.get_topic_name(),
                     len(index))
         self.schedules.keep_partitions(owned)
+        self.winners.recover(self.table, owned)
 
     async def on_revoked(self, revoked) -> None:
         self.ready = False
@@ -332,7 +338,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         key_serializer="raw",
         value_serializer="raw",
     )
-    users = UserProcessor(campaigns, metrics, clock.now)
+    users = UserProcessor(lambda: runtime.winners.campaigns(), metrics, clock.now)  # with the A/B winners
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,
                       OffsetGuard(settings.events_topic), OffsetGuard(settings.sends_topic))
@@ -374,6 +380,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         faust_private.shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)
+    app.task(runtime.winners.run)
     if settings.api_port:
         from engine.agents.api import WorkerApi
         app.task(WorkerApi(runtime).run)

@@ -13,7 +13,7 @@ The sender reports a delivery again when its sends partition is read again after
 user's recent messages in the user's stored value (`StoredState.messages`, written with
 the state), as the embedded runtime remembers them in its outbox and reports tables:
 
-    message id -> [campaign, flags (TEST | SHOWN | CLICKED), remembered at, [done], [unsubscribed]]
+    message id -> [campaign, flags (TEST | SHOWN | CLICKED), remembered at, [done], [unsubscribed], variant?]
 
 where done/unsubscribed hold a short tag of each subscription's endpoint. A message is
 remembered when the user agent decides it (so a test send's reports count under `test`)
@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 
 from engine.core import Event, Notify
+from engine.shell.step import message_stats
 
 HORIZON_MS = 7 * 24 * 3600 * 1000  # as the embedded runtime's DEDUPE_HORIZON_MS
 MAX_MESSAGES = 500  # remembered per user: far above what per-user limits let through
@@ -58,7 +59,10 @@ def remember(messages: dict, notify: Notify, now: int) -> bool:
     if notify.message_id in messages:
         return False
     forget_old(messages, now)
-    messages[notify.message_id] = [notify.campaign, TEST if notify.test else 0, now, [], []]
+    entry = [notify.campaign, TEST if notify.test else 0, now, [], []]
+    if notify.variant is not None:  # the A/B variant its results and reports count for
+        entry.append(notify.variant)
+    messages[notify.message_id] = entry
     return True
 
 
@@ -81,17 +85,21 @@ def outcome_stats(messages: dict, event: Event, now: int) -> list[tuple[str, str
             return []
         forget_old(messages, now)
         entry = messages[message] = [campaign, 0, now, [], []]
+        variant = props.get("variant")  # a report's variant is signed with it
+        if isinstance(variant, str) and variant:
+            entry.append(variant)
     campaign, flags = entry[0], entry[1]
-    prefix = "test." if flags & TEST else ""
+    variant = entry[5] if len(entry) > 5 else None
+    test = bool(flags & TEST)
     if name in REPORTS:
         stat, bit = REPORTS[name]
         if flags & bit:
             return []
         entry[1] = flags | bit
-        return [(campaign, prefix + stat)]
+        return [(campaign, s) for s in message_stats(stat, variant, test)]
     seen = entry[4] if name == "$push_unsubscribe" else entry[3]
     tag = _tag(props.get("endpoint"))
     if tag in seen:
         return []
     seen.append(tag)
-    return [(campaign, prefix + RESULTS[name])]
+    return [(campaign, s) for s in message_stats(RESULTS[name], variant, test)]

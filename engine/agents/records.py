@@ -122,12 +122,13 @@ def encode_notify(notify: Notify, partition: int, secret: bytes | None = None) -
     gateway can check the service worker's reports (engine/agents/track_secret.py)."""
     payload = notify.payload
     if secret is not None:
-        sig = sign(secret, notify.message_id, notify.campaign, notify.user)
+        sig = sign(secret, notify.message_id, notify.campaign, notify.user, notify.variant)
         payload = {**payload, "user": notify.user, "sig": sig}
     return orjson.dumps({
         "id": notify.message_id, "campaign": notify.campaign, "user": notify.user, "at": notify.at,
         "payload": payload, "subs": [[s.endpoint, s.p256dh, s.auth] for s in notify.subscriptions],
         "ttl": notify.ttl, "urgency": notify.urgency, "test": notify.test, "p": partition,
+        **({"variant": notify.variant} if notify.variant is not None else {}),
     })
 
 
@@ -136,7 +137,7 @@ def decode_notify(value: bytes) -> tuple[Notify, int]:
     raw = orjson.loads(value)
     subs = tuple(Subscription(*row) for row in raw["subs"])
     notify = Notify(raw["id"], raw["campaign"], raw["user"], int(raw["at"]), raw["payload"], subs,
-                    int(raw["ttl"]), raw.get("urgency", "normal"), bool(raw.get("test", False)))
+                    int(raw["ttl"]), raw.get("urgency", "normal"), bool(raw.get("test", False)), raw.get("variant"))
     return notify, int(raw["p"])
 
 

@@ -138,9 +138,10 @@ class StatsBook:
                 table[totals_key(partition, campaign)] = orjson.dumps({"through": entry[0], "stats": entry[1]})
         return counted
 
-    def answer(self, table, records) -> list[dict]:
+    def answer(self, table, records, winners: dict | None = None) -> list[dict]:
         """One reply per stats request record (after the batch's writes): its partition's
-        totals, of every campaign or the one asked for."""
+        totals, of every campaign or the one asked for, and the A/B `winners` this worker
+        knows ({campaign: decision as stats show it})."""
         replies = []
         for record in records:
             try:
@@ -156,6 +157,8 @@ class StatsBook:
                 if campaign is None or owner == campaign:
                     add_counts(stats, {owner: entry[1]})
             reply["stats"] = stats
+            if winners:
+                reply["winners"] = {name: w for name, w in winners.items() if campaign is None or name == campaign}
             replies.append(reply)
         return replies
 
@@ -169,9 +172,10 @@ def encode_request(request: str, campaign: str | None) -> tuple[bytes, list[tupl
 
 
 async def request_stats(bootstrap: str, events_topic: str, replies_topic: str, campaign: str | None = None,
-                        timeout: float = 30.0) -> dict[str, dict[str, float]]:
+                        timeout: float = 30.0, winners: dict | None = None) -> dict[str, dict[str, float]]:
     """{campaign: {stat: amount}} summed over one answer per partition (the workers must
-    be running); only campaigns with counts appear. Raises StatsError naming the
+    be running); only campaigns with counts appear. `winners`, when given, receives the
+    A/B winners decided ({campaign: decision}, winners.py). Raises StatsError naming the
     partitions that did not answer within `timeout` seconds."""
     request = uuid.uuid4().hex
     started = time.monotonic()
@@ -188,4 +192,7 @@ async def request_stats(bootstrap: str, events_topic: str, replies_topic: str, c
     totals: dict[str, dict[str, float]] = {}
     for partition in sorted(replies):
         add_counts(totals, replies[partition]["stats"])
+        if winners is not None:
+            for name, decision in replies[partition].get("winners", {}).items():
+                winners.setdefault(name, decision)
     return totals

@@ -1,10 +1,11 @@
 """The user agent's state table: users' stored states, each partition's applied offset
 (where pushcast reads the partition from after a rebalance; offsets.py), each
 partition's schedule cursor per scheduled campaign (the last run made over it), and each
-partition's running campaign stats (stats.py).
+partition's running campaign stats (stats.py) and the A/B winners it was told (winners.py).
 
 Keys are bytes: a user id, or a NUL-led internal key (APPLIED_PREFIX + partition,
-SCHEDULE_PREFIX + partition/campaign, STATS_PREFIX + partition[/campaign]). Values are bytes too
+SCHEDULE_PREFIX + partition/campaign, STATS_PREFIX + partition[/campaign],
+WINNER_PREFIX + partition/campaign). Values are bytes too
 (`records.StoredState.dumps()`, or a number in ASCII).
 """
 
@@ -20,6 +21,7 @@ INTERNAL_KEY = b"\x00"
 APPLIED_PREFIX = b"\x00applied/"
 SCHEDULE_PREFIX = b"\x00schedule/"
 STATS_PREFIX = b"\x00stats/"
+WINNER_PREFIX = b"\x00winner/"
 
 
 def applied_key(partition: int) -> bytes:

@@ -24,7 +24,7 @@ from engine.core import CampaignSet, Event, EventError, Notify, UserState
 from engine.core.events import SYSTEM_EVENTS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
 from engine.shell.series import with_series
-from engine.shell.step import apply, counts, sent_stat
+from engine.shell.step import apply, counts, message_stats
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class UserProcessor:
                     # A message decided again (same id) is sent once (the sender's
                     # de-duplication) and counted once, as the embedded outbox does.
                     if remember(stored.messages, effect, now):
-                        for stat in with_series(sent_stat(effect), now):
+                        for stat in message_stats("sent", effect.variant, effect.test, now):
                             moves.append(Move(partition, offset, effect.campaign, stat, 1))
                     out.notifications.append((effect, record.partition))
         self.metrics.counted(out.counts())

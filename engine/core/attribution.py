@@ -32,7 +32,7 @@ def record_report(state: UserState, event: Event) -> None:
 def attribute_conversion(state: UserState, event: Event, campaigns: CampaignSet, out: Effects) -> None:
     """Credit one conversion event to at most one message: the latest click within its
     campaign's window, else the latest delivery (view-through). A message converts once."""
-    best: tuple[int, int, Sent] | None = None  # (kind rank, touch time, sent)
+    best: tuple[int, int, Sent] | None = None  # (kind rank: click 1, view 0, control -1; touch time, sent)
     for sent in state.sent:
         if sent.converted or not sent.counts_global:
             continue
@@ -41,7 +41,11 @@ def attribute_conversion(state: UserState, event: Event, campaigns: CampaignSet,
         if conversion is None or conversion.event != event.name:
             continue
         window = conversion.within * 1000
-        if sent.clicked and 0 <= event.ts - sent.clicked <= window:
+        if sent.control:  # a holdout user: within the window after they would have been sent
+            if not 0 <= event.ts - sent.at <= window:
+                continue
+            candidate = (-1, sent.at, sent)
+        elif sent.clicked and 0 <= event.ts - sent.clicked <= window:
             candidate = (1, sent.clicked, sent)
         elif sent.delivered and 0 <= event.ts - sent.delivered <= window:
             candidate = (0, sent.delivered, sent)
@@ -55,7 +59,8 @@ def attribute_conversion(state: UserState, event: Event, campaigns: CampaignSet,
     sent.converted = True
     conversion = campaigns.get(sent.campaign).campaign.conversion
     revenue = _revenue(event.props.get(conversion.revenue)) if conversion.revenue else 0.0
-    out.add(Conversion(sent.campaign, state.user, event.ts, sent.message_id, "click" if rank else "view", revenue))
+    kind = "click" if rank == 1 else "view" if rank == 0 else "control"
+    out.add(Conversion(sent.campaign, state.user, event.ts, sent.message_id, kind, revenue, sent.variant))
 
 
 def _revenue(value: object) -> float:

@@ -30,6 +30,9 @@ class CampaignSet:
 
     def __init__(self, campaigns: tuple[Campaign, ...] | list[Campaign], config: GlobalConfig | None = None):
         self.config = config or GlobalConfig()
+        # Decided A/B winners {campaign id: variant}: data the shell evaluates and keeps
+        # (engine/shell/winners.py); a runtime hands the same dict to every reloaded set.
+        self.winners: dict[str, str] = {}
         self.default_zone = zone(self.config.timezone)
         self.by_id: dict[str, CompiledCampaign] = {}
         self.triggered_by: dict[str, list[CompiledCampaign]] = defaultdict(list)

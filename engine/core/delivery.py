@@ -11,6 +11,7 @@ from engine.core.limits import limit_reached
 from engine.core.localtime import dnd_end, past_cutoff, zone
 from engine.core.queued import hold, remaining_ttl
 from engine.core.state import Sent, UserState, Wait
+from engine.core.variants import assign, is_control, message_of
 from engine.rules.errors import RenderError
 from engine.rules.model import Campaign, Fatigue, GlobalConfig, Message
 
@@ -41,11 +42,12 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     if compiled is None:  # the campaign was removed by a reload: nothing to send
         return
     campaign = compiled.campaign
+    variant = assign(campaign, state.user, state.profile, campaigns.winners)
     if not wait.attempted:
-        out.add(Qualified(campaign.id, state.user, now, wait.message_id))
+        out.add(Qualified(campaign.id, state.user, now, wait.message_id, variant, is_control(campaign, variant)))
 
     def suppress(reason: str, detail: str = "") -> None:
-        out.add(Suppressed(campaign.id, state.user, now, reason, wait.message_id, detail))
+        out.add(Suppressed(campaign.id, state.user, now, reason, wait.message_id, detail, variant))
 
     if campaign.status == "paused":
         return suppress("paused")
@@ -81,13 +83,20 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     if ttl <= 0:  # a queued message released into DND hours, and held there past its TTL
         return suppress("limit", f"queued {(now - wait.held) // 1000}s: its ttl ran out")
     try:
-        payload = render_payload(campaign, wait.message_id, state.profile, wait.props, campaigns.config)
+        payload = render_payload(campaign, wait.message_id, state.profile, wait.props, variant, campaigns.config)
     except RenderError as error:
         return suppress("render_error", str(error))
+    if is_control(campaign, variant):
+        # The holdout: it would have been sent. Kept in the history (not counted by any
+        # limit) so that its conversions are the control's, for lift.
+        suppress("control")
+        state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test, variant=variant, control=True))
+        return None
+    what = message_of(campaign, variant)
     subscriptions = tuple(Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items())
     out.add(Notify(wait.message_id, campaign.id, state.user, now, payload, subscriptions,
-                   ttl, campaign.what.urgency, test=test))
-    state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test))
+                   ttl, what.urgency, test=test, variant=variant))
+    state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test, variant=variant))
     if not test and campaigns.config.fatigue is not None:
         state.ignored = [(state.ignored[0] if state.ignored else 0) + 1, 0]
     if wait.held:
@@ -107,13 +116,16 @@ def fatigued(state: UserState, fatigue: Fatigue, now: int) -> bool:
     return False
 
 
-def render_payload(campaign: Campaign, message_id: str, profile: dict, event: dict,
+def render_payload(campaign: Campaign, message_id: str, profile: dict, event: dict, variant: str | None = None,
                    config: GlobalConfig | None = None) -> dict:
-    """The JSON the service worker shows. Raises RenderError for a missing value.
+    """The JSON the service worker shows (with the variant's message and name, so its
+    reports carry the variant back). Raises RenderError for a missing value.
     `declarative: true` asks the sender for a Declarative Web Push message where the push
     service is Apple's (connectors/push/declarative.py); it needs the `url` to navigate to."""
-    what: Message = campaign.what
+    what: Message = message_of(campaign, variant) if not is_control(campaign, variant) else campaign.what
     payload: dict = {"title": what.title.render(profile, event), "message": message_id, "campaign": campaign.id}
+    if variant is not None:
+        payload["variant"] = variant
     if not payload["title"].strip():
         raise RenderError("what.title: rendered empty")
     for name in ("body", "url", "icon", "image", "badge", "tag"):

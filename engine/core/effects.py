@@ -25,6 +25,7 @@ class Notify:
     ttl: int  # seconds
     urgency: str = "normal"
     test: bool = False  # a test send (test profile or send-test), counted apart
+    variant: str | None = None  # the A/B variant sent (`what.variants`), None: no variants
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,15 @@ class Qualified:
     user: str
     at: int
     message_id: str
+    variant: str | None = None  # the variant or control the user is assigned
+    control: bool = False  # `variant` is the campaign's control (holdout)
 
 
 @dataclass(frozen=True)
 class Suppressed:
     """A qualified message not sent. Reasons: limit, dnd, cutoff, no_subscription,
-    render_error, ended, paused, invalid_date, date_passed, wait_limit."""
+    render_error, ended, paused, invalid_date, date_passed, wait_limit, control (the
+    user is in the campaign's holdout: by design, not a failure)."""
 
     campaign: str
     user: str
@@ -48,6 +52,7 @@ class Suppressed:
     reason: str
     message_id: str
     detail: str = ""
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,9 @@ class Conversion:
     user: str
     at: int
     message_id: str
-    kind: str  # click (click-through) | view (view-through)
+    kind: str  # click (click-through) | view (view-through) | control (a holdout user's)
     revenue: float = 0.0
+    variant: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from engine.rules.parse import format_duration
 
 def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, now_ms: int) -> str | None:
     """Which limit stops a send now, as text for the suppression detail; None if none."""
-    counted = [s for s in sent if s.counts_global]
+    counted = [s for s in sent if s.counts_global and not s.control]
     if not campaign.when.limits.ignore_global:
         for limit in config.limits:
             since = now_ms - limit.per * 1000

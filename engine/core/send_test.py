@@ -14,6 +14,7 @@ from engine.core.delivery import is_test_profile, render_payload
 from engine.core.effects import Effects, Notify, Subscription
 from engine.core.ids import message_id
 from engine.core.state import UserState
+from engine.core.variants import assign, is_control, message_of
 from engine.rules.errors import PushcastError, RenderError
 
 TEST_EVENT = "$send_test"
@@ -49,15 +50,22 @@ def test_send(state: UserState, item, now: int, campaigns: CampaignSet) -> tuple
     if not state.subscriptions:
         return out, {"user": state.user, "message": mid, "sent": False, "reason": "no_subscription"}
     campaign = compiled.campaign
+    variant = assign(campaign, state.user, state.profile, campaigns.winners)
+    if is_control(campaign, variant):  # a test user sees a message: the first variant
+        variant = campaign.what.variants[0].name
     try:
-        payload = render_payload(campaign, mid, state.profile, {}, campaigns.config)
+        payload = render_payload(campaign, mid, state.profile, {}, variant, campaigns.config)
     except RenderError as error:
         return out, {"user": state.user, "message": mid, "sent": False, "reason": "render_error", "detail": str(error)}
+    what = message_of(campaign, variant)
     subscriptions = tuple(Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items())
-    out.add(Notify(mid, campaign.id, state.user, now, payload, subscriptions, campaign.what.ttl,
-                   campaign.what.urgency, test=True))
-    return out, {"user": state.user, "message": mid, "sent": True, "subscriptions": len(subscriptions),
-                 "title": payload["title"]}
+    out.add(Notify(mid, campaign.id, state.user, now, payload, subscriptions, what.ttl, what.urgency, test=True,
+                   variant=variant))
+    result = {"user": state.user, "message": mid, "sent": True, "subscriptions": len(subscriptions),
+              "title": payload["title"]}
+    if variant is not None:
+        result["variant"] = variant
+    return out, result
 
 
 def summary(campaign: str, request: str, test_users: int, results: list[dict]) -> dict:

@@ -53,9 +53,14 @@ class Sent:
     clicked: int = 0
     converted: bool = False
     counts_global: bool = True  # False for test sends
+    variant: str | None = None  # the A/B variant (or control) it was decided for
+    control: bool = False  # a holdout user's entry: nothing was sent, no limit counts it
 
     def to_list(self) -> list:
-        return [self.campaign, self.message_id, self.at, self.delivered, self.clicked, self.converted, self.counts_global]
+        row = [self.campaign, self.message_id, self.at, self.delivered, self.clicked, self.converted, self.counts_global]
+        if self.variant is not None:  # rows without variants stay as short as before
+            row += [self.variant, self.control]
+        return row
 
     @classmethod
     def from_list(cls, row: list) -> "Sent":

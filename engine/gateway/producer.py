@@ -30,7 +30,7 @@ def report_record(report: Report, now: int) -> tuple[bytes, bytes]:
     """A checked shown/clicked report as the core's `$notification_shown|clicked` event,
     into the partition of the user the message was sent to (the signed payload's user)."""
     return encode_event(report_event(report.user, report.kind, report.message_id, report.campaign,
-                                     report.action, now))
+                                     report.action, now, report.variant))
 
 
 class EventProducer:

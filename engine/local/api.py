@@ -42,7 +42,9 @@ class EmbeddedApi:
         stored = runtime.store.stats(campaign_id)
         if campaign_id not in runtime.campaigns.by_id and not stored:
             return None
-        return campaign_stats(campaign_id, stored.get(campaign_id, {}))
+        judge = runtime.winner_judge
+        winner = judge.decision(campaign_id) if judge is not None else None
+        return campaign_stats(campaign_id, stored.get(campaign_id, {}), winner)
 
     async def all_stats(self) -> dict[str, dict]:
         await self.runtime.barrier()

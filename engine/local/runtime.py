@@ -22,11 +22,10 @@ from connectors.push.message import MAX_TTL
 from engine.core import CampaignSet, Event, Notify, Suppressed, UserState
 from engine.shell.reach import qualifies_raw
 from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, StateCache
-from engine.local.store import Batch, OutboxRow, Store
+from engine.local.store import Batch, OutboxRow, Store, payload_variant
 from engine.shell.clock import SystemClock
 from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
-from engine.shell.series import with_series
-from engine.shell.step import apply, counts, sent_stat
+from engine.shell.step import apply, counts, message_stats
 from engine.shell.tracking import sign
 from engine.shell.timers import Timers
 
@@ -74,6 +73,7 @@ class Runtime:
         self.states = StateCache(cache_size, cache_bytes)  # committed states, most recent last
         self._new_users: set[str] = set()
         self.scheduler = None  # engine.local.schedule.Scheduler, when scheduled campaigns run
+        self.winner_judge = None  # engine.local.winners.WinnerJudge, when A/B winners are judged
         self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="pushcast-commit")
         self.timers = Timers()
         self.timers.load(store.timers())
@@ -115,6 +115,8 @@ class Runtime:
         if due:
             await self.submit([WakeUp(user, at) for user, at in due])
         await self.barrier()
+        if self.winner_judge is not None:  # what the clock move made counts before what follows
+            await self.winner_judge.judge_now()
         return len(due)
 
     # --- the writer ----------------------------------------------------------------------
@@ -302,7 +304,7 @@ class Runtime:
     def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
         # The signature lets the service worker's reports prove they are about a real
         # message; `user` lets it say whose (the SDK may not know the user id offline).
-        sig = sign(self.secret, notify.message_id, notify.campaign, notify.user)
+        sig = sign(self.secret, notify.message_id, notify.campaign, notify.user, notify.variant)
         payload = orjson.dumps({**notify.payload, "user": notify.user, "sig": sig})
         ttl = max(0, min(int(notify.ttl), MAX_TTL))
         queued = 0
@@ -310,7 +312,7 @@ class Runtime:
             queued += batch.enqueue(notify.message_id, sub.endpoint, notify.user, notify.campaign, sub.p256dh,
                                     sub.auth, payload, ttl, notify.urgency, notify.test, now)
         if queued:
-            for stat in with_series(sent_stat(notify), now):
+            for stat in message_stats("sent", notify.variant, notify.test, now):
                 batch.count(notify.campaign, stat)
         return queued
 
@@ -318,10 +320,11 @@ class Runtime:
         row = done.row
         if not batch.complete(row.seq, done.outcome, now):
             return 0
-        prefix = "test." if row.test else ""
-        batch.count(row.campaign, prefix + ("delivered" if done.outcome == "sent" else "failed"))
+        variant = payload_variant(row.payload)
+        for stat in message_stats("delivered" if done.outcome == "sent" else "failed", variant, row.test):
+            batch.count(row.campaign, stat)
         if done.outcome == "unsubscribed":
-            batch.count(row.campaign, prefix + "unsubscribed")
+            batch.count(row.campaign, ("test." if row.test else "") + "unsubscribed")
         queued = 0
         state = self.state(row.user, dirty)
         for raw in done.events:
@@ -337,16 +340,16 @@ class Runtime:
             # checked, so the report's own campaign and user are never taken on trust.
             replies.append({"report": report.message_id, "outcome": "unknown"})
             return 0
-        campaign, user, test = known
+        campaign, user, test, variant = known
         if not batch.report(report.message_id, report.kind, now):
             replies.append({"report": report.message_id, "outcome": "repeated"})
             return 0  # the same message reported again: counted once
         replies.append({"report": report.message_id, "outcome": "counted"})
-        for stat in with_series(("test." if test else "") + report.kind, now):
+        for stat in message_stats(report.kind, variant, test, now):
             batch.count(campaign, stat)
         if not user:
             return 0
-        event = report_event(user, report.kind, report.message_id, campaign, report.action, now)
+        event = report_event(user, report.kind, report.message_id, campaign, report.action, now, variant or "")
         return self._effects(batch, apply(self.state(user, dirty), event, now, self.campaigns)[0], now)
 
     # --- timers ----------------------------------------------------------------------------
@@ -368,3 +371,4 @@ class Runtime:
                 await asyncio.wait_for(self.timer_changed.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
+

@@ -27,6 +27,7 @@ from engine.local.outbox import OutboxSender
 from engine.local.runtime import Prune, Runtime
 from engine.local.schedule import Scheduler
 from engine.local.store import Store
+from engine.local.winners import WinnerJudge
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
 from engine.rules.loader import load_campaigns
@@ -138,7 +139,8 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
     outbox = OutboxSender(runtime, sender, metrics=metrics)
     scheduler = Scheduler(runtime)
     watcher = CampaignReloader([options.campaigns], config_path, campaigns, metrics=metrics)
-    watcher.on_change(lambda new: setattr(runtime, "campaigns", new))
+    judge = WinnerJudge(runtime)
+    watcher.on_change(judge.reloaded)
     watcher.on_change(lambda _new: scheduler.changed.set())  # new schedules: re-plan
     sdk_dir = options.sdk_dir or ROOT / "sdk"
     if options.browser_rate <= 0:
@@ -166,7 +168,8 @@ async def serve(options: RunOptions, *, ready: asyncio.Event | None = None, stop
 
     tasks = [asyncio.create_task(coro, name=name) for name, coro in (
         ("writer", runtime.run_writer()), ("timers", runtime.run_timers()), ("sender", outbox.run()),
-        ("watcher", watcher.run()), ("scheduler", scheduler.run()), ("pruner", _prune(runtime)))]
+        ("watcher", watcher.run()), ("scheduler", scheduler.run()), ("pruner", _prune(runtime)),
+        ("winners", judge.run()))]
     if options.events is not None:
         tasks.append(asyncio.create_task(EventFileReader(runtime, options.events, allowlist, metrics).run(),
                                          name="events-file"))

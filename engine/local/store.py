@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import orjson
+
 DB_NAME = "pushcast.db"
 DEDUPE_HORIZON_MS = 7 * 24 * 3600 * 1000
 
@@ -142,11 +144,13 @@ class Store:
             out.update(self.db.execute(f"SELECT user, state FROM users WHERE user IN ({marks})", chunk))
         return out
 
-    def message(self, message_id: str) -> tuple[str, str, bool] | None:
-        """(campaign, user, test) of a message still remembered in the outbox."""
-        row = self.db.execute("SELECT campaign, user, test FROM outbox WHERE message_id = ? LIMIT 1",
+    def message(self, message_id: str) -> tuple[str, str, bool, str | None] | None:
+        """(campaign, user, test, variant) of a message still remembered in the outbox."""
+        row = self.db.execute("SELECT campaign, user, test, payload FROM outbox WHERE message_id = ? LIMIT 1",
                               (message_id,)).fetchone()
-        return (row[0], row[1], bool(row[2])) if row else None
+        if not row:
+            return None
+        return row[0], row[1], bool(row[2]), payload_variant(row[3])
 
     # --- committed reads -----------------------------------------------------------------
 
@@ -176,6 +180,11 @@ class Store:
         for name, metric, value in rows:
             out.setdefault(name, {})[metric] = value
         return out
+
+    def metas(self, prefix: str) -> list[tuple[str, str]]:
+        """Every (key, value) of the settings whose key starts with `prefix`."""
+        rows = self.reader.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return list(rows)
 
     def get_meta(self, key: str) -> str | None:
         row = self.reader.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -239,3 +248,11 @@ class Batch:
                 "INSERT INTO stats(campaign, metric, value) VALUES (?, ?, ?) ON CONFLICT(campaign, metric)"
                 " DO UPDATE SET value = value + excluded.value",
                 [(campaign, metric, amount) for (campaign, metric), amount in self.counts.items()])
+
+
+def payload_variant(payload: bytes) -> str | None:
+    """The A/B variant a queued message was sent as (its payload says, signed)."""
+    if b'"variant"' not in payload:  # most messages: no decode
+        return None
+    variant = orjson.loads(payload).get("variant")
+    return variant if isinstance(variant, str) else None

@@ -45,6 +45,7 @@ class Obj:
     keys: tuple[Key, ...]
     example: str = ""
     title: str = ""
+    one_of: tuple[str, ...] = ()  # at least one of these keys is required
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -135,8 +135,9 @@ ACTION = Obj("action", (
         "`-`, `_`, `.`; default `action-1`, `action-2`; unique in the list"),
 ), example="{title: Checkout, url: https://shop.example/checkout}")
 
-WHAT = Obj("what", (
-    Key("title", TEMPLATE, "the title; must not render empty", required=True),
+MESSAGE_KEYS = (
+    Key("title", TEMPLATE, "the title; must not render empty (with `variants`: each variant's, or the base's they "
+        "inherit)", needed="yes"),
     Key("body", TEMPLATE, "the text under the title", default="none"),
     Key("url", URL_TEMPLATE, "the page a click opens", default="none"),
     Key("icon", URL_TEMPLATE, "a small image URL", default="none"),
@@ -150,7 +151,33 @@ WHAT = Obj("what", (
     Key("actions", ListOf(ACTION, 0, 2), "up to two buttons", default="none", link="whatactions"),
     Key("declarative", BOOLEAN, "`true`: subscriptions on Apple's push service get a Declarative Web Push "
         "message (needs `url`)", default="`pushcast.yaml`'s `declarative_push`", link="whatdeclarative"),
-), example="{title: Your cart is waiting}")
+)
+SLUG = text("name", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+WEIGHT = number()
+VARIANT = Obj("variant", (
+    Key("name", SLUG, "the variant's name: lowercase letters, digits, `-`, `_`", required=True),
+    Key("weight", WEIGHT, "its share of the traffic, above 0", default="`1`"),
+    *(Key(key.name, key.kind, key.meaning, default="the base `what`'s", link=key.link) for key in MESSAGE_KEYS),
+), example="{name: b, title: Your cart misses you}")
+CONTROL = Obj("control", (
+    Key("name", SLUG, "the control group's name in the stats", default="`control`"),
+    Key("weight", WEIGHT, "its share of the traffic against the variants' weights", required=True),
+), example="{weight: 10} (10 shares against the variants' weights)")
+WINNER = Obj("winner", (
+    Key("metric", enum("clicks", "conversions"), "the rate compared: clicks or conversions per send", required=True),
+    Key("min_sends", integer(minimum=1), "sends every variant needs before a winner is judged", required=True),
+    Key("probability", number(minimum=0.5), "the posterior probability the winner must reach (below 1)",
+        default="`0.95`"),
+), example="{metric: clicks, min_sends: 500, probability: 0.95}")
+WHAT = Obj("what", (
+    *MESSAGE_KEYS,
+    Key("variants", ListOf(VARIANT, 2), "A/B variants: two or more, each a share of the traffic with its own "
+        "message", default="none", link="ab-variants"),
+    Key("control", CONTROL, "with `variants`: a holdout that is sent nothing, to measure lift", default="none",
+        link="whatcontrol"),
+    Key("winner", WINNER, "with `variants`: when one variant clearly wins, it takes the remaining traffic",
+        default="none", link="whatwinner"),
+), example="{title: Your cart is waiting}", one_of=("title", "variants"))
 
 CONVERSION = Obj("conversion", (
     Key("event", EVENT_NAME, "the event that is a conversion", required=True),
@@ -254,6 +281,7 @@ EXPECT = Obj("expect", (
     Key("at", OFFSET_OR_TIME, "the send time, to the second (a duration after `start` or a datetime); absent: any time"),
     Key("user", text(), "the user"),
     Key("campaign", text(), "the campaign id"),
+    Key("variant", text(), "the A/B variant sent (a variant's name)"),
     *(Key(name, text(), _MATCHES) for name in ("title", "body", "url", "icon", "image", "badge", "tag")),
     Key("require_interaction", BOOLEAN, "`true` or `false`"),
     Key("ttl", DURATION, "a duration"),
@@ -264,6 +292,8 @@ EXPECT = Obj("expect", (
 
 CASE = Obj("case", (
     Key("name", text(minLength=1), "unique in the file; shown in the output", required=True),
+    Key("variants", Kind({"type": "object", "additionalProperties": {"type": "object"}}, "a mapping"),
+        "pin users' A/B variants: `{user: {campaign: variant}}`"),
     Key("events", ListOf(TEST_EVENT), "the events, each at a time"),
     Key("until", OFFSET_OR_TIME, "how far the clock runs; default: the last event's time plus `1d`"),
     Key("expect", ListOf(EXPECT), "the notifications that must be sent; `[]`: none at all", required=True),

@@ -175,6 +175,10 @@ def read_campaign(ck: Checker, at: At) -> Campaign | None:
     what = read_what(ck, at.child("what")) if "what" in m else None
     conversion = read_conversion(ck, at.child("conversion")) if "conversion" in m else None
 
+    if what is not None and what.winner is not None and what.winner.metric == "conversions" and \
+            "conversion" not in m:
+        ck.error(m["what"]["winner"].value_pos["metric"], "what.winner.metric",
+                 "conversions need the campaign's `conversion` (which event converts, within what window)")
     if live and scheduled:
         ck.error(m["when"].key_pos["schedule"], "when.schedule",
                  "a campaign with who.on is live (it sends on events); remove who.on or when.schedule")

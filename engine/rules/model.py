@@ -248,6 +248,38 @@ class Message:
     require_interaction: bool = False
     actions: tuple[Action, ...] = ()
     declarative: bool | None = None  # Declarative Web Push to Apple's push service; None: pushcast.yaml's
+    variants: tuple["Variant", ...] = ()  # A/B variants; empty: everyone gets this message
+    control: "Control | None" = None  # a holdout that receives nothing (for lift)
+    winner: "WinnerRule | None" = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """`what.variants[]`: a named share of the traffic with its own message (the base
+    `what` with this variant's keys written over it, merged at load time)."""
+
+    name: str
+    weight: float
+    what: Message
+
+
+@dataclass(frozen=True)
+class Control:
+    """`what.control`: a share of the qualified users that is sent nothing."""
+
+    name: str = "control"
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class WinnerRule:
+    """`what.winner`: once every variant has `min_sends` sends, a variant whose rate of
+    `metric` beats every other with posterior probability >= `probability` takes all
+    the remaining (non-control) traffic."""
+
+    metric: str  # clicks | conversions
+    min_sends: int
+    probability: float = 0.95
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ def _object(obj: Obj, definitions: dict) -> dict:
     schema: dict = {"type": "object", "properties": properties, "additionalProperties": False}
     if obj.required:
         schema["required"] = list(obj.required)
+    if obj.one_of:
+        schema["anyOf"] = [{"required": [name]} for name in obj.one_of]
     return schema
 
 

@@ -12,6 +12,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
+from engine.core.variants import PIN_PROPERTY
 from engine.rules.declared import CASE, DOWN, EXPECT, EXPECTED_ACTION, RELOAD, SUITE, TEST_EVENT
 from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker, kind
@@ -21,7 +22,7 @@ from engine.rules.what import URGENCIES
 from engine.rules.yamlpos import YList, YMap, plain, read_yaml
 
 SUITE_KEYS, CASE_KEYS, EVENT_KEYS, EXPECT_KEYS = SUITE.names, CASE.names, TEST_EVENT.names, EXPECT.names
-EXPECT_TEXT_KEYS = ("user", "campaign", "title", "body", "url", "icon", "image", "badge", "tag")
+EXPECT_TEXT_KEYS = ("user", "campaign", "variant", "title", "body", "url", "icon", "image", "badge", "tag")
 
 
 @dataclass(frozen=True)
@@ -212,9 +213,9 @@ def read_case(ck: Checker, at: At, start: int) -> TestCase | None:
         return None
     m = at.value
     name = ck.text(at.child("name")) if "name" in m else None
-    events: list[TestEvent] = []
+    events: list[TestEvent] = read_pins(ck, at.child("variants")) if "variants" in m else []
     if "events" in m and ck.sequence(at.child("events")):
-        events = [e for e in (read_event(ck, item, start) for item in at.child("events").items()) if e]
+        events += [e for e in (read_event(ck, item, start) for item in at.child("events").items()) if e]
     until = read_time(ck, at.child("until"), start) if "until" in m else None
     expect: list[Expectation] = []
     if "expect" in m and ck.sequence(at.child("expect"), example="[] (nothing sent) or [{at: 11m, title: ...}]"):
@@ -222,6 +223,24 @@ def read_case(ck: Checker, at: At, start: int) -> TestCase | None:
     if name is None:
         return None
     return TestCase(name, tuple(events), until, tuple(expect), at.pos)
+
+
+def read_pins(ck: Checker, at: At) -> list[TestEvent]:
+    """`variants: {u1: {price-drop-ab: b}}`: pin users to A/B variants, as a `$profile`
+    event at time 0 setting the pin property the core reads (engine/core/variants.py)."""
+    example = "{u1: {abandoned-cart: b}} (user: {campaign: variant})"
+    if not ck.mapping(at, tuple(at.value) if isinstance(at.value, YMap) else (), example=example):
+        return []
+    pins = []
+    for user in at.value:
+        user_at = at.child(user)
+        if not ck.mapping(user_at, tuple(user_at.value) if isinstance(user_at.value, YMap) else (), example=example):
+            continue
+        chosen = {campaign: ck.text(user_at.child(campaign)) for campaign in user_at.value}
+        if None in chosen.values():
+            continue
+        pins.append(TestEvent(0, str(user), "$profile", {PIN_PROPERTY: chosen}, None, user_at.pos))
+    return pins
 
 
 def read_time(ck: Checker, at: At, start: int) -> int | None:

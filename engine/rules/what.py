@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from engine.rules.declared import ACTION, CONVERSION, WHAT
+from engine.rules.declared import WHAT
 from engine.rules.fields import At, Checker
 from engine.rules.model import Action, Conversion, Message
 from engine.rules.templates import Template, TemplateProblems, compile_template
+from engine.rules.yamlpos import YMap
 
 URL_FIELDS = ("url", "icon", "image", "badge")
 URGENCIES = ("very-low", "low", "normal", "high")
@@ -29,32 +30,58 @@ def read_template(ck: Checker, at: At, *, is_url: bool = False, required: bool =
 
 
 def read_what(ck: Checker, at: At) -> Message | None:
-    if not ck.declared(at, WHAT):
+    variants = isinstance(at.value, YMap) and "variants" in at.value
+    # With variants, the title may come from each variant instead of the base.
+    if not ck.mapping(at, WHAT.names, () if variants else ("title",), example=WHAT.example):
         return None
+    base = read_message_fields(ck, at)
+    if base is None:
+        return None
+    if not variants:
+        for key in ("control", "winner"):
+            if key in at.value:
+                ck.error(at.key_pos(key), f"{at.path}.{key}", "needs `variants`: a control or a winner is "
+                                                            "about variants of the message")
+        if not declarative_has_url(ck, at, base):
+            return None
+        return Message(**base) if "title" in base else None
+    from engine.rules.variants import read_variant_section  # the variants reader builds on this module
+    return read_variant_section(ck, at, base)
+
+
+def read_message_fields(ck: Checker, at: At) -> dict | None:
+    """The message keys present at `at` (a mapping already checked) as `Message` fields
+    (the absent ones are left out: a variant inherits them, a base takes the defaults);
+    None after recording a problem."""
     m = at.value
     ok = True
-    texts: dict[str, Template | None] = {}
+    fields: dict = {}
     for key in ("title", "body", "tag", *URL_FIELDS):
         if key in m:
-            texts[key] = read_template(ck, at.child(key), is_url=key in URL_FIELDS, required=key == "title")
-            ok = ok and texts[key] is not None
-    ttl = ck.duration(at.child("ttl"), maximum=MAX_TTL, why_max="push services keep messages at most 28 days") \
-        if "ttl" in m else MAX_TTL
-    urgency = ck.choice(at.child("urgency"), URGENCIES) if "urgency" in m else "normal"
-    require = ck.boolean(at.child("require_interaction")) if "require_interaction" in m else False
-    actions = read_actions(ck, at.child("actions")) if "actions" in m else ()
-    declarative = ck.boolean(at.child("declarative")) if "declarative" in m else None
-    if declarative and "url" not in m:
-        # The declarative message's `navigate` is required: Safari opens it on a click.
-        ck.error(at.key_pos("declarative"), at.path + ".declarative", 'needs "url": the page Safari opens on a click')
+            fields[key] = read_template(ck, at.child(key), is_url=key in URL_FIELDS, required=key == "title")
+            ok = ok and fields[key] is not None
+    if "ttl" in m:
+        fields["ttl"] = ck.duration(at.child("ttl"), maximum=MAX_TTL, why_max="push services keep messages at most 28 days")
+    if "urgency" in m:
+        fields["urgency"] = ck.choice(at.child("urgency"), URGENCIES)
+    if "require_interaction" in m:
+        fields["require_interaction"] = ck.boolean(at.child("require_interaction"))
+    if "actions" in m:
+        fields["actions"] = read_actions(ck, at.child("actions"))
+    if "declarative" in m:
+        fields["declarative"] = ck.boolean(at.child("declarative"))
+    if not ok or None in fields.values():
         return None
-    if not ok or None in (ttl, urgency, require, actions) or texts.get("title") is None:
-        return None
-    return Message(
-        title=texts["title"], body=texts.get("body"), url=texts.get("url"), icon=texts.get("icon"),
-        image=texts.get("image"), badge=texts.get("badge"), tag=texts.get("tag"), ttl=ttl,
-        urgency=urgency, require_interaction=require, actions=actions, declarative=declarative,
-    )
+    return fields
+
+
+def declarative_has_url(ck: Checker, at: At, merged: dict) -> bool:
+    """A declarative message's `navigate` is required: Safari opens it on a click."""
+    if merged.get("declarative") and "url" not in merged:
+        ck.error(at.key_pos("declarative") if "declarative" in at.value else at.pos, at.path + ".declarative",
+                 'needs "url": the page Safari opens on a click')
+        return False
+    return True
 
 
 def read_actions(ck: Checker, at: At) -> tuple[Action, ...] | None:
@@ -67,7 +94,7 @@ def read_actions(ck: Checker, at: At) -> tuple[Action, ...] | None:
         if index == MAX_ACTIONS:
             ck.error(item.pos, item.path, f"at most {MAX_ACTIONS} actions: browsers show two buttons")
             return None
-        if not ck.declared(item, ACTION):
+        if not ck.mapping(item, ("title", "url", "action"), ("title", "url")):
             ok = False
             continue
         m = item.value
@@ -92,7 +119,7 @@ def read_actions(ck: Checker, at: At) -> tuple[Action, ...] | None:
 
 
 def read_conversion(ck: Checker, at: At) -> Conversion | None:
-    if not ck.declared(at, CONVERSION):
+    if not ck.mapping(at, ("event", "within", "revenue"), ("event", "within"), example="{event: Charged, within: 1d}"):
         return None
     m = at.value
     event = ck.text(at.child("event")) if "event" in m else None

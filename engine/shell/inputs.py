@@ -61,6 +61,7 @@ class Report:
     campaign: str
     user: str
     action: str = ""
+    variant: str = ""  # the A/B variant the report names (signed with the message)
 
 
 def new_occurrence(now: int) -> str:
@@ -69,7 +70,10 @@ def new_occurrence(now: int) -> str:
     return f"{now}:{next(_test_requests)}:{secrets.token_hex(4)}"
 
 
-def report_event(user: str, kind: str, message_id: str, campaign: str, action: str, now: int) -> Event:
+def report_event(user: str, kind: str, message_id: str, campaign: str, action: str, now: int,
+                 variant: str = "") -> Event:
     """A verified shown/clicked report from a service worker, as the core's event."""
     props = {"message": message_id, "campaign": campaign, "action": action}
+    if variant:
+        props["variant"] = variant
     return Event(user, TRACK_EVENTS[kind], now, props)

@@ -74,6 +74,14 @@ SPECS = (
     Spec("conversions", Counter, "pushcast_conversions_total", "Conversions attributed, by kind (click, view)",
          ("campaign", "kind")),
     Spec("revenue", Counter, "pushcast_revenue_total", "Revenue of attributed conversions", CAMPAIGN),
+    # A/B variants (what.variants): the same stats per variant, and the control's (holdout).
+    Spec("variant_events", Counter, "pushcast_variant_events_total",
+         "A/B variants' counts by stat: qualified, sent, delivered, shown, clicked, conversions; for the "
+         "control (holdout): qualified, held_out, conversions", ("campaign", "variant", "stat")),
+    Spec("variant_revenue", Counter, "pushcast_variant_revenue_total",
+         "Revenue of the conversions of each A/B variant and of the control", ("campaign", "variant")),
+    Spec("winners_judged", Gauge, "pushcast_winners_judged_timestamp_seconds",
+         "The runtime clock's time of the last A/B winner judgement (Kafka: on the owner of partition 0)"),
     # Applying inputs.
     Spec("batch_seconds", Histogram, "pushcast_batch_duration_seconds",
          "Time to apply one batch of inputs and make it durable", buckets=BATCH_BUCKETS),
@@ -147,7 +155,13 @@ class Metrics:
                 continue  # the chart's hour/day buckets: the counters have rate() for that
             name, test = (stat[5:], "true") if stat.startswith("test.") else (stat, "false")
             kind, _, detail = name.partition(".")
-            if name in MESSAGE_STATS:
+            arm, _, arm_stat = detail.rpartition(".")
+            if kind in ("variant", "control") and arm and test == "false":
+                if arm_stat == "revenue":
+                    self.variant_revenue.labels(campaign, arm).inc(amount)
+                else:
+                    self.variant_events.labels(campaign, arm, arm_stat).inc(amount)
+            elif name in MESSAGE_STATS:
                 getattr(self, name).labels(campaign, test).inc(amount)
             elif test == "true":  # test sends count only a message's life (they bypass the rest)
                 self._unknown_stat(stat)

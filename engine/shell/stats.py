@@ -17,14 +17,22 @@ changelog partition, as the states it counts):
   revenue: their summed revenue property.
 Test sends (test profiles) are counted apart under `test`.
 - series.hour / series.day: sends and clicks per hour and per day (engine/shell/series.py).
+
+A campaign with A/B variants also has `variants` ({name: qualified, sent, delivered,
+shown, clicked, conversions, revenue}, from the `variant.<name>.*` counters), `control`
+(the holdout: name, qualified, held_out, conversions, revenue, from `control.<name>.*`)
+and `winner` (the decision of the winner rule, once made; engine/shell/winners.py).
 """
 
 from __future__ import annotations
 
+from engine.core.isotime import iso
 from engine.shell.series import series
 
 COUNTS = ("qualified", "queued", "released", "sent", "delivered", "failed", "unsubscribed", "shown",
           "clicked")
+VARIANT_COUNTS = ("qualified", "sent", "delivered", "shown", "clicked", "conversions")
+CONTROL_COUNTS = ("qualified", "held_out", "conversions")
 TEST_COUNTS = ("sent", "delivered", "failed", "unsubscribed", "shown", "clicked")
 
 
@@ -40,7 +48,25 @@ def _int(value: float) -> int:
     return int(round(value))
 
 
-def campaign_stats(campaign: str, metrics: dict[str, float]) -> dict:
+def arms(metrics: dict[str, float], prefix: str, names: tuple[str, ...]) -> dict[str, dict]:
+    """{arm name: its counts} of the `<prefix>.<name>.<stat>` counters."""
+    found: dict[str, dict] = {}
+    for key, value in metrics.items():
+        kind, dot, rest = key.partition(".")
+        name, dot2, stat = rest.rpartition(".")
+        if kind != prefix or not dot or not dot2 or not name:
+            continue
+        found.setdefault(name, {})[stat] = value
+    out = {}
+    for name in sorted(found):
+        counts = {stat: _int(found[name].get(stat, 0)) for stat in names}
+        counts["revenue"] = round(found[name].get("revenue", 0.0), 2)
+        out[name] = counts
+    return out
+
+
+def campaign_stats(campaign: str, metrics: dict[str, float], winner: dict | None = None) -> dict:
+    """The stats of one campaign; `winner`: its A/B winner decision (`Decision.as_stats`)."""
     out: dict = {"campaign": campaign}
     for name in COUNTS:
         out[name] = _int(metrics.get(name, 0))
@@ -52,6 +78,12 @@ def campaign_stats(campaign: str, metrics: dict[str, float]) -> dict:
     out["revenue"] = round(metrics.get("revenue", 0.0), 2)
     out["test"] = {name: _int(metrics.get(f"test.{name}", 0)) for name in TEST_COUNTS}
     out["series"] = series(metrics)
+    variants = arms(metrics, "variant", VARIANT_COUNTS)
+    if variants or winner is not None:
+        out["variants"] = variants
+        controls = arms(metrics, "control", CONTROL_COUNTS)
+        out["control"] = next(({"name": name, **counts} for name, counts in controls.items()), None)
+        out["winner"] = winner
     return out
 
 
@@ -82,4 +114,41 @@ def format_table(rows: list[dict]) -> str:
         lines.append("suppressed by reason:")
         for campaign, reason, count in reasons:
             lines.append(f"  {campaign}: {reason} {count}")
+    lines.extend(_variant_lines(rows))
     return "\n".join(lines) + "\n"
+
+
+ARM_COLUMNS = ("campaign", "variant", "qualified", "sent", "delivered", "shown", "clicked", "conversions", "revenue")
+
+
+def _variant_lines(rows: list[dict]) -> list[str]:
+    """Each A/B campaign's variants and control, then the winners decided."""
+    table = []
+    for row in rows:
+        for name, counts in row.get("variants", {}).items():
+            table.append([row["campaign"], name, *(str(counts[k]) for k in ARM_COLUMNS[2:-1]), f"{counts['revenue']:.2f}"])
+        control = row.get("control")
+        if control:
+            table.append([row["campaign"], f"{control['name']} (control)", str(control["qualified"]),
+                          f"held {control['held_out']}", "-", "-", "-", str(control["conversions"]),
+                          f"{control['revenue']:.2f}"])
+    if not table:
+        return []
+    table.insert(0, list(ARM_COLUMNS))
+    widths = [max(len(line[i]) for line in table) for i in range(len(ARM_COLUMNS))]
+    lines = ["", "variants:"]
+    for line in table:
+        cells = [cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(line)]
+        lines.append("  " + "  ".join(cells).rstrip())
+    for row in rows:
+        winner = row.get("winner")
+        if winner:
+            figures = ", ".join(f"{name} {f['successes']}/{f['sends']} P={f['probability']:.3f}"
+                                for name, f in winner["figures"].items())
+            lines.append(f"  winner {row['campaign']}: {winner['variant']} at {_iso(winner['at'])} "
+                         f"({winner['metric']} per send: {figures})")
+    return lines
+
+
+def _iso(ms: int) -> str:
+    return iso(ms)

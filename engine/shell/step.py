@@ -18,6 +18,7 @@ from engine.core.process import process_event, process_wake
 from engine.core.schedule import process_scheduled_run
 from engine.core.send_test import test_send
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
+from engine.shell.series import with_series
 
 Input = Event | WakeUp | ScheduledRun | TestSend
 
@@ -51,23 +52,55 @@ def _decide(state: UserState, item: Input, now: int, campaigns: CampaignSet) -> 
 def counts(effects: Effects) -> Iterator[tuple[str, str, float]]:
     """(campaign, stat, amount) for every decision counter the effects move: the keys of
     the campaign stats and of the metrics, in both runtimes. Sends are counted where the
-    runtime queues them (`sent_stat`), since a store may refuse a duplicate."""
+    runtime queues them (`message_stats`), since a store may refuse a duplicate."""
     for effect in effects.items:
         if isinstance(effect, Qualified):
             yield effect.campaign, "qualified", 1
+            if effect.variant is not None:
+                yield effect.campaign, arm_stat(effect.variant, effect.control, "qualified"), 1
         elif isinstance(effect, Suppressed):
             yield effect.campaign, f"suppressed.{effect.reason}", 1
+            if effect.reason == "control" and effect.variant is not None:
+                yield effect.campaign, arm_stat(effect.variant, True, "held_out"), 1
         elif isinstance(effect, Queued):
             if effect.at == effect.since:  # held again after a release: still one message
                 yield effect.campaign, "queued", 1
         elif isinstance(effect, Released):
             yield effect.campaign, "released", 1
         elif isinstance(effect, Conversion):
-            yield effect.campaign, f"conversions.{effect.kind}", 1
-            if effect.revenue:
-                yield effect.campaign, "revenue", effect.revenue
+            if effect.kind != "control":  # a holdout user's conversion is the control's only
+                yield effect.campaign, f"conversions.{effect.kind}", 1
+                if effect.revenue:
+                    yield effect.campaign, "revenue", effect.revenue
+            if effect.variant is not None:
+                control = effect.kind == "control"
+                yield effect.campaign, arm_stat(effect.variant, control, "conversions"), 1
+                if effect.revenue:
+                    yield effect.campaign, arm_stat(effect.variant, control, "revenue"), effect.revenue
 
 
-def sent_stat(notify: Notify) -> str:
-    """The stat a queued message moves: test sends are counted apart."""
-    return "test.sent" if notify.test else "sent"
+def variant_stat(variant: str, stat: str) -> str:
+    """A variant's own counter, stored next to the campaign's: `variant.<name>.<stat>`
+    (qualified, sent, delivered, shown, clicked, conversions, revenue)."""
+    return f"variant.{variant}.{stat}"
+
+
+def arm_stat(name: str, control: bool, stat: str) -> str:
+    """A variant's counter, or the control's: `control.<name>.<stat>` (qualified,
+    held_out: reached the send and was held back, conversions, revenue)."""
+    return f"control.{name}.{stat}" if control else variant_stat(name, stat)
+
+
+def message_stats(stat: str, variant: str | None, test: bool, at_ms: int | None = None) -> list[str]:
+    """The stats one event in a message's life moves (sent, delivered, failed,
+    unsubscribed, shown, clicked): the campaign's (with its hour and day buckets when
+    `at_ms` is given), and its variant's (not for test sends)."""
+    if test:
+        return [f"test.{stat}"]
+    moved = [stat] if at_ms is None else list(with_series(stat, at_ms))
+    if variant is not None and stat in VARIANT_MESSAGE_STATS:
+        moved.append(variant_stat(variant, stat))
+    return moved
+
+
+VARIANT_MESSAGE_STATS = ("sent", "delivered", "shown", "clicked")

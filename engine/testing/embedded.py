@@ -80,6 +80,9 @@ class EmbeddedRuntime:
     def runs_made(self, count: int) -> None:
         pass  # the clock call answers after making the runs due
 
+    def winners_judged(self, at_ms: int) -> None:
+        pass  # `POST /v1/admin/clock` answers after judging them
+
     def cannot_reload_config(self) -> str | None:
         return None  # `POST /v1/admin/reload` reads pushcast.yaml with the campaign files
 

@@ -206,6 +206,19 @@ class KafkaRuntime:
                                          f"{want} scheduled run(s) in {self.timeout:g}s\n{self.output()}")
                 time.sleep(0.02)
 
+    def winners_judged(self, at_ms: int) -> None:
+        """Until the decider (the owner of events partition 0) has judged the A/B winners
+        with its clock at `at_ms` or later (its decisions are in the events topic then)."""
+        deadline = time.monotonic() + self.timeout
+        name = "pushcast_winners_judged_timestamp_seconds"
+        while max((_metric(port, name) for w, port in self.metrics_ports.items() if w not in self.exited),
+                  default=0.0) * 1000 < at_ms - 0.5:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"no worker judged the A/B winners at {at_ms} in {self.timeout:g}s\n"
+                                     f"{self.output()}")
+            time.sleep(0.02)
+
     def cannot_reload_config(self) -> str | None:
         return None  # workers re-read pushcast.yaml with the campaign files
 

@@ -18,22 +18,39 @@ from pathlib import Path
 
 from engine.core import CampaignSet
 from engine.core.schedule import run_times
+from engine.core.variants import drawn
 from engine.rules.testfile import TestCase, TestSuite
 from engine.testing.runner import DEFAULT_UNTIL_S, run_case
 
 SUBSCRIPTION_EVENTS = ("$push_subscribe", "$push_unsubscribe")
 
 
-def case_user(index: int, user: str) -> str:
-    return f"c{index}.{user}"
+MAX_RENAME_TRIES = 100_000
+
+
+def case_user(index: int, user: str, campaigns: CampaignSet | None = None) -> str:
+    """`c<index>.<user>`; when the campaigns have A/B variants, `c<index>x<n>.<user>` with
+    the first n that draws every variant the user's own name draws (the draw hashes the
+    user id), so a real runtime assigns the variants the simulator did."""
+    name = f"c{index}.{user}"
+    ab = [c.campaign for c in campaigns.by_id.values() if c.campaign.what.variants] if campaigns else []
+    if not ab:
+        return name
+    wanted = [drawn(campaign, user) for campaign in ab]
+    for n in range(MAX_RENAME_TRIES):
+        candidate = name if n == 0 else f"c{index}x{n}.{user}"
+        if [drawn(campaign, candidate) for campaign in ab] == wanted:
+            return candidate
+    return name
 
 
 def split_user(renamed: str) -> tuple[int, str] | None:
-    """`c3.u1` -> (3, "u1"); None for a user no case named."""
+    """`c3.u1` or `c3x17.u1` -> (3, "u1"); None for a user no case named."""
     prefix, dot, user = renamed.partition(".")
-    if not dot or not prefix.startswith("c") or not prefix[1:].isdigit():
+    index = prefix[1:].split("x", 1)[0]
+    if not dot or not prefix.startswith("c") or not index.isdigit() or not prefix[1:].replace("x", "", 1).isdigit():
         return None
-    return int(prefix[1:]), user
+    return int(index), user
 
 
 @dataclass
@@ -60,6 +77,7 @@ class Plan:
     suite: TestSuite
     cases: list[CasePlan]
     steps: list[Step]
+    campaigns: CampaignSet | None = None
 
     @property
     def start(self) -> int:
@@ -71,12 +89,12 @@ class Plan:
 
     def renamed_users(self, names) -> list[str]:
         """`names` (e.g. the config's test_users) as every case calls them."""
-        return [case_user(c.index, name) for c in self.cases for name in names]
+        return [case_user(c.index, name, self.campaigns) for c in self.cases for name in names]
 
 
-def event_record(index: int, event, at_ms: int) -> dict:
+def event_record(index: int, event, at_ms: int, campaigns: CampaignSet | None = None) -> dict:
     """A test file's event as a runtime takes it in (JSON, `ts` in epoch ms)."""
-    return {"user": case_user(index, event.user), "event": event.event,
+    return {"user": case_user(index, event.user, campaigns), "event": event.event,
             "ts": event.ts if event.ts is not None else at_ms, "props": dict(event.props or {})}
 
 
@@ -95,10 +113,10 @@ def make_plan(suite: TestSuite, campaigns: CampaignSet, reloads: list[tuple[int,
         for event in case.events:
             at = suite.start + event.at * 1000
             if at <= until:  # the simulator ignores what comes after `until` too
-                step(at).events.append(event_record(index, event, at))
+                step(at).events.append(event_record(index, event, at, campaigns))
         for fields in simulated:
             step(suite.start + fields["at"] * 1000).expected += 1
-    plan = Plan(suite, cases, [])
+    plan = Plan(suite, cases, [], campaigns)
     all_runs = sorted(run_at for compiled in campaigns.by_id.values()
                       for _slot, run_at in run_times(compiled, suite.start - 1, plan.end))
     for run_at in all_runs:

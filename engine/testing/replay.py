@@ -33,6 +33,7 @@ class RealRuntime(Protocol):
     def restart(self, at_ms: int) -> None: ...  # kill -9, come back with the clock at at_ms
     def reload_config(self) -> None: ...  # pushcast.yaml changed: return once it is in force
     def cannot_reload_config(self) -> str | None: ...  # why this runtime cannot, if it cannot
+    def winners_judged(self, at_ms: int) -> None: ...  # return once the A/B winners were judged at at_ms
     def runs_made(self, count: int) -> None: ...  # return once `count` scheduled runs were made in all
     def explain(self, user: str, campaign: str | None) -> list[str]: ...  # the user's decision log in words
     def stop(self) -> None: ...
@@ -45,6 +46,7 @@ RuntimeMaker = Callable[[RuntimeFiles, Path, int], RealRuntime]
 
 
 def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries, files: RuntimeFiles) -> None:
+    judged = any(c.campaign.what.winner is not None for c in plan.campaigns.by_id.values()) if plan.campaigns else False
     for step in plan.steps:
         if step.events and not step.resumes:
             # Events at T go in with the clock just before T: scheduled runs due at T are
@@ -54,6 +56,11 @@ def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries, files: Runt
             # between the previous step and T (else it would be a step), and a wait the
             # runtime fires now without effect is fired by the events' users anyway.
             runtime.set_clock(step.at - 1)
+            if judged:
+                # A/B winners are judged from what came before, as the simulator judges
+                # them when its clock reaches a new time: before these events go in.
+                runtime.winners_judged(step.at - 1)
+                runtime.wait_idle()
         if step.resumes:
             # Back after downtime: the runtime catches up on what fell due meanwhile with
             # its clock at T, then the events that waited for it go in.

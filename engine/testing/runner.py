@@ -85,7 +85,7 @@ def _format_duration(seconds: int) -> str:
 
 
 def _describe(fields: dict, keys: list[str] | None = None) -> str:
-    shown = {k: fields[k] for k in (keys or ["user", "campaign", "title", "body", "url"]) if k in fields}
+    shown = {k: fields[k] for k in (keys or ["user", "campaign", "variant", "title", "body", "url"]) if k in fields}
     at = fields.get("at")
     prefix = f"at {_format_duration(at)}: " if isinstance(at, int) else ""
     return prefix + ", ".join(f"{k}={v!r}" for k, v in shown.items())

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from engine.core import CampaignSet, Event, Notify, UserState, Wake
 from engine.core.schedule import run_times
 from engine.shell.inputs import ScheduledRun, WakeUp
-from engine.shell.step import apply
+from engine.shell.step import apply, counts, message_stats
+from engine.shell.winners import judge, with_winners
 from engine.shell.timers import Timers
 
 
@@ -23,6 +24,14 @@ class Simulation:
     # (a wait due while it was down, held by quiet hours that ended meanwhile) can only
     # be sent now: this is when.
     sending_from: int | None = None
+    # The campaign stats the runtimes would count, for the A/B winner rules, and the
+    # winners decided from them (judged whenever the clock reaches a new time).
+    stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    winners: dict = field(default_factory=dict)
+    judged_at: int | None = None
+
+    def __post_init__(self) -> None:
+        self.campaigns = with_winners(self.campaigns, self.winners)  # never the caller's set
 
     def state(self, user: str) -> UserState:
         state = self.states.get(user)
@@ -55,12 +64,13 @@ class Simulation:
                 missed.append((at, kind, item))
                 continue
             self.advance(at)
+            self.judge(at)
             if kind == 0:
                 self._apply(apply(self.state(item.user), item, at, self.campaigns)[0])
             elif kind == 1:
                 self.run_schedule(item[0], item[1], at)
             else:
-                self.campaigns = item
+                self.campaigns = with_winners(item, self.winners)
         if outages and outages[0][1] <= until:
             self._come_back(*outages.pop(0), missed)
         elif outages and outages[0][0] < until:
@@ -98,7 +108,22 @@ class Simulation:
             for user, at in self.timers.pop_due(due):
                 self._apply(apply(self.state(user), WakeUp(user, at), at if now is None else now, self.campaigns)[0])
 
+    def judge(self, now: int) -> None:
+        """Decide the winner rules from the stats so far, as a runtime does periodically."""
+        if now == self.judged_at:
+            return
+        self.judged_at = now
+        if judge(self.campaigns, self.winners, lambda campaign: self.stats.get(campaign, {}), now):
+            self.campaigns = with_winners(self.campaigns, self.winners)
+
+    def _count(self, campaign: str, stats: list[str], amount: float = 1) -> None:
+        mine = self.stats.setdefault(campaign, {})
+        for stat in stats:
+            mine[stat] = mine.get(stat, 0) + amount
+
     def _apply(self, effects) -> None:
+        for campaign, stat, amount in counts(effects):
+            self._count(campaign, [stat], amount)
         for effect in effects.items:
             if isinstance(effect, Wake):
                 self.timers.set(effect.user, effect.at)
@@ -107,6 +132,8 @@ class Simulation:
                 effect = replace(effect, at=self.sending_from)
             self.effects.append(effect)
             if isinstance(effect, Notify):
+                self._count(effect.campaign, message_stats("sent", effect.variant, effect.test))
+                self._count(effect.campaign, message_stats("delivered", effect.variant, effect.test))
                 # The sender reports each delivery back as a system event; assume success.
                 report = Event(effect.user, "$notification_sent", effect.at,
                                {"message": effect.message_id, "campaign": effect.campaign})

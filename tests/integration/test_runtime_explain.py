@@ -25,7 +25,7 @@ def test_decisions_of_a_sent_and_an_unreachable_user_in_json_text_and_the_cli(pu
     answer = run.get("/v1/users/r1/decisions?campaign=abandoned-cart")
     assert answer.status == 200, answer
     body = answer.json
-    assert body["user"] == "r1" and body["log_size"] == 50
+    assert body["user"] == "r1" and body["log_size"] == 20
     assert [(d["decision"], d.get("subscriptions")) for d in body["decisions"]] == [("waiting", None), ("sent", 1)]
     assert body["decisions"][0]["text"] == "qualified, waiting until 2026-11-25 10:10 UTC unless Charged comes"
     assert body["decisions"][1]["at"] == "2026-11-25T10:10:00.000Z"

@@ -24,13 +24,13 @@ def campaign(what_extra: str = "", url: bool = True):
     ("  declarative: true\n", "", True),                  # a campaign opts in
 ])
 def test_the_mark_follows_the_campaign_then_the_config(what_extra, config, marked):
-    payload = render_payload(campaign(what_extra), "m-1", {}, {"cart": "c9"}, parse_config(config or "{}\n"))
+    payload = render_payload(campaign(what_extra), "m-1", {}, {"cart": "c9"}, config=parse_config(config or "{}\n"))
     assert payload.get("declarative", False) is marked
     assert payload["url"] == "https://shop.example/cart/c9"
 
 
 def test_a_campaign_without_url_is_never_marked():
-    payload = render_payload(campaign(url=False), "m-1", {}, {}, parse_config("declarative_push: true\n"))
+    payload = render_payload(campaign(url=False), "m-1", {}, {}, config=parse_config("declarative_push: true\n"))
     assert "declarative" not in payload
 
 

@@ -38,7 +38,7 @@ def test_sends_reports_and_counters_are_deduplicated(tmp_path):
         assert batch.complete(first.seq, "sent", 2000) and not batch.complete(first.seq, "sent", 2001)
     assert [r.seq for r in store.pending(10)] == [second.seq]
     assert store.stats() == {"c": {"sent": 2, "revenue": 2.5}}
-    assert store.message("m1") == ("c", "u1", False)
+    assert store.message("m1") == ("c", "u1", False, None)
     # Past the horizon, a sent row is forgotten; a pending one never is.
     assert store.prune(2000 + DEDUPE_HORIZON_MS + 1) == 1
     assert store.pending_count() == 1

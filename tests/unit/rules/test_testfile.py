@@ -123,7 +123,7 @@ cases:
         "8:14: cases[0].events[2].at: is before the suite's start",
         '9:9: cases[0].events[3]: missing required key "user"',
         '11:19: cases[0].expect[0].titel: unknown key "titel" (did you mean "title"?); allowed: at, user, campaign, '
-        "title, body, url, icon, image, badge, tag, require_interaction, ttl, urgency, actions",
+        "variant, title, body, url, icon, image, badge, tag, require_interaction, ttl, urgency, actions",
         '12:19: cases[0].expect[1].urgency: expected one of very-low | low | normal | high, got "asap"',
         "13:11: cases[1].name: duplicate case name, also at line 4",
         '14:13: cases[1].expect: expected a list like [] (nothing sent) or [{at: 11m, title: ...}], got "nothing"',
@@ -150,3 +150,32 @@ def test_project_test_files_load():
     for path in sorted((root / "campaigns.d" / "tests").glob("*.yaml")):
         suite = load_test_file(path)
         assert suite.cases, path
+
+
+def test_a_case_pins_users_to_variants_with_a_profile_event_at_time_zero(tmp_path):
+    from engine.core.variants import PIN_PROPERTY
+
+    (tmp_path / "c.yaml").write_text("campaign: c\nwho: {on: X}\nwhat: {title: t}\n")
+    path = tmp_path / "t.test.yaml"
+    path.write_text("""campaigns: [c.yaml]
+start: 2026-11-25T10:00:00Z
+cases:
+  - name: pinned
+    variants: {u1: {ab: b}, u2: {ab: a, other: x}}
+    events: [{at: 1m, user: u1, event: X}]
+    expect: [{user: u1, variant: b}]
+  - name: bad pin
+    variants: {u1: b}
+    expect: []
+""")
+    with pytest.raises(ConfigError) as raised:
+        load_test_file(path)
+    assert [str(p).removeprefix(f"{path}:") for p in raised.value.problems] == [
+        "9:20: cases[1].variants.u1: expected a mapping like {u1: {abandoned-cart: b}} (user: {campaign: variant}), "
+        'got "b"']
+    path.write_text(path.read_text().split("  - name: bad pin")[0])
+    [case] = load_test_file(path).cases
+    pins = [(e.at, e.user, e.event, e.props) for e in case.events if e.event == "$profile"]
+    assert pins == [(0, "u1", "$profile", {PIN_PROPERTY: {"ab": "b"}}),
+                    (0, "u2", "$profile", {PIN_PROPERTY: {"ab": "a", "other": "x"}})]
+    assert case.expect[0].fields == {"user": "u1", "variant": "b"}

@@ -21,8 +21,9 @@ DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
 # A panel whose title names a runtime reads metrics only that runtime has.
 RUNTIME_MARKERS = {"(Kafka workers)": {WORKER}, "(embedded runtime)": {EMBEDDED}}
 SCRAPE_LABELS = {"instance", "job", "le"}  # added by Prometheus, or part of every histogram
-ALL_STATS = ["qualified", "queued", "released", "suppressed.limit", "sent", "delivered", "failed", "unsubscribed", "shown", "clicked",
-             "conversions.click", "conversions.view", "revenue",
+ALL_STATS = ["qualified", "queued", "released", "suppressed.limit", "sent", "delivered", "failed", "unsubscribed", "shown",
+             "clicked", "conversions.click", "conversions.view", "revenue", "variant.a.sent", "variant.a.revenue",
+             "control.holdout.held_out",
              *(f"test.{s}" for s in ("sent", "delivered", "failed", "unsubscribed", "shown", "clicked"))]
 OLD_NAMES = [  # each measure's other name, before both runtimes shared one module
     "pushcast_campaign_qualified_total", "pushcast_triggers_qualified_total",

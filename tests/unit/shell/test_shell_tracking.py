@@ -22,3 +22,11 @@ def test_no_two_triples_share_an_encoding():
 def test_any_text_is_a_wrong_signature_not_an_error():
     assert not check_signature(b"k", "m", "c", "u", "\udcff\u00e9")
     assert not check_signature(b"k", "m", "c", "u", "")
+
+
+def test_a_variant_is_signed_with_its_message_and_none_keeps_the_old_signature():
+    sig = sign(b"k", "msg-1", "ab", "u1", "b")
+    assert check_signature(b"k", "msg-1", "ab", "u1", sig, "b")
+    assert not check_signature(b"k", "msg-1", "ab", "u1", sig, "a")  # b's click moved to a
+    assert not check_signature(b"k", "msg-1", "ab", "u1", sig)
+    assert sign(b"k", "msg-1", "cart", "u1", None) == sign(b"k", "msg-1", "cart", "u1", "") == sign(b"k", "msg-1", "cart", "u1")
