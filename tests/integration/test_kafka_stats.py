@@ -133,7 +133,7 @@ def test_stats_equal_a_brute_force_count_across_kill_9_and_a_joining_worker(
 
     decided = _decided(sim)
     expected_pairs = set(crash_stream.expected_pairs())
-    _until(lambda: set(_results(harness)[0]) >= expected_pairs, "a final result for every send", harness)
+    _until(lambda: set(_results(harness)[0]) >= expected_pairs, "a final result for every send", harness, timeout=300)
     harness.wait_idle(timeout=60)
     outcomes, unsubscribed = _results(harness)
     received = _received(push_emulator, subs)
