@@ -4,7 +4,7 @@ Per push it does only what any sender must: decode the subscription's keys, buil
 JSON, encrypt it (RFC 8291 through `connectors.push.ece`, a fresh ECDH key each), and
 POST it with a VAPID header on a keep-alive TLS connection, then read the status line and
 headers. No allow-list, rate limit, retries, timeouts, pooling logic or result objects:
-one connection per worker, each worker sending its share in turn. A Sender at this rate
+one connection per worker, each worker taking the next push when it is done with one. A Sender at this rate
 would be at the floor of Python + OpenSSL on this machine.
 """
 
@@ -87,8 +87,8 @@ async def run_minimal(subs: list[dict], payload: dict, authorization: str, host:
             raise SystemExit(f"the sink answered {status}")
         latencies.append(time.perf_counter() - t0)
 
-    async def worker(conn: _Client, batch) -> None:
-        for index, sub in batch:
+    async def worker(conn: _Client, queue) -> None:
+        for index, sub in queue:  # shared, as in Sender.send_many: no connection straggles
             await push(conn, index, sub)
 
     connections = [
@@ -97,7 +97,8 @@ async def run_minimal(subs: list[dict], payload: dict, authorization: str, host:
     ]
 
     async def run(items) -> None:
-        await asyncio.gather(*(worker(conn, items[i::concurrency]) for i, conn in enumerate(connections)))
+        queue = iter(items)
+        await asyncio.gather(*(worker(conn, queue) for conn in connections))
 
     await run(list(enumerate(subs[:warmup])))
     latencies.clear()
