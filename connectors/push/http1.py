@@ -30,8 +30,15 @@ from connectors.push.transport import (
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+# Timeouts are checked by one ticker every _TICK seconds while requests are in flight,
+# not by a timer per request: a timer costs a TimerHandle and heap operations with
+# Python-level comparisons per request. A timeout so fires up to _TICK late, never early.
+_TICK = 0.1
+
+
 class _Connection(asyncio.Protocol):
-    __slots__ = ("transport", "parser", "waiter", "closed", "used", "idle_since", "received")
+    __slots__ = ("transport", "parser", "waiter", "closed", "used", "idle_since", "received",
+                 "deadline", "timeout")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -41,6 +48,8 @@ class _Connection(asyncio.Protocol):
         self.used = 0  # requests completed on this connection
         self.idle_since = 0.0
         self.received = False  # any byte of the current response arrived
+        self.deadline = 0.0  # loop time by which the current response must be complete
+        self.timeout = 0.0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -111,6 +120,9 @@ class Http1Transport:
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._closed = False
         self._last_sweep = 0.0
+        self._in_flight: set[_Connection] = set()
+        self._ticker: asyncio.TimerHandle | None = None
+        self._ticker_loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, request: PushRequest) -> PushResponse:
         loop = asyncio.get_running_loop()
@@ -146,13 +158,13 @@ class Http1Transport:
         scheme, host, port, netloc, target = _split(request.url)
         if " " in target or not target.isprintable():
             raise TransportError("protocol", "space or control character in the request target")
-        lines = [f"POST {target} HTTP/1.1", f"Host: {netloc}", f"User-Agent: {self._user_agent}"]
-        for name, value in request.headers.items():
-            lines.append(f"{name}: {value}")
-        lines.append(f"Content-Length: {len(request.body)}\r\n\r\n")
-        text = "\r\n".join(lines)
+        headers = request.headers
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        text = (f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nUser-Agent: {self._user_agent}\r\n"
+                f"{fields}Content-Length: {len(request.body)}\r\n\r\n")
         # Header injection guard: CR/LF may only appear as the line breaks we put there.
-        if text.count("\n") != len(lines) + 1 or text.count("\r") != len(lines) + 1:
+        breaks = len(headers) + 5
+        if text.count("\n") != breaks or text.count("\r") != breaks:
             raise TransportError("protocol", "line break in the request target or a header")
         try:
             return scheme, host, port, text.encode("ascii")
@@ -262,15 +274,29 @@ class Http1Transport:
         conn.parser.reset()
         conn.received = False
         waiter = conn.waiter = loop.create_future()
+        conn.deadline, conn.timeout = deadline, timeout
         conn.transport.write(data)
-        timer = loop.call_at(deadline, _expire, conn, waiter, timeout)
+        self._in_flight.add(conn)
+        if self._ticker is None or self._ticker_loop is not loop:  # a transport may outlive a loop
+            self._ticker, self._ticker_loop = loop.call_later(_TICK, self._expire_late, loop), loop
         try:
             return await waiter
         finally:
-            timer.cancel()
+            self._in_flight.discard(conn)
+
+    def _expire_late(self, loop) -> None:
+        """The ticker: fail the exchanges past their deadline; runs while any is in flight."""
+        now = loop.time()
+        for conn in [conn for conn in self._in_flight if conn.deadline <= now]:
+            self._in_flight.discard(conn)
+            _expire(conn, conn.waiter, conn.timeout)
+        self._ticker = loop.call_later(_TICK, self._expire_late, loop) if self._in_flight else None
 
     async def close(self) -> None:
         self._closed = True
+        if self._ticker is not None and not self._in_flight:  # in-flight ones keep their timeout
+            self._ticker.cancel()
+            self._ticker = None
         for pool in self._pools.values():
             while pool.idle:
                 pool.idle.pop().abort()
@@ -316,7 +342,7 @@ def _split(url: str) -> tuple[str, str, int, str, str]:
     return scheme, host, port, netloc, target
 
 
-def _expire(conn: _Connection, waiter: asyncio.Future, timeout: float) -> None:
-    if not waiter.done():
+def _expire(conn: _Connection, waiter: asyncio.Future | None, timeout: float) -> None:
+    if waiter is not None and not waiter.done():
         conn.abort()  # a late response must not be read as the answer to the next request
         waiter.set_exception(TransportError("timeout", f"no response within {timeout}s"))

@@ -18,8 +18,9 @@ from connectors.push.transport import PushResponse
 
 MAX_HEAD = 16 * 1024
 _NO_BODY = (204, 304)
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # all but HTAB
+# A header line: a token, a colon, a value without control characters (HTAB allowed).
+_FIELD = re.compile(r"([-!#$%&'*+.^_`|~0-9A-Za-z]+):([^\x00-\x08\x0a-\x1f\x7f]*)")
 
 
 class ResponseParser:
@@ -150,8 +151,13 @@ class ResponseParser:
             raise ValueError(f"bad status line {status_line[:80]!r}")
         status = int(code)
         headers: dict[str, str] = {}
+        field = _FIELD.fullmatch
         for line in lines[1:]:  # an interim response's too: a bad one is no response to skip
-            key, text = _field(line)
+            match = field(line)
+            if match is None:
+                raise ValueError(f"bad header line {line[:80]!r}")
+            name, value = match.groups()
+            key, text = name.lower(), value.strip(" \t")
             if key in headers and key == "transfer-encoding":  # "chunked, chunked": unsupported
                 raise ValueError("repeated transfer-encoding header")
             if key in headers and key == "content-length" and headers[key] != text:
@@ -207,7 +213,8 @@ def _bare_lf(data: bytes) -> bool:
 
 def _field(line: str) -> tuple[str, str]:
     """A header or trailer line: (lower-case name, value without surrounding space)."""
-    name, sep, value = line.partition(":")
-    if not sep or not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+    match = _FIELD.fullmatch(line)
+    if match is None:
         raise ValueError(f"bad header line {line[:80]!r}")
+    name, value = match.groups()
     return name.lower(), value.strip(" \t")

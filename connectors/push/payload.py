@@ -1,4 +1,4 @@
-"""The notification payload and its RFC 8291 (aes128gcm) encryption through http_ece.
+"""The notification payload and its RFC 8291 (aes128gcm) encryption (`ece.py`).
 
 The encrypted body is one record: a 86-byte header (salt, record size, the sender's
 ephemeral public key), the JSON, a delimiter byte and a 16-byte tag. Push services must
@@ -11,17 +11,17 @@ import base64
 import hashlib
 import re
 
-import http_ece
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from connectors.push import ece
 from connectors.push.declarative import declarative_message, is_apple_push_service
 from connectors.push.errors import MessageError, PayloadTooLarge
 from connectors.push.subscription import Subscription
 
 MAX_RECORD_SIZE = 4096
-HEADER_SIZE = 16 + 4 + 1 + 65  # salt, rs, idlen, keyid (the ephemeral public key)
-RECORD_OVERHEAD = 1 + 16  # padding delimiter, AEAD tag
+HEADER_SIZE = ece.HEADER_SIZE  # salt, rs, idlen, keyid (the ephemeral public key)
+RECORD_OVERHEAD = len(ece.LAST_RECORD) + ece.TAG_SIZE  # padding delimiter, AEAD tag
 MAX_PLAINTEXT = MAX_RECORD_SIZE - HEADER_SIZE - RECORD_OVERHEAD  # 3993
 MAX_TOPIC_LENGTH = 32
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -64,16 +64,14 @@ def encrypt(
     """Encrypt for one subscription (RFC 8291): a fresh ECDH key pair per message, as the
     RFC requires. `salt` and `ephemeral` are for test vectors only."""
     check_size(plaintext)
-    if ephemeral is None:
-        ephemeral = ec.generate_private_key(ec.SECP256R1())
-    body = http_ece.encrypt(
+    body = ece.encrypt(
         plaintext,
+        subscription.public_key,
+        subscription.public_key_bytes,
+        subscription.auth_secret,
+        MAX_RECORD_SIZE,
         salt=salt,
-        private_key=ephemeral,
-        dh=subscription.public_key,
-        auth_secret=subscription.auth_secret,
-        version="aes128gcm",
-        rs=MAX_RECORD_SIZE,
+        sender_key=ephemeral,
     )
     if len(body) > MAX_RECORD_SIZE:  # cannot happen after check_size; never send it anyway
         raise PayloadTooLarge(f"encrypted record is {len(body)} bytes, over {MAX_RECORD_SIZE}")

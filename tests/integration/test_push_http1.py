@@ -157,6 +157,29 @@ async def test_a_timeout_drops_the_connection_so_a_late_answer_is_never_misread(
     assert server.connections == 2
 
 
+def test_timeouts_still_fire_when_the_transport_outlives_its_event_loop():
+    # One ticker checks deadlines. The first loop ends while the ticker is still
+    # scheduled on it (its request was cancelled): the next loop must get a ticker of its own.
+    async def silent(n, head):
+        await asyncio.sleep(2.0)
+        return OK
+
+    async def abandoned(transport):
+        async with RawServer(silent) as server:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(transport.send(request(server, timeout=5.0)), 0.05)
+
+    async def timed_out(transport):
+        async with RawServer(silent) as server:
+            with pytest.raises(TransportError) as caught:
+                await asyncio.wait_for(transport.send(request(server, timeout=0.1)), 1.5)
+            assert caught.value.kind == "timeout"
+
+    transport = Http1Transport(address_guard=lambda host, port, address: True)
+    asyncio.run(abandoned(transport))
+    asyncio.run(timed_out(transport))
+
+
 async def test_header_injection_is_refused():
     async with RawServer(lambda n, head: OK) as server:
         transport = transport_for(server)

@@ -1,6 +1,5 @@
-"""aes128gcm (RFC 8291) through http_ece, the 4 KB limit, the JSON payload and Topic."""
+"""aes128gcm (RFC 8291) for a subscription, the 4 KB limit, the JSON payload and Topic."""
 
-import base64
 import json
 
 import http_ece
@@ -9,28 +8,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from connectors.push import MessageError, PayloadTooLarge, Subscription
 from connectors.push.payload import MAX_PLAINTEXT, build_payload, encrypt, topic_for
-
-
-def b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+from tests.unit.push.test_push_ece import AS_PRIVATE, AUTH, BODY, PLAINTEXT, SALT, UA_PRIVATE, UA_PUBLIC, b64d
 
 
 def private_key(b64: str) -> ec.EllipticCurvePrivateKey:
     return ec.derive_private_key(int.from_bytes(b64d(b64), "big"), ec.SECP256R1())
 
 
-# RFC 8291 Appendix A
-PLAINTEXT = b"When I grow up, I want to be a watermelon"
-AS_PRIVATE = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"
-UA_PRIVATE = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94"
-UA_PUBLIC = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
-SALT = "DGv6ra1nlYgDCS1FRnbzlw"
-BODY = (
-    "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS"
-    "6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qu"
-    "lcy4a-fN"
-)
 SUB = Subscription("https://fcm.googleapis.com/fcm/send/x", UA_PUBLIC, AUTH)
 
 

@@ -3,6 +3,8 @@
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.push import Subscription, SubscriptionError
 
@@ -74,3 +76,52 @@ def test_errors_name_the_field(data, field, words):
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
     assert words in str(caught.value)
+
+
+def test_keys_are_parsed_once_per_subscription_in_a_bounded_cache():
+    from connectors.push.subscription import KEY_CACHE_SIZE, parse_keys
+
+    first = Subscription(ENDPOINT, P256DH, AUTH)
+    again = Subscription("https://fcm.googleapis.com/fcm/send/other", P256DH, AUTH)
+    assert again.public_key is first.public_key  # the parsed key object is shared
+    assert first.public_key_bytes == base64.urlsafe_b64decode(P256DH + "=")
+    assert parse_keys.cache_info().maxsize == KEY_CACHE_SIZE
+
+
+def test_bad_keys_are_refused_every_time_not_cached():
+    for _ in range(2):
+        with pytest.raises(SubscriptionError, match="keys.auth"):
+            Subscription(ENDPOINT, P256DH, "c2hvcnQ")
+
+
+_label = st.text("abcxyzABC019-", min_size=0, max_size=6)
+_endpoints = st.builds(
+    lambda scheme, user, labels, dot, port, rest: f"{scheme}://{user}{'.'.join(labels)}{dot}{port}{rest}",
+    st.sampled_from(["https", "http", "HTTPS", "ftp", ""]),
+    st.sampled_from(["", "", "user@", "u:p@"]),
+    st.lists(_label, min_size=1, max_size=4),
+    st.sampled_from(["", "", "."]),
+    st.one_of(st.just(""), st.just(":"), st.from_regex(r":[0-9]{1,6}", fullmatch=True)),
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_endpoints)
+def test_the_fast_endpoint_check_agrees_with_urlsplit(endpoint):
+    from connectors.push.subscription import _check_endpoint, _check_parsed_endpoint
+
+    def outcome(check):
+        try:
+            return check(endpoint)
+        except SubscriptionError as exc:
+            return str(exc)
+
+    assert outcome(_check_endpoint) == outcome(_check_parsed_endpoint)
+
+
+def test_real_endpoints_take_the_fast_path():
+    from connectors.push.subscription import _SIMPLE_URL
+
+    assert _SIMPLE_URL.fullmatch(ENDPOINT)
+    assert _SIMPLE_URL.fullmatch("https://updates.push.services.mozilla.com/wpush/v2/gAAAA_x-1?q=1")
