@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--decision-log", type=int, default=None,
-                        help="decisions kept per user (default: pushcast.yaml's, 50 unless set)")
+                        help="decisions kept per user (default: pushcast.yaml's, 20 unless set)")
     args = parser.parse_args()
     campaigns = load_set()
     if args.decision_log is not None:
