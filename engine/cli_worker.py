@@ -53,8 +53,12 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--batch-size", type=int, default=d.batch_size)
     worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
     worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
-                        help="seconds before a silent worker's partitions move")
+                        help="seconds before Kafka itself moves a silent worker's partitions (at least the "
+                             "broker's group.min.session.timeout.ms, 6 s by default)")
     worker.add_argument("--heartbeat-interval", type=float, default=d.heartbeat_interval)
+    worker.add_argument("--peer-timeout", type=float, default=d.peer_timeout,
+                        help="seconds before the other workers remove a silent (killed) worker from the group "
+                             "and take its partitions; 0: off, wait for the session timeout")
     worker.add_argument("--reload-interval", type=float, default=d.reload_interval,
                         help="seconds between checks of the campaign files")
     worker.add_argument("--dedup-lease", type=float, default=d.dedup_lease_ms / 1000,
@@ -112,6 +116,7 @@ def settings_from_args(args: argparse.Namespace):
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,
         heartbeat_interval=args.heartbeat_interval,
+        peer_timeout=args.peer_timeout,
         reload_interval=args.reload_interval,
         dedup_lease_ms=int(args.dedup_lease * 1000),
         loglevel=args.loglevel,

@@ -29,6 +29,7 @@ from faust.types import TP
 
 from engine.agents import faust_private, reach, stats
 from engine.agents.offsets import OffsetGuard, seek_guarded
+from engine.agents.peers import PeerWatch
 from engine.agents.records import (
     DLQ_FIELD,
     DLQ_REASON,
@@ -271,9 +272,7 @@ class Worker:
             await faust_private.commit_offsets(consumer, due)
 
     async def timer_loop(self) -> None:
-        # mode leaves the root logger at DEBUG (its handler filters): every debug call in
-        # aiokafka and faust would still build a LogRecord, ~10% of a busy worker's time.
-        logging.getLogger().setLevel(self.settings.loglevel.upper())
+        quiet_root_logger(self.settings)
         tick = self.settings.timer_tick
         reload_every = max(1, int(self.settings.reload_interval / tick))
         ticks = 0
@@ -301,15 +300,9 @@ class Worker:
             self.metrics.wait_lateness.observe(max(0, now - due) / 1000)
 
 
-def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
-                   metrics: Metrics | None = None) -> Worker:
-    """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
-    none (the sender agent is not started); the CLI builds them from the config."""
-    faust_private.verify_installed()  # an upgrade that changed Faust's internals stops here
-    metrics = metrics or worker_metrics()
-    clock = clock or SystemClock()
-    campaigns = CampaignReloader(settings.campaigns, settings.config,
-                                 load_set(settings.campaigns, settings.config), metrics=metrics)  # bad: no start
+def build_app(settings: WorkerSettings) -> faust.App:
+    """The Faust app with the worker's transport and consumer settings, no agents yet (the
+    Faust floor of bench/bench_faust_floor.py is this app with an agent that does nothing)."""
     store = "memory://" if settings.store == "memory" else "rocksdb://"
     app = faust.App(
         settings.app_id,
@@ -332,6 +325,47 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         key_serializer="raw",
         value_serializer="raw",
     )
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender, assigned, **kwargs) -> None:
+        faust_private.shorten_fetch_wait(app, settings.fetch_wait_ms)
+
+    return app
+
+
+def quiet_root_logger(settings: WorkerSettings) -> None:
+    """mode leaves the root logger at DEBUG (its handler filters): every debug call in
+    aiokafka and faust would still build a LogRecord, ~10% of a busy worker's time."""
+    logging.getLogger().setLevel(settings.loglevel.upper())
+
+
+def watch_peers(app: faust.App, settings: WorkerSettings) -> PeerWatch:
+    """Remove a peer silent for `peer_timeout` s from the group (peers.py): its partitions
+    are served again within seconds of a kill -9, not after the session timeout."""
+    watch = PeerWatch(settings.bootstrap, settings.app_id, settings.peers_topic,
+                      lambda: faust_private.group_member_id(app), silent_after=settings.peer_timeout)
+
+    @app.task
+    async def start_watch() -> None:
+        await asyncio.to_thread(watch.start)
+
+    @app.on_before_shutdown.connect
+    async def stop_watch(sender, **kwargs) -> None:
+        await asyncio.to_thread(watch.stop)
+
+    return watch
+
+
+def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
+                   metrics: Metrics | None = None) -> Worker:
+    """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
+    none (the sender agent is not started); the CLI builds them from the config."""
+    faust_private.verify_installed()  # an upgrade that changed Faust's internals stops here
+    metrics = metrics or worker_metrics()
+    clock = clock or SystemClock()
+    campaigns = CampaignReloader(settings.campaigns, settings.config,
+                                 load_set(settings.campaigns, settings.config), metrics=metrics)  # bad: no start
+    app = build_app(settings)
     users = UserProcessor(campaigns, metrics, clock.now)
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,
@@ -363,6 +397,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         app.agent(runtime.sends_topic, name="sender")(sender_agent)
 
     runtime.table.on_recover(runtime.on_recovered)
+    if settings.peer_timeout > 0:
+        watch_peers(app, settings)
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender, revoked, **kwargs) -> None:
@@ -371,7 +407,6 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
         faust_private.take_over_positions(app, runtime.position_partitions)
-        faust_private.shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)
     if settings.api_port:
