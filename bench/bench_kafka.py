@@ -195,7 +195,7 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
     harness = KafkaRuntimeHarness(bootstrap, redis, directory, [directory / "campaigns"], config, partitions=4,
                                   controlled_clock=False)
     harness.create_topics()
-    worker = harness.start_worker("latency", dry_run=True, store="rocksdb", commit_interval=COMMIT_INTERVAL)
+    worker = harness.start_worker("latency", dry_run=True, store=STORE, commit_interval=COMMIT_INTERVAL)
     try:
         harness.wait_members(1, timeout=120)
         subs = [(f"v{u}".encode(), orjson.dumps({"user": f"v{u}", "event": "$push_subscribe",
@@ -270,12 +270,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--rate", type=int, default=500, help="live events/s for the latency run")
+    parser.add_argument("--rate", type=int, help="live events/s for the latency runs (default: half the "
+                        "worker's events/s measured in this run, 300 with --skip-throughput)")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="floor/worker pairs, each on fresh topics")
-    parser.add_argument("--uvloop", action="store_true", help="the floor on uvloop (pass --worker-arg=--uvloop too)")
+    parser.add_argument("--uvloop", action="store_true", help="the floor and the worker on uvloop (pip install uvloop)")
     parser.add_argument("--worker-arg", action="append", default=[], help="an extra `pushcast worker` flag")
     args = parser.parse_args()
     bootstrap, redis = services()
@@ -298,7 +299,9 @@ def main() -> None:
                     print(f"run {run}: Faust floor (bare agent, same app settings): {low['events_per_s']:,.0f} "
                           f"events/s ({low['seconds']:.1f}s), {low['per_cpu_s']:,.0f} events per CPU second",
                           flush=True)
-                    result = through_kafka(harness, len(records), f"worker{run}", args.worker_arg)
+                    result = through_kafka(harness, len(records), f"worker{run}",
+                                           args.worker_arg + (["--uvloop"] if args.uvloop else []))
+                    peak = result["events_per_s"]
                     print(f"run {run}: worker through Kafka ({STORE} store): {result['events_per_s']:,.0f} events/s "
                           f"({result['seconds']:.1f}s), {result['per_cpu_s']:,.0f} events per CPU second; "
                           f"worker / floor: {result['events_per_s'] / low['events_per_s']:.2f} wall, "
@@ -313,13 +316,22 @@ def main() -> None:
                 harness.delete_topics()
         if args.skip_latency:
             return
-        result = latency(bootstrap, redis, tmp / "latency", args.rate, args.seconds, waits=2000)
-        print(f"live trigger -> send (dry run) at {result['rate']} events/s, {result['live_sends']} sends: "
-              f"{result['trigger_to_send_ms']} ms")
-        print(f"  after the first 3 s: {result['steady_trigger_to_send_ms']} ms")
-        print(f"  of which event -> Notify on the sends topic: {result['event_to_decision_ms']} ms, "
-              f"Notify -> sent and reported: {result['decision_to_report_ms']} ms")
-        print(f"wait lateness, {result['wakes']} wake-ups: {result['wait_lateness_ms']} ms")
+        rate = args.rate or (int(peak / 2) if not args.skip_throughput else 300)
+        for busy in (False, True):  # the second run with one core taken by a busy loop
+            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                result = latency(bootstrap, redis, tmp / f"latency-{busy}", rate, args.seconds, waits=2000)
+            finally:
+                if spinner is not None:
+                    spinner.kill()
+                    spinner.wait()
+            label = "with a busy loop on one core" if busy else "no extra load"
+            print(f"[{label}] live trigger -> send (dry run) at {result['rate']} events/s, {result['live_sends']} "
+                  f"sends: {result['trigger_to_send_ms']} ms")
+            print(f"  after the first 3 s: {result['steady_trigger_to_send_ms']} ms")
+            print(f"  of which event -> Notify on the sends topic: {result['event_to_decision_ms']} ms, "
+                  f"Notify -> sent and reported: {result['decision_to_report_ms']} ms")
+            print(f"  wait lateness, {result['wakes']} wake-ups: {result['wait_lateness_ms']} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,10 @@ import argparse
 import asyncio
 import sys
 import tempfile
+import re
+import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -29,9 +32,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_kafka import SUB_KEYS, services  # noqa: E402
+from engine.agents.settings import WorkerSettings  # noqa: E402
 from tests.fixtures.kafka_runtime import KafkaRuntimeHarness, _run, make_config  # noqa: E402
 
 PARTITIONS = 8
+STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")  # both log formats of a worker
 CAMPAIGN = "campaign: live\nname: live\nwho:\n  on: {event: Signed Up}\nwhat:\n  title: Hi\n  ttl: 1h\n"
 
 
@@ -66,7 +71,7 @@ async def _stream(harness: KafkaRuntimeHarness, rate: int, seconds: float, kill_
 
 
 def one_run(bootstrap: str, redis: str, directory: Path, rate: int, worker_args: list[str],
-            session_timeout: float) -> dict:
+            session_timeout: float, logs: Path | None = None) -> dict:
     (directory / "campaigns").mkdir(parents=True)
     (directory / "campaigns" / "live.yaml").write_text(CAMPAIGN)
     config = make_config(directory, None)
@@ -75,9 +80,10 @@ def one_run(bootstrap: str, redis: str, directory: Path, rate: int, worker_args:
                                   extra_args=worker_args)
     harness.create_topics()
     try:
-        # Both start with the deployment's session timeout (the harness's default is short).
-        victim = harness.start_worker("victim", dry_run=True, session_timeout=session_timeout)
-        harness.start_worker("survivor", dry_run=True, session_timeout=session_timeout)
+        # Both start with the deployment's session timeout and commit interval (the harness's are short).
+        commit = WorkerSettings().commit_interval
+        victim = harness.start_worker("victim", dry_run=True, session_timeout=session_timeout, commit_interval=commit)
+        harness.start_worker("survivor", dry_run=True, session_timeout=session_timeout, commit_interval=commit)
         harness.wait_members(2, timeout=180)
         harness.produce([{"user": user(p, n), "event": "$push_subscribe",
                           "props": {"endpoint": f"https://fcm.googleapis.com/fcm/send/{p}-{n}", "keys": SUB_KEYS}}
@@ -95,10 +101,31 @@ def one_run(bootstrap: str, redis: str, directory: Path, rate: int, worker_args:
         gaps = {p: (decided[p] - killed_at) / 1000 for p in sorted(decided)}
         survivor_log = harness.workers[1].output()
         return {"gaps": gaps, "served_again_s": max(gaps.values()), "partitions": len(gaps),
-                "removed_by_peer": "removed (its partitions go to the others)" in survivor_log}
+                "removed_by_peer": "removed (its partitions go to the others)" in survivor_log,
+                "removed_s": _logged_after(survivor_log, "removed (its partitions", killed_at),
+                "recovered_s": _logged_after(survivor_log, "pending waits", killed_at)}
     finally:
         harness.stop()
         harness.delete_topics()
+        if logs is not None:  # the workers' logs, kept past the temporary directory
+            logs.mkdir(parents=True, exist_ok=True)
+            for log in directory.glob("*.log"):
+                shutil.copy(log, logs / f"{directory.name}-{log.name}")
+
+
+def _logged_after(log: str, marker: str, after_ms: float) -> float | None:
+    """Seconds from `after_ms` to the first line holding `marker` logged after it."""
+    for line in log.splitlines():
+        found = STAMP.search(line)
+        if marker in line and found:
+            at = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() * 1000
+            if at > after_ms:
+                return (at - after_ms) / 1000
+    return None
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
 
 
 def main() -> None:
@@ -106,26 +133,32 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=int, default=200, help="events/s over all partitions")
     parser.add_argument("--baseline", action="store_true", help="also run with --peer-timeout 0")
+    parser.add_argument("--logs", type=Path, help="keep the workers' logs here")
     args = parser.parse_args()
-    from engine.agents.settings import WorkerSettings
-
     defaults = WorkerSettings()
     bootstrap, redis = services()
     variants = [("peer watch (defaults: peer timeout %.1fs, heartbeat %.1fs, session %.0fs)"
                  % (defaults.peer_timeout, defaults.heartbeat_interval, defaults.session_timeout),
-                 ["--heartbeat-interval", str(defaults.heartbeat_interval)])]
+                 ["--heartbeat-interval", str(defaults.heartbeat_interval),
+                  "--standby-replicas", str(defaults.standby_replicas)])]
     if args.baseline:
         variants.append(("session timeout alone (--peer-timeout 0, heartbeat 3s, session %.0fs)"
-                         % defaults.session_timeout, ["--peer-timeout", "0", "--heartbeat-interval", "3"]))
+                         % defaults.session_timeout, ["--peer-timeout", "0", "--heartbeat-interval", "3",
+                                                                 "--standby-replicas", str(defaults.standby_replicas)]))
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(1, args.runs + 1):
             for i, (label, extra) in enumerate(variants):
-                result = one_run(bootstrap, redis, Path(tmp) / f"r{run}-{i}", args.rate, extra,
-                                 defaults.session_timeout)
+                try:
+                    result = one_run(bootstrap, redis, Path(tmp) / f"r{run}-{i}", args.rate, extra,
+                                     defaults.session_timeout, args.logs)
+                except AssertionError as failed:  # e.g. a partition that never caught up: say so, go on
+                    print(f"run {run}, {label}: FAILED: {str(failed).splitlines()[0]}", flush=True)
+                    continue
                 gaps = " ".join(f"{p}:{g:.2f}" for p, g in result["gaps"].items())
                 print(f"run {run}, {label}: kill -> every partition served again {result['served_again_s']:.2f} s "
                       f"({result['partitions']} partitions; removed by the peer watch: {result['removed_by_peer']}; "
-                      f"per partition s: {gaps})", flush=True)
+                      f"survivor logged the removal at {_seconds(result['removed_s'])}, its partitions recovered "
+                      f"at {_seconds(result['recovered_s'])}; per partition s: {gaps})", flush=True)
 
 
 if __name__ == "__main__":

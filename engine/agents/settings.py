@@ -36,7 +36,7 @@ class WorkerSettings:
     batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0
     session_timeout: float = 30.0  # Kafka's own failure detection (the broker's floor: 6 s)
-    heartbeat_interval: float = 1.0  # how soon a worker hears of a rebalance (peers.py: a removal)
+    heartbeat_interval: float = 0.5  # how soon a worker hears of a rebalance (peers.py: a removal)
     peer_timeout: float = 2.0  # a peer silent this long is removed from the group (peers.py); 0: off
     fetch_wait_ms: int = 50  # longest a Kafka fetch waits for data (Faust's own: 1500)
     timer_tick: float = 0.01  # seconds between checks of the wake index
