@@ -29,7 +29,7 @@ from faust.types import TP
 
 from engine.agents import faust_private, reach, stats
 from engine.agents.offsets import OffsetGuard, seek_guarded
-from engine.agents.peers import PeerWatch
+from engine.agents.peers import watch_peers
 from engine.agents.records import (
     DLQ_FIELD,
     DLQ_REASON,
@@ -337,23 +337,6 @@ def quiet_root_logger(settings: WorkerSettings) -> None:
     """mode leaves the root logger at DEBUG (its handler filters): every debug call in
     aiokafka and faust would still build a LogRecord, ~10% of a busy worker's time."""
     logging.getLogger().setLevel(settings.loglevel.upper())
-
-
-def watch_peers(app: faust.App, settings: WorkerSettings) -> PeerWatch:
-    """Remove a peer silent for `peer_timeout` s from the group (peers.py): its partitions
-    are served again within seconds of a kill -9, not after the session timeout."""
-    watch = PeerWatch(settings.bootstrap, settings.app_id, settings.peers_topic,
-                      lambda: faust_private.group_member_id(app), silent_after=settings.peer_timeout)
-
-    @app.task
-    async def start_watch() -> None:
-        await asyncio.to_thread(watch.start)
-
-    @app.on_before_shutdown.connect
-    async def stop_watch(sender, **kwargs) -> None:
-        await asyncio.to_thread(watch.stop)
-
-    return watch
 
 
 def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,

@@ -136,3 +136,21 @@ class PeerWatch:
             log.warning("group %s: removing silent member %s failed: Kafka error %s", self.group, member,
                         errors.get(member))
         await producer.send_and_wait(self.topic, key=key, value=None)  # nobody tries again
+
+
+def watch_peers(app, settings) -> PeerWatch:
+    """On a worker's Faust app: remove a peer silent for `settings.peer_timeout` s from the
+    group; its partitions are served again within seconds of a kill -9, not after the
+    session timeout."""
+    watch = PeerWatch(settings.bootstrap, settings.app_id, settings.peers_topic,
+                      lambda: faust_private.group_member_id(app), silent_after=settings.peer_timeout)
+
+    @app.task
+    async def start_watch() -> None:
+        await asyncio.to_thread(watch.start)
+
+    @app.on_before_shutdown.connect
+    async def stop_watch(sender, **kwargs) -> None:
+        await asyncio.to_thread(watch.stop)
+
+    return watch
