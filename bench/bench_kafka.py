@@ -3,9 +3,13 @@ trigger-to-send latency of a live campaign; wait lateness.
 
 1. Ceiling: the user agent's batch logic (`UserProcessor`, the core behind it, state
    encoded as stored) over the pre-generated stream, no Kafka.
-2. Through Kafka: the stream is produced first, then one `pushcast worker` (RocksDB store,
-   dry-run sender) starts; measured from the group being ready to every record committed
-   (state in the changelog, offsets committed).
+2. Through Kafka: the stream is produced first, then one `pushcast worker` (the store the
+   worker uses by default, `WorkerSettings.store`: RocksDB; dry-run sender) starts;
+   measured from the group being ready to every record committed (state in the changelog,
+   offsets committed).
+2'. The Faust floor (bench/bench_faust_floor.py) over the same topic in the same run: the
+   worker's Faust app and settings with an agent that takes the same batches and does
+   nothing, measured the same way (group ready to its lag 0). Printed with the ratio.
 3. Latency: a live campaign (no delay) under a steady event rate on the system clock:
    from the event's time to the sender's report (`$notification_sent` ts), and waits due
    at known times: from the due time to the wake-up record's Kafka timestamp.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import subprocess
@@ -31,7 +36,10 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_faust_floor  # noqa: E402
+from engine.agents.settings import WorkerSettings  # noqa: E402
 from engine.shell.metrics import worker_metrics  # noqa: E402
 from engine.agents.users import Record, UserProcessor  # noqa: E402
 from engine.core import CampaignSet  # noqa: E402
@@ -42,8 +50,8 @@ from tests.fixtures.kafka_runtime import KafkaRuntimeHarness, _run, make_config 
 T0 = 1_795_600_800_000
 SUB_KEYS = {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
             "auth": "BTBZMqHH6r4Tts7J_aSIgg"}
-COMMIT_INTERVAL = 1.0  # the worker's default
-STORE = "memory"  # the worker default; --store rocksdb measured 3,224 events/s on 200k
+COMMIT_INTERVAL = WorkerSettings().commit_interval
+STORE = WorkerSettings().store  # what `pushcast worker` uses unless told otherwise
 EVENTS = ["Product Viewed", "Added To Cart", "Charged", "Session Started", "Searched", "Wishlist Price Dropped"]
 WEIGHTS = [34, 8, 3, 20, 30, 2]
 
@@ -85,7 +93,9 @@ def ceiling(records: list[tuple[bytes, bytes]], campaigns: CampaignSet, batch: i
     return len(records) / (time.perf_counter() - start)
 
 
-def through_kafka(records, campaign_files, config, bootstrap, redis, directory: Path, partitions: int) -> dict:
+def produce_stream(records, campaign_files, config, bootstrap, redis, directory: Path,
+                   partitions: int) -> tuple[KafkaRuntimeHarness, float]:
+    """The harness (topics made) with `records` in its events topic; records/s produced."""
     directory.mkdir(parents=True)
     harness = KafkaRuntimeHarness(bootstrap, redis, directory, campaign_files, config, partitions=partitions,
                                   sends_partitions=partitions)
@@ -93,19 +103,86 @@ def through_kafka(records, campaign_files, config, bootstrap, redis, directory: 
     started = time.perf_counter()
     for i in range(0, len(records), 100_000):
         harness.produce(records[i:i + 100_000])
-    produced = time.perf_counter() - started
     harness.set_clock(T0)
-    worker = harness.start_worker("bench", dry_run=True, store=STORE, session_timeout=30, commit_interval=COMMIT_INTERVAL)
+    return harness, len(records) / (time.perf_counter() - started)
+
+
+def through_kafka(harness: KafkaRuntimeHarness, count: int, name: str, extra_args: list[str] = ()) -> dict:
+    """One worker over the produced stream: events/s from the group being ready to lag 0."""
+    harness.extra_args = list(extra_args)
+    worker = harness.start_worker(name, dry_run=True, store=STORE, session_timeout=30,
+                                  commit_interval=COMMIT_INTERVAL)
     try:
         harness.wait_members(1, timeout=120)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(worker.process.pid)
         while harness.lag() > 0:
             harness.check_alive()
             time.sleep(0.2)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, cpu_seconds(worker.process.pid) - cpu0
     finally:
         worker.stop()
-    return {"produced_per_s": len(records) / produced, "events_per_s": len(records) / elapsed, "seconds": elapsed}
+        harness.workers.remove(worker)
+    return {"events_per_s": count / elapsed, "seconds": elapsed, "per_cpu_s": count / cpu}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far: the figure least moved by other jobs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def floor(harness: KafkaRuntimeHarness, count: int, name: str, uvloop: bool = False) -> dict:
+    """The Faust floor over the same events topic, its own group: events/s as the worker's."""
+    group = f"{harness.prefix}{name}"
+    process = bench_faust_floor.start(harness.bootstrap, group, harness.events_topic, harness.partitions,
+                                      harness.directory / f"data-{name}", harness.directory / f"{name}.log",
+                                      uvloop=uvloop)
+    try:
+        deadline = time.monotonic() + 120
+        while _run(_group_state(harness.bootstrap, group)) != "Stable":
+            assert process.poll() is None and time.monotonic() < deadline, (
+                (harness.directory / f"{name}.log").read_text()[-3000:])
+            time.sleep(0.2)
+        t0, cpu0 = time.perf_counter(), cpu_seconds(process.pid)
+        while _run(_group_lag(harness.bootstrap, group, harness.events_topic, harness.partitions)) > 0:
+            assert process.poll() is None, (harness.directory / f"{name}.log").read_text()[-3000:]
+            time.sleep(0.2)
+        elapsed, cpu = time.perf_counter() - t0, cpu_seconds(process.pid) - cpu0
+    finally:
+        process.terminate()
+        process.wait(30)
+    return {"events_per_s": count / elapsed, "seconds": elapsed, "per_cpu_s": count / cpu}
+
+
+async def _group_state(bootstrap: str, group: str) -> str:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+        return response.groups[0][2]
+    finally:
+        await admin.close()
+
+
+async def _group_lag(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        ends = await consumer.end_offsets(tps)
+        done = {tp: meta.offset for tp, meta in committed.items() if meta is not None and meta.offset >= 0}
+        return sum(max(0, ends[tp] - done.get(tp, 0)) for tp in tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits: int) -> dict:
@@ -118,7 +195,7 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
     harness = KafkaRuntimeHarness(bootstrap, redis, directory, [directory / "campaigns"], config, partitions=4,
                                   controlled_clock=False)
     harness.create_topics()
-    worker = harness.start_worker("latency", dry_run=True, store="rocksdb", commit_interval=COMMIT_INTERVAL)
+    worker = harness.start_worker("latency", dry_run=True, store=STORE, commit_interval=COMMIT_INTERVAL)
     try:
         harness.wait_members(1, timeout=120)
         subs = [(f"v{u}".encode(), orjson.dumps({"user": f"v{u}", "event": "$push_subscribe",
@@ -193,10 +270,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--rate", type=int, default=500, help="live events/s for the latency run")
+    parser.add_argument("--rate", type=int, help="live events/s for the latency runs (default: half the "
+                        "worker's events/s measured in this run, 300 with --skip-throughput)")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="floor/worker pairs, each on fresh topics")
+    parser.add_argument("--uvloop", action="store_true", help="the floor and the worker on uvloop (pip install uvloop)")
+    parser.add_argument("--worker-arg", action="append", default=[], help="an extra `pushcast worker` flag")
     args = parser.parse_args()
     bootstrap, redis = services()
     campaign_files = [ROOT / "campaigns.d"]
@@ -208,18 +289,49 @@ def main() -> None:
             records = stream(args.users, args.events)
             print(f"stream: {len(records):,} events, {args.users:,} users")
             print(f"ceiling (UserProcessor, no Kafka): {ceiling(records, campaigns):,.0f} events/s")
-            result = through_kafka(records, campaign_files, config, bootstrap, redis, tmp / "kafka", args.partitions)
-            print(f"through Kafka, one worker: {result['events_per_s']:,.0f} events/s "
-                  f"({result['seconds']:.1f}s; produced at {result['produced_per_s']:,.0f}/s)")
+            harness, produced = produce_stream(records, campaign_files, config, bootstrap, redis, tmp / "kafka",
+                                               args.partitions)
+            print(f"produced at {produced:,.0f}/s; {args.partitions} partitions; worker store: {STORE} "
+                  f"(WorkerSettings.store, the default of `pushcast worker --store`)")
+            try:
+                for run in range(1, args.repeat + 1):  # floor and worker alternate: same machine load
+                    low = floor(harness, len(records), f"floor{run}", uvloop=args.uvloop)
+                    print(f"run {run}: Faust floor (bare agent, same app settings): {low['events_per_s']:,.0f} "
+                          f"events/s ({low['seconds']:.1f}s), {low['per_cpu_s']:,.0f} events per CPU second",
+                          flush=True)
+                    result = through_kafka(harness, len(records), f"worker{run}",
+                                           args.worker_arg + (["--uvloop"] if args.uvloop else []))
+                    peak = result["events_per_s"]
+                    print(f"run {run}: worker through Kafka ({STORE} store): {result['events_per_s']:,.0f} events/s "
+                          f"({result['seconds']:.1f}s), {result['per_cpu_s']:,.0f} events per CPU second; "
+                          f"worker / floor: {result['events_per_s'] / low['events_per_s']:.2f} wall, "
+                          f"{result['per_cpu_s'] / low['per_cpu_s']:.2f} per CPU second", flush=True)
+                    harness.delete_topics()  # the next worker starts on a fresh group and table
+                    if run < args.repeat:
+                        harness.prefix += "r"
+                        harness.create_topics()
+                        for i in range(0, len(records), 100_000):
+                            harness.produce(records[i:i + 100_000])
+            finally:
+                harness.delete_topics()
         if args.skip_latency:
             return
-        result = latency(bootstrap, redis, tmp / "latency", args.rate, args.seconds, waits=2000)
-        print(f"live trigger -> send (dry run) at {result['rate']} events/s, {result['live_sends']} sends: "
-              f"{result['trigger_to_send_ms']} ms")
-        print(f"  after the first 3 s: {result['steady_trigger_to_send_ms']} ms")
-        print(f"  of which event -> Notify on the sends topic: {result['event_to_decision_ms']} ms, "
-              f"Notify -> sent and reported: {result['decision_to_report_ms']} ms")
-        print(f"wait lateness, {result['wakes']} wake-ups: {result['wait_lateness_ms']} ms")
+        rate = args.rate or (int(peak / 2) if not args.skip_throughput else 300)
+        for busy in (False, True):  # the second run with one core taken by a busy loop
+            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                result = latency(bootstrap, redis, tmp / f"latency-{busy}", rate, args.seconds, waits=2000)
+            finally:
+                if spinner is not None:
+                    spinner.kill()
+                    spinner.wait()
+            label = "with a busy loop on one core" if busy else "no extra load"
+            print(f"[{label}] live trigger -> send (dry run) at {result['rate']} events/s, {result['live_sends']} "
+                  f"sends: {result['trigger_to_send_ms']} ms")
+            print(f"  after the first 3 s: {result['steady_trigger_to_send_ms']} ms")
+            print(f"  of which event -> Notify on the sends topic: {result['event_to_decision_ms']} ms, "
+                  f"Notify -> sent and reported: {result['decision_to_report_ms']} ms")
+            print(f"  wait lateness, {result['wakes']} wake-ups: {result['wait_lateness_ms']} ms", flush=True)
 
 
 if __name__ == "__main__":

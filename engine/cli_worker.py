@@ -53,8 +53,14 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--batch-size", type=int, default=d.batch_size)
     worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
     worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
-                        help="seconds before a silent worker's partitions move")
+                        help="seconds before Kafka itself moves a silent worker's partitions (at least the "
+                             "broker's group.min.session.timeout.ms, 6 s by default)")
     worker.add_argument("--heartbeat-interval", type=float, default=d.heartbeat_interval)
+    worker.add_argument("--uvloop", action="store_true",
+                        help="run on uvloop (installed apart: pip install uvloop); bench/RESULTS.md has the measure")
+    worker.add_argument("--peer-timeout", type=float, default=d.peer_timeout,
+                        help="seconds before the other workers remove a silent (killed) worker from the group "
+                             "and take its partitions; 0: off, wait for the session timeout")
     worker.add_argument("--reload-interval", type=float, default=d.reload_interval,
                         help="seconds between checks of the campaign files")
     worker.add_argument("--dedup-lease", type=float, default=d.dedup_lease_ms / 1000,
@@ -112,6 +118,7 @@ def settings_from_args(args: argparse.Namespace):
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,
         heartbeat_interval=args.heartbeat_interval,
+        peer_timeout=args.peer_timeout,
         reload_interval=args.reload_interval,
         dedup_lease_ms=int(args.dedup_lease * 1000),
         loglevel=args.loglevel,
@@ -187,16 +194,31 @@ def prepare(args: argparse.Namespace):
     return runtime, settings
 
 
+def _uvloop():
+    """A uvloop event loop for Faust (`--uvloop`); uvloop is not a dependency."""
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        raise PushcastError("--uvloop: uvloop is not installed (pip install uvloop)") from None
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return loop
+
+
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         runtime, settings = prepare(args)
+        loop = _uvloop() if args.uvloop else None
     except PushcastError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    worker = faust.Worker(runtime.app, loglevel=settings.loglevel.upper(), quiet=True)
+    worker = faust.Worker(runtime.app, loglevel=settings.loglevel.upper(), quiet=True,
+                          loop=loop)
     worker.execute_from_commandline()  # returns only at shutdown (it exits the process)
     return 0
 

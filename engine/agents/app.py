@@ -29,6 +29,7 @@ from faust.types import TP
 
 from engine.agents import faust_private, reach, stats
 from engine.agents.offsets import OffsetGuard, seek_guarded
+from engine.agents.peers import watch_peers
 from engine.agents.records import (
     DLQ_FIELD,
     DLQ_REASON,
@@ -277,9 +278,7 @@ class Worker:
             await faust_private.commit_offsets(consumer, due)
 
     async def timer_loop(self) -> None:
-        # mode leaves the root logger at DEBUG (its handler filters): every debug call in
-        # aiokafka and faust would still build a LogRecord, ~10% of a busy worker's time.
-        logging.getLogger().setLevel(self.settings.loglevel.upper())
+        quiet_root_logger(self.settings)
         tick = self.settings.timer_tick
         reload_every = max(1, int(self.settings.reload_interval / tick))
         ticks = 0
@@ -307,15 +306,9 @@ class Worker:
             self.metrics.wait_lateness.observe(max(0, now - due) / 1000)
 
 
-def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
-                   metrics: Metrics | None = None) -> Worker:
-    """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
-    none (the sender agent is not started); the CLI builds them from the config."""
-    faust_private.verify_installed()  # an upgrade that changed Faust's internals stops here
-    metrics = metrics or worker_metrics()
-    clock = clock or SystemClock()
-    campaigns = CampaignReloader(settings.campaigns, settings.config,
-                                 load_set(settings.campaigns, settings.config), metrics=metrics)  # bad: no start
+def build_app(settings: WorkerSettings) -> faust.App:
+    """The Faust app with the worker's transport and consumer settings, no agents yet (the
+    Faust floor of bench/bench_faust_floor.py is this app with an agent that does nothing)."""
     store = "memory://" if settings.store == "memory" else "rocksdb://"
     app = faust.App(
         settings.app_id,
@@ -338,6 +331,30 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         key_serializer="raw",
         value_serializer="raw",
     )
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender, assigned, **kwargs) -> None:
+        faust_private.shorten_fetch_wait(app, settings.fetch_wait_ms)
+
+    return app
+
+
+def quiet_root_logger(settings: WorkerSettings) -> None:
+    """mode leaves the root logger at DEBUG (its handler filters): every debug call in
+    aiokafka and faust would still build a LogRecord, ~10% of a busy worker's time."""
+    logging.getLogger().setLevel(settings.loglevel.upper())
+
+
+def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
+                   metrics: Metrics | None = None) -> Worker:
+    """Build the app, its topics, table, agents and tasks. `sender` and `dedup` default to
+    none (the sender agent is not started); the CLI builds them from the config."""
+    faust_private.verify_installed()  # an upgrade that changed Faust's internals stops here
+    metrics = metrics or worker_metrics()
+    clock = clock or SystemClock()
+    campaigns = CampaignReloader(settings.campaigns, settings.config,
+                                 load_set(settings.campaigns, settings.config), metrics=metrics)  # bad: no start
+    app = build_app(settings)
     users = UserProcessor(lambda: runtime.winners.campaigns(), metrics, clock.now)  # with the A/B winners
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,
@@ -369,6 +386,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         app.agent(runtime.sends_topic, name="sender")(sender_agent)
 
     runtime.table.on_recover(runtime.on_recovered)
+    if settings.peer_timeout > 0:
+        watch_peers(app, settings)
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender, revoked, **kwargs) -> None:
@@ -377,7 +396,6 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
         faust_private.take_over_positions(app, runtime.position_partitions)
-        faust_private.shorten_fetch_wait(app, settings.fetch_wait_ms)
 
     app.task(runtime.timer_loop)
     app.task(runtime.winners.run)

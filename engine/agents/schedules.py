@@ -21,11 +21,19 @@ from engine.shell.reach import qualifies_raw
 
 log = logging.getLogger(__name__)
 
+# How far ahead a campaign's next run is looked up: the timer ticks every 10 ms, and
+# computing cron times at each tick for every campaign and partition took ~13% of a
+# busy worker (py-spy, bench/RESULTS.md); now they are computed when a run is due.
+LOOKAHEAD_MS = 3_600_000
+
 
 class ScheduleRunner:
     def __init__(self, worker):
         self.worker = worker
         self.cursors: dict[int, dict[str, int]] = {}  # partition -> campaign -> last run made
+        # (campaign, cursor) -> no run of it before this time; for one campaign set
+        self.quiet_until: dict[tuple[str, int], int] = {}
+        self.quiet_for = None
 
     def keep_partitions(self, owned: set[int]) -> None:
         """After a rebalance: the cursors of partitions kept are this worker's own; those
@@ -42,7 +50,11 @@ class ScheduleRunner:
         now = worker.clock.now()
         runs: dict[tuple[int, str, str], set[int]] = {}  # (at, campaign, slot) -> partitions
         compiled_of = {}
-        for compiled in worker.campaigns().by_id.values():
+        campaigns = worker.campaigns()
+        if campaigns is not self.quiet_for:  # reloaded: schedules may have changed
+            self.quiet_until, self.quiet_for = {}, campaigns
+        quiet, self.quiet_until = self.quiet_until, {}  # only the current cursors' entries stay
+        for compiled in campaigns.by_id.values():
             if compiled.campaign.when.schedule is None:
                 continue
             compiled_of[compiled.id] = compiled
@@ -54,7 +66,7 @@ class ScheduleRunner:
                     await self.advance(partition, compiled.id, now - 1)
                     continue
                 cursors[compiled.id] = cursor
-                for slot, at in run_times(compiled, cursor, now):
+                for slot, at in self.due_runs(compiled, cursor, now, quiet):
                     runs.setdefault((at, compiled.id, slot), set()).add(partition)
         if not runs:
             return
@@ -72,6 +84,19 @@ class ScheduleRunner:
                     await asyncio.sleep(0)
             for partition in partitions:
                 await self.advance(partition, campaign, at)
+
+    def due_runs(self, compiled, cursor: int, now: int, quiet: dict) -> list[tuple[str, int]]:
+        """`run_times(compiled, cursor, now)`, computed only once a run can be due: the
+        runs up to a later time hold those up to `now`, and the first one after `now`
+        says when to look again (`quiet`: what the last tick found)."""
+        key = (compiled.id, cursor)
+        if now < quiet.get(key, now):
+            self.quiet_until[key] = quiet[key]
+            return []
+        runs = run_times(compiled, cursor, now + LOOKAHEAD_MS)
+        later = [at for _, at in runs if at > now]
+        self.quiet_until[key] = min(later) if later else now + LOOKAHEAD_MS
+        return [(slot, at) for slot, at in runs if at <= now]
 
     async def advance(self, partition: int, campaign: str, at: int) -> None:
         """The runs of `campaign` over `partition` are made up to `at`: here at once, in

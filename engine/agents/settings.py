@@ -35,11 +35,17 @@ class WorkerSettings:
     batch_size: int = 500
     batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0
-    session_timeout: float = 30.0
-    heartbeat_interval: float = 3.0
+    session_timeout: float = 30.0  # Kafka's own failure detection (the broker's floor: 6 s)
+    heartbeat_interval: float = 0.5  # how soon a worker hears of a rebalance (peers.py: a removal)
+    peer_timeout: float = 2.0  # a peer silent this long is removed from the group (peers.py); 0: off
     fetch_wait_ms: int = 50  # longest a Kafka fetch waits for data (Faust's own: 1500)
     timer_tick: float = 0.01  # seconds between checks of the wake index
     refire_ms: int = 30_000
     reload_interval: float = 5.0
     dedup_lease_ms: int = 15_000
     loglevel: str = "warning"
+
+    @property
+    def peers_topic(self) -> str:
+        """Where the workers beat (peers.py): one compacted partition per app."""
+        return f"{self.app_id}-peers"

@@ -48,6 +48,9 @@ def worker_topics(s: WorkerSettings) -> list[TopicSpec]:
         # could race its creation and crash (PartitionsMismatch: 0 partitions).
         TopicSpec(f"{s.app_id}-users-changelog", s.partitions, "--partitions; or a new --app-id",
                   configs=(("cleanup.policy", "compact"),)),
+        # The workers' beats (peers.py): read from partition 0 alone, the last beat per worker.
+        TopicSpec(s.peers_topic, 1, "it must have exactly 1; delete it or pick another --app-id",
+                  configs=(("cleanup.policy", "compact"),)),
     ]
 
 

@@ -48,6 +48,7 @@ def test_workers_create_every_topic_with_the_configured_counts_and_share_the_wor
         harness.dead_letter_topic: 1,
         harness.prefix + "reach-replies": 1,
         harness.app_id + "-users-changelog": 6,  # Faust's, at the same count as the events topic
+        harness.app_id + "-peers": 1,  # the workers' beats (engine/agents/peers.py)
     }
     harness.produce([{"user": f"u{i}", "event": "Viewed Product", "ts": NOW} for i in range(200)])
     harness.wait_idle()

@@ -16,6 +16,8 @@ def test_every_topic_the_worker_uses_at_its_configured_count():
         "p-events": (12, {}), "p-sends": (6, {}), "p-replies": (1, {}), "p-dl": (1, {}),
         # Made before Faust starts (a first table write could race Faust making it), as Faust would.
         "shop-users-changelog": (12, {"cleanup.policy": "compact"}),
+        # The workers' beats (peers.py): the last one per worker, read from partition 0.
+        "shop-peers": (1, {"cleanup.policy": "compact"}),
     }
 
 
