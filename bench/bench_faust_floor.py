@@ -1,4 +1,4 @@
-"""The Faust floor: the worker's Faust app (engine/agents/app.py `build_app`: the same
+"""The Faust floor: the worker's Faust app (engine/agents/faust_app.py `build_app`: the same
 transport, consumer settings and fetch wait) with one agent on the events topic that takes
 the same batches as the user agent and does nothing with them. Faust acknowledges and
 commits what the agent took, so the floor's progress is its group's committed lag, as the
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 def run(argv: list[str]) -> None:
     import faust
 
-    from engine.agents.app import build_app, quiet_root_logger
+    from engine.agents.faust_app import build_app, quiet_root_logger
     from engine.agents.settings import WorkerSettings
 
     parser = argparse.ArgumentParser()

@@ -12,12 +12,10 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
-from engine.cli_schedule import DEFAULT_URL, _config, _state_dir, _token
+from engine.cli_schedule import DEFAULT_URL, _config, _state_dir, _token, admin_call
 from engine.rules.errors import ConfigError, PushcastError
 
 
@@ -30,22 +28,9 @@ def _over_http(args: argparse.Namespace) -> list[dict] | None:
                             "runtime's state")
     query = urllib.parse.urlencode({"campaign": args.campaign} if args.campaign else {})
     url = f"{args.url.rstrip('/')}/v1/users/{urllib.parse.quote(args.user, safe='')}/decisions"
-    request = urllib.request.Request(url + (f"?{query}" if query else ""),
-                                     headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            return json.loads(response.read())["decisions"]
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        try:
-            message = json.loads(exc.read()).get("error", exc.reason)
-        except ValueError:
-            message = exc.reason
-        raise PushcastError(f"{url} answered {exc.code}: {message}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise PushcastError(f"cannot reach the runtime at {args.url} ({getattr(exc, 'reason', exc)}); "
-                            "start `pushcast run` or the gateway, or pass --url or --kafka") from None
+    answer = admin_call(url + (f"?{query}" if query else ""), token, args.timeout,
+                        hint="start `pushcast run` or the gateway, or pass --url or --kafka")
+    return None if answer is None else answer["decisions"]
 
 
 def _over_kafka(args: argparse.Namespace) -> list[dict] | None:

@@ -169,25 +169,36 @@ def send_test_command(args: argparse.Namespace) -> int:
         print(f"pushcast send-test: no admin token: pass --token, set PUSHCAST_ADMIN_TOKEN, or point --state-dir "
               f"at the runtime's state (no {state_dir / ADMIN_TOKEN_FILE})", file=sys.stderr)
         return 1
-    body = json.dumps({"user": args.user} if args.user else {}).encode()
     url = f"{args.url.rstrip('/')}/v1/campaigns/{args.campaign}/send-test"
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            result = json.loads(response.read())
+        result = admin_call(url, token, args.timeout, {"user": args.user} if args.user else {},
+                            hint="test sends go through a running `pushcast run` (pass --url)")
+    except PushcastError as error:
+        print(f"pushcast send-test: {error}", file=sys.stderr)
+        return 1
+    return _print_send_test(result, args.json)
+
+
+def admin_call(url: str, token: str, timeout: float, body: dict | None = None, *, hint: str) -> dict | None:
+    """One admin API call (POST with `body`, else GET) with the bearer token: its JSON
+    answer, or None for a GET answered 404. PushcastError names the server's `error`, or
+    says the runtime is unreachable and what to do (`hint`)."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {token}", **({"Content-Type": "application/json"} if data else {})}
+    request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
     except urllib.error.HTTPError as exc:
+        if exc.code == 404 and data is None:
+            return None
         try:
             message = json.loads(exc.read()).get("error", exc.reason)
         except ValueError:
             message = exc.reason
-        print(f"pushcast send-test: {message}", file=sys.stderr)
-        return 1
+        raise PushcastError(f"{url} answered {exc.code}: {message}") from None
     except (urllib.error.URLError, OSError) as exc:
-        print(f"pushcast send-test: cannot reach the runtime at {args.url} ({getattr(exc, 'reason', exc)}); "
-              "test sends go through a running `pushcast run` (pass --url)", file=sys.stderr)
-        return 1
-    return _print_send_test(result, args.json)
+        raise PushcastError(f"cannot reach the runtime at {url} ({getattr(exc, 'reason', exc)}); {hint}") from None
 
 
 def _print_send_test(result: dict, as_json: bool) -> int:

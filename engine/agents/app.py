@@ -28,6 +28,7 @@ import orjson
 from faust.types import TP
 
 from engine.agents import faust_private, reach, stats
+from engine.agents.faust_app import build_app, quiet_root_logger
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.peers import watch_peers
 from engine.agents.records import (
@@ -304,45 +305,6 @@ class Worker:
             await self.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
             self.metrics.wakes_fired.inc()
             self.metrics.wait_lateness.observe(max(0, now - due) / 1000)
-
-
-def build_app(settings: WorkerSettings) -> faust.App:
-    """The Faust app with the worker's transport and consumer settings, no agents yet (the
-    Faust floor of bench/bench_faust_floor.py is this app with an agent that does nothing)."""
-    store = "memory://" if settings.store == "memory" else "rocksdb://"
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.bootstrap}",
-        store=store,
-        datadir=str(settings.data_dir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication,
-        table_standby_replicas=settings.standby_replicas,
-        broker_commit_interval=settings.commit_interval,
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=settings.heartbeat_interval,
-        consumer_auto_offset_reset="earliest",
-        broker_max_poll_records=settings.batch_size * 4,
-        stream_buffer_maxsize=settings.batch_size * 8,
-        producer_linger=0.002,
-        web_enabled=False,
-        autodiscover=False,
-        # Every record is bytes this module encodes itself (the table's changelog too).
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-
-    @app.on_partitions_assigned.connect
-    async def _assigned(sender, assigned, **kwargs) -> None:
-        faust_private.shorten_fetch_wait(app, settings.fetch_wait_ms)
-
-    return app
-
-
-def quiet_root_logger(settings: WorkerSettings) -> None:
-    """mode leaves the root logger at DEBUG (its handler filters): every debug call in
-    aiokafka and faust would still build a LogRecord, ~10% of a busy worker's time."""
-    logging.getLogger().setLevel(settings.loglevel.upper())
 
 
 def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=None,
