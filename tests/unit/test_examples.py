@@ -87,7 +87,7 @@ def test_the_readme_reach_example_counts_the_replayed_sample(tmp_path):
     finally:
         watchdog.cancel()
         run.terminate()
-        run.wait(timeout=60)
+        run.communicate(timeout=60)  # read what it still logs: a full pipe would block its shutdown
     args = readme_command("reach")
     assert args[:2] == ["reach", "win-back"]
     args = [a if a != ".pushcast" else str(state) for a in args]
