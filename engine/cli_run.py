@@ -58,6 +58,7 @@ def stats_command(args: argparse.Namespace) -> int:
         print(f"pushcast stats: no state in {args.state_dir} (start `pushcast run` first, or pass --state-dir)",
               file=sys.stderr)
         return 1
+    from engine.shell import engagement
     from engine.shell.winners import META_PREFIX, Decision
 
     store = Store(path, synchronous="NORMAL")
@@ -65,6 +66,9 @@ def stats_command(args: argparse.Namespace) -> int:
         stored = store.stats(args.campaign)
         winners = {key[len(META_PREFIX):]: Decision.from_json(value).as_stats()
                    for key, value in store.metas(META_PREFIX)}
+        kept = store.get_meta(engagement.META_KEY)
     finally:
         store.close()
-    return print_stats(stored, args.campaign, args.json, winners)
+    guard = engagement.loads(kept)[1] if kept is not None else {}
+    held = {name: engagement.as_stats(guard, name) for name in stored}
+    return print_stats(stored, args.campaign, args.json, winners, held)

@@ -10,16 +10,17 @@ import sys
 
 
 def print_stats(stored: dict[str, dict[str, float]], campaign: str | None, as_json: bool,
-                winners: dict[str, dict] | None = None) -> int:
+                winners: dict[str, dict] | None = None, held: dict[str, dict] | None = None) -> int:
     """The rows of `stored` ({campaign: {stat: amount}}), with the A/B winners decided
-    ({campaign: decision}); exit 1 when the one campaign asked for has no stats yet."""
+    ({campaign: decision}) and the engagement guard's verdicts ({campaign: verdict}); exit 1 when the one campaign asked for has no stats yet."""
     from engine.shell.stats import campaign_stats, format_table
 
     if campaign is not None and not stored:
         print(f"pushcast stats: no stats for campaign {campaign!r} yet", file=sys.stderr)
         return 1
     winners = winners or {}
-    rows = [campaign_stats(name, metrics, winners.get(name)) for name, metrics in sorted(stored.items())]
+    held = held or {}
+    rows = [campaign_stats(name, metrics, winners.get(name), held.get(name)) for name, metrics in sorted(stored.items())]
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
@@ -35,13 +36,14 @@ def stats_over_kafka(args: argparse.Namespace) -> int:
 
     prefix = args.topic_prefix
     winners: dict = {}
+    held: dict = {}
     try:
         stored = asyncio.run(request_stats(args.kafka, f"{prefix}events", f"{prefix}reach-replies", args.campaign,
-                                           timeout=args.timeout, winners=winners))
+                                           timeout=args.timeout, winners=winners, engagement=held))
     except (StatsError, OSError) as error:
         print(f"pushcast stats: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # aiokafka's: no broker there, no such topic
         print(f"pushcast stats: cannot ask the workers at {args.kafka}: {error!r}", file=sys.stderr)
         return 1
-    return print_stats(stored, args.campaign, args.json, winners)
+    return print_stats(stored, args.campaign, args.json, winners, held)

@@ -46,14 +46,15 @@ async def get_stats(request: web.Request) -> web.Response:
     runtime = context(request).runtime
     s = runtime.settings
     winners: dict = {}
+    held: dict = {}
     try:
         stored = await request_stats(s.bootstrap, s.events_topic, s.reach_replies_topic, campaign, timeout=TIMEOUT,
-                                     winners=winners)
+                                     winners=winners, engagement=held)
     except StatsError as exc:
         raise ApiError(503, str(exc)) from None
     if runtime.campaigns().get(campaign) is None and not stored:
         raise ApiError(404, f"no campaign {campaign!r} (GET /v1/campaigns lists them)")
-    return ok(campaign_stats(campaign, stored.get(campaign, {}), winners.get(campaign)))
+    return ok(campaign_stats(campaign, stored.get(campaign, {}), winners.get(campaign), held.get(campaign)))
 
 
 async def post_reach(request: web.Request) -> web.Response:

@@ -138,7 +138,8 @@ class Worker:
             write_cursors(self.table, cursors)
             write_applied(self.table, records + questions + cursors + asks + decisions)
             # After the notifications: `sent` means queued; stats count this batch.
-            for reply in result.test_replies + self.stats_book.answer(table, asks, self.winners.as_stats()):
+            for reply in result.test_replies + self.stats_book.answer(
+                    table, asks, self.winners.as_stats(), self.winners.engagement_stats()):
                 await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
             await self.dead_letter(result.dead_letters)
             self.metrics.waits_pending.set(len(self.index))

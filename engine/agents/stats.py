@@ -138,10 +138,10 @@ class StatsBook:
                 table[totals_key(partition, campaign)] = orjson.dumps({"through": entry[0], "stats": entry[1]})
         return counted
 
-    def answer(self, table, records, winners: dict | None = None) -> list[dict]:
+    def answer(self, table, records, winners: dict | None = None, engagement: dict | None = None) -> list[dict]:
         """One reply per stats request record (after the batch's writes): its partition's
-        totals, of every campaign or the one asked for, and the A/B `winners` this worker
-        knows ({campaign: decision as stats show it})."""
+        totals, of every campaign or the one asked for, and the A/B `winners` and the
+        `engagement` guard's verdicts this worker knows ({campaign: as stats show it})."""
         replies = []
         for record in records:
             try:
@@ -159,6 +159,8 @@ class StatsBook:
             reply["stats"] = stats
             if winners:
                 reply["winners"] = {name: w for name, w in winners.items() if campaign is None or name == campaign}
+            if engagement:
+                reply["engagement"] = {name: v for name, v in engagement.items() if campaign is None or name == campaign}
             replies.append(reply)
         return replies
 
@@ -172,10 +174,12 @@ def encode_request(request: str, campaign: str | None) -> tuple[bytes, list[tupl
 
 
 async def request_stats(bootstrap: str, events_topic: str, replies_topic: str, campaign: str | None = None,
-                        timeout: float = 30.0, winners: dict | None = None) -> dict[str, dict[str, float]]:
+                        timeout: float = 30.0, winners: dict | None = None,
+                        engagement: dict | None = None) -> dict[str, dict[str, float]]:
     """{campaign: {stat: amount}} summed over one answer per partition (the workers must
     be running); only campaigns with counts appear. `winners`, when given, receives the
-    A/B winners decided ({campaign: decision}, winners.py). Raises StatsError naming the
+    A/B winners decided ({campaign: decision}, winners.py), `engagement` the engagement
+    guard's verdicts ({campaign: verdict}). Raises StatsError naming the
     partitions that did not answer within `timeout` seconds."""
     request = uuid.uuid4().hex
     started = time.monotonic()
@@ -195,4 +199,7 @@ async def request_stats(bootstrap: str, events_topic: str, replies_topic: str, c
         if winners is not None:
             for name, decision in replies[partition].get("winners", {}).items():
                 winners.setdefault(name, decision)
+        if engagement is not None:
+            for name, verdict in replies[partition].get("engagement", {}).items():
+                engagement.setdefault(name, verdict)
     return totals

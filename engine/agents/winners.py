@@ -1,4 +1,5 @@
-"""A/B winners on Kafka: one decider judges, every worker learns the decision in order.
+"""A/B winners and the engagement guard on Kafka: one decider judges, every worker learns
+the decision in order.
 
     decider (the owner of events partition 0) ── exact stats (stats.py) ──▶ decide
         └─▶ one `winner` record into every events partition, partition 0 last
@@ -11,6 +12,11 @@ its table (`WINNER_PREFIX + partition/campaign`) and reads it back after a rebal
 restart. A decider that dies while announcing leaves partition 0 without it, so the
 next decider judges again and announces to every partition; a partition that already
 has a decision keeps the first (a campaign is never decided twice in one partition).
+
+The engagement guard's verdicts (engine/shell/engagement.py) travel the same way, as one
+`engagement` record holding all of them whenever they change; each partition keeps the
+newest it got (`WINNER_PREFIX + partition/*engagement`), and workers decide with the
+newest they know.
 """
 
 from __future__ import annotations
@@ -22,18 +28,21 @@ from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.stats import StatsError, request_stats
 from engine.agents.table import WINNER_PREFIX, in_context
 from engine.core import CampaignSet
-from engine.shell.winners import Decision, decide, undecided, with_winners
+from engine.shell import engagement
+from engine.shell.winners import Decision, decide, undecided, with_judgements
 
 log = logging.getLogger(__name__)
 
 WINNER = b"winner"
+ENGAGEMENT = b"engagement"
+GUARD_ENTRY = "*engagement"  # a partition's table entry of the guard (never a campaign id: ids are slugs)
 JUDGE_EVERY_S = 5.0  # wall seconds between judgements on a real clock; a clock move judges at once
 POLL_S = 0.05
 STATS_TIMEOUT_S = 30.0
 
 
 def is_decision(headers) -> bool:
-    return header(headers, INTERNAL_HEADER) == WINNER
+    return header(headers, INTERNAL_HEADER) in (WINNER, ENGAGEMENT)
 
 
 def winner_key(partition: int, campaign: str) -> bytes:
@@ -48,6 +57,8 @@ class WinnerBook:
         self.worker = worker
         self.decided: dict[str, Decision] = {}
         self.announced: set[str] = set()  # announced by this decider, not read back yet
+        self.guard: dict = {}  # the newest engagement guard verdicts known, judged at guard_at
+        self.guard_at = -1
         self._base: CampaignSet | None = None
         self._with: CampaignSet | None = None
 
@@ -55,11 +66,27 @@ class WinnerBook:
         """The running campaign set with the winners known (what the user agent decides with)."""
         base = self.worker.campaigns()
         if base is not self._base:
-            self._base, self._with = base, with_winners(base, self.decided)
+            self._base, self._with = base, with_judgements(base, self.decided, self.guard)
         return self._with
 
     def as_stats(self) -> dict[str, dict]:
         return {campaign: decision.as_stats() for campaign, decision in self.decided.items()}
+
+    def engagement_stats(self) -> dict[str, dict]:
+        """{campaign: the verdict holding it back}, as stats show it."""
+        if not self.guard:
+            return {}
+        held = {cid: engagement.as_stats(self.guard, cid) for cid in self.worker.campaigns().by_id}
+        return {cid: verdict for cid, verdict in held.items() if verdict is not None}
+
+    def learn_guard(self, raw: bytes) -> None:
+        at, guard = engagement.loads(raw)
+        if at < self.guard_at:
+            return  # an older judgement read after a newer one
+        for line in engagement.changes(self.guard, guard):
+            log.warning("%s", line)
+        self.guard, self.guard_at = guard, at
+        self._base = None
 
     def learn(self, decision: Decision) -> bool:
         if decision.campaign in self.decided:
@@ -80,11 +107,18 @@ class WinnerBook:
                 if raw is not None:
                     self.learn(Decision.from_json(raw))
                     break
+        for partition in sorted(owned):
+            raw = table.data.get(winner_key(partition, GUARD_ENTRY))
+            if raw is not None:
+                self.learn_guard(raw)
 
     def write(self, table, records) -> None:
         """The user agent's part, before the batch's users: each decision into its
         partition's table entry (the first one a partition got stays)."""
         for record in records:
+            if header(record.headers, INTERNAL_HEADER) == ENGAGEMENT:
+                self._write_guard(table, record)
+                continue
             try:
                 decision = Decision.from_json(record.value)
             except Exception:
@@ -97,6 +131,20 @@ class WinnerBook:
                 table[key] = record.value
             self.learn(decision)
             self.announced.discard(decision.campaign)
+
+    def _write_guard(self, table, record) -> None:
+        try:
+            at, _ = engagement.loads(record.value)
+        except Exception:
+            log.warning("ignoring a malformed engagement record at %s[%d]@%d", record.topic, record.partition,
+                        record.offset)
+            return
+        key = winner_key(record.partition, GUARD_ENTRY)
+        kept = table.data.get(key)
+        if kept is None or engagement.loads(kept)[0] <= at:
+            in_context(record.ref)
+            table[key] = record.value
+        self.learn_guard(record.value)
 
     # --- the decider ------------------------------------------------------------------
 
@@ -129,22 +177,26 @@ class WinnerBook:
     async def judge(self, now: int) -> list[Decision]:
         base = self.worker.campaigns()
         pending = [c for c in undecided(base, self.decided) if c.id not in self.announced]
-        if not pending:
+        rule = base.config.engagement
+        if not pending and rule is None and not self.guard:
             return []
         s = self.worker.settings
         stats = await request_stats(s.bootstrap, s.events_topic, s.reach_replies_topic, None,
                                     timeout=STATS_TIMEOUT_S)
         decisions = [d for d in (decide(c, stats.get(c.id, {}), now) for c in pending) if d is not None]
         for decision in decisions:
-            await self.announce(decision)
+            await self.announce(decision.to_json().encode(), WINNER)
+            self.announced.add(decision.campaign)
+        guard = engagement.assess(rule, base, lambda c: stats.get(c, {}), now, self.guard)
+        if not engagement.same(guard, self.guard):
+            await self.announce(engagement.dumps(guard, now), ENGAGEMENT)
+        engagement.publish(self.worker.metrics, self.guard, guard)
         return decisions
 
-    async def announce(self, decision: Decision) -> None:
+    async def announce(self, value: bytes, kind: bytes) -> None:
         """Into every events partition, each acknowledged, partition 0 last: a decider
         that finds it in partition 0's table knows every partition has it."""
         topic = self.worker.events_topic
-        value = decision.to_json().encode()
         for partition in range(self.worker.settings.partitions - 1, -1, -1):
-            sent = await topic.send(key=None, value=value, partition=partition, headers=[(INTERNAL_HEADER, WINNER)])
+            sent = await topic.send(key=None, value=value, partition=partition, headers=[(INTERNAL_HEADER, kind)])
             await sent
-        self.announced.add(decision.campaign)

@@ -33,6 +33,9 @@ class CampaignSet:
         # Decided A/B winners {campaign id: variant}: data the shell evaluates and keeps
         # (engine/shell/winners.py); a runtime hands the same dict to every reloaded set.
         self.winners: dict[str, str] = {}
+        # The engagement guard's verdicts {campaign id or "*": Verdict}, the same way
+        # (engine/shell/engagement.py judges them; engine/core/guard.py applies them).
+        self.guard: dict = {}
         self.default_zone = zone(self.config.timezone)
         self.by_id: dict[str, CompiledCampaign] = {}
         self.triggered_by: dict[str, list[CompiledCampaign]] = defaultdict(list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from engine.core.campaigns import CampaignSet
 from engine.core.best_time import best_due
+from engine.core.guard import stopped_by
 from engine.core.effects import Decision, Effects, Notify, Qualified, Released, Subscription, Suppressed
 from engine.core.isotime import iso, minute_utc
 from engine.core.limits import limit_reached
@@ -73,6 +74,9 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
         return suppress("cutoff", f"after the {campaign.when.cutoff} cut-off ({tz.key} time)")
     test = is_test_profile(state, campaigns)
     if not test:
+        guarded = stopped_by(campaigns.guard, campaign.id, wait.message_id) if campaigns.guard else None
+        if guarded is not None:
+            return suppress("engagement", guarded.detail)
         reached = limit_reached(state.sent, campaign, campaigns.config, now)
         if reached:
             return hold(state, wait, now, campaigns, reached, out)  # queued (on_limit: queue) or suppressed

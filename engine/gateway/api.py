@@ -101,13 +101,14 @@ class KafkaApi:
         t = self.topics
         try:
             winners: dict = {}
+            held: dict = {}
             stored = await request_stats(t.bootstrap, t.events, t.replies, campaign_id, timeout=self.timeout,
-                                         winners=winners)
+                                         winners=winners, engagement=held)
         except StatsError as exc:
             raise ApiError(503, str(exc)) from None
         if self.campaigns.get(campaign_id) is None and not stored:
             return None
-        return campaign_stats(campaign_id, stored.get(campaign_id, {}), winners.get(campaign_id))
+        return campaign_stats(campaign_id, stored.get(campaign_id, {}), winners.get(campaign_id), held.get(campaign_id))
 
     async def all_stats(self) -> dict[str, dict]:
         """Every campaign's stats in one question to the partitions (the campaign page's list)."""

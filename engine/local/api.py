@@ -44,7 +44,8 @@ class EmbeddedApi:
             return None
         judge = runtime.winner_judge
         winner = judge.decision(campaign_id) if judge is not None else None
-        return campaign_stats(campaign_id, stored.get(campaign_id, {}), winner)
+        held = judge.engagement(campaign_id) if judge is not None else None
+        return campaign_stats(campaign_id, stored.get(campaign_id, {}), winner, held)
 
     async def all_stats(self) -> dict[str, dict]:
         await self.runtime.barrier()

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from engine.rules.declared import CONFIG, PUSH_SERVICE, VAPID
 from engine.rules.errors import ConfigError, Problem
 from engine.rules.fields import At, Checker
-from engine.rules.model import Fatigue, GlobalConfig, PushService
+from engine.rules.model import Engagement, Fatigue, GlobalConfig, PushService
 from engine.rules.parse import check_zone
 from engine.rules.when import read_dnd, read_limits, read_on_limit
 from engine.rules.yamlpos import parse_yaml, read_yaml
@@ -73,6 +73,7 @@ def read_config(ck: Checker, at: At) -> GlobalConfig | None:
         "identity_secret": lambda a: read_secret(ck, a),
         "state_dir": lambda a: ck.text(a),
         "fatigue": lambda a: read_fatigue(ck, a),
+        "engagement": lambda a: read_engagement(ck, a),
         "declarative_push": lambda a: ck.boolean(a),
         # A clock skew allowance, not a scheduling feature: at most a year.
         "max_event_ahead": lambda a: ck.duration(a, minimum=1, maximum=366 * 86400),
@@ -103,6 +104,37 @@ def read_fatigue(ck: Checker, at: At) -> Fatigue | None:
     ignored = ck.integer(at.child("ignored"), minimum=1) if "ignored" in at.value else None
     pause = ck.duration(at.child("pause"), minimum=3600) if "pause" in at.value else None
     return Fatigue(ignored, pause) if ignored is not None and pause is not None else None
+
+
+def read_engagement(ck: Checker, at: At) -> Engagement | None:
+    if not ck.declared(at, CONFIG.key("engagement").kind):
+        return None
+    m = at.value
+    rate = _fraction(ck, at.child("min_click_rate")) if "min_click_rate" in m else None
+    window = ck.duration(at.child("window"), minimum=3600, maximum=400 * 86400) if "window" in m else None
+    settings: dict = {}
+    if "action" in m:
+        settings["action"] = ck.choice(at.child("action"), ("throttle", "pause"))
+    if "min_sends" in m:
+        settings["min_sends"] = ck.integer(at.child("min_sends"), minimum=1)
+    if "throttle" in m:
+        settings["throttle"] = _fraction(ck, at.child("throttle"))
+    if rate is None or window is None or None in settings.values():
+        return None
+    if window % 3600:
+        ck.error(at.child("window").pos, at.child("window").path,
+                 f"must be whole hours (sends and clicks are counted per hour), got {window}s")
+        return None
+    return Engagement(float(rate), window, **settings)
+
+
+def _fraction(ck: Checker, at: At) -> float | None:
+    """A number strictly between 0 and 1."""
+    value = ck.number(at, minimum=0)
+    if value is not None and not 0 < value < 1:
+        ck.error(at.pos, at.path, f"must be above 0 and below 1 (a share: 0.02 is 2%), got {value:g}")
+        return None
+    return float(value) if value is not None else None
 
 
 MAX_DECISION_LOG = 1000  # each row is stored in every user's state, read and written per event

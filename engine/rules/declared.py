@@ -243,6 +243,17 @@ CONFIG = Obj("config", (
         Key("pause", DURATION, "how long the user then gets none (at least `1h`)", required=True),
     ), example="{ignored: 5, pause: 14d}"), "stop sending to a user who ignores every push", default="none",
         link="fatigue"),
+    Key("engagement", Obj("engagement", (
+        Key("min_click_rate", number(minimum=0), "the floor: clicks per send, below 1 (`0.02` is 2%)", required=True),
+        Key("window", DURATION, "the sliding window of sends and clicks looked at (whole hours, `1h` to `400d`)",
+            required=True),
+        Key("action", enum("throttle", "pause"), "below the floor: send only a share (`throttle`) or nothing "
+            "(`pause`)", default="`throttle`"),
+        Key("min_sends", integer(minimum=1), "judge only once the window holds this many sends", default="`200`"),
+        Key("throttle", number(minimum=0), "with `action: throttle`: the share of messages still sent, above 0 and "
+            "below 1", default="`0.25`"),
+    ), example="{min_click_rate: 0.02, window: 7d, action: throttle}"), "throttle or pause a campaign (or the whole "
+        "site) whose click-through falls below a floor", default="none", link="engagement"),
     Key("declarative_push", BOOLEAN, "send Declarative Web Push messages to Apple's push service for campaigns "
         "with a `url`", default="`false`", link="declarative_push"),
     Key("kafka", text(minLength=1), "Kafka bootstrap servers, for the Kafka runtime", default="none", link="kafka"),

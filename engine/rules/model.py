@@ -201,6 +201,18 @@ class Fatigue:
 
 
 @dataclass(frozen=True)
+class Engagement:
+    """pushcast.yaml `engagement`: watch each campaign's and the site's click-through over
+    a sliding window of sends; below the floor, throttle or pause (engine/shell/engagement.py)."""
+
+    min_click_rate: float  # clicks per send
+    window: int  # seconds (whole hours: the hourly send and click counts are read)
+    action: str = "throttle"  # throttle | pause
+    min_sends: int = 200  # judged only once the window holds this many sends
+    throttle: float = 0.25  # the share of messages still sent while throttled
+
+
+@dataclass(frozen=True)
 class When:
     start: int | None = None
     end: int | None = None
@@ -341,6 +353,7 @@ class GlobalConfig:
     state_dir: str = ".pushcast"
     max_event_ahead: int = 86400  # seconds an event's `ts` may be ahead of its arrival
     fatigue: Fatigue | None = None
+    engagement: Engagement | None = None
     declarative_push: bool = False  # the default of campaigns' `what.declarative`
     decision_log: int = 20  # decisions kept per user (engine.core.decisions), 0: none
     position: Position | None = field(default=None, compare=False)

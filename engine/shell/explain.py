@@ -20,6 +20,7 @@ REASON_WORDS = {
     "render_error": "the message could not be personalised",
     "late": "the scheduled time already passed",
     "wait_limit": "too many pending waits",
+    "engagement": "held by the engagement guard",
 }
 
 

@@ -82,6 +82,10 @@ SPECS = (
          "Revenue of the conversions of each A/B variant and of the control", ("campaign", "variant")),
     Spec("winners_judged", Gauge, "pushcast_winners_judged_timestamp_seconds",
          "The runtime clock's time of the last A/B winner judgement (Kafka: on the owner of partition 0)"),
+    # The engagement guard (pushcast.yaml `engagement`), per scope: a campaign id, or * for the site.
+    Spec("engagement_guard", Gauge, "pushcast_engagement_guard",
+         "The engagement guard's verdict: 0 none, 1 throttled, 2 paused (Kafka: on the owner of partition 0)",
+         ("scope",)),
     # Applying inputs.
     Spec("batch_seconds", Histogram, "pushcast_batch_duration_seconds",
          "Time to apply one batch of inputs and make it durable", buckets=BATCH_BUCKETS),

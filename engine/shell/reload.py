@@ -28,7 +28,8 @@ log = logging.getLogger("pushcast.reload")
 
 # What a reload of pushcast.yaml changes while running; other keys need a restart.
 LIVE_KEYS = frozenset({"limits", "min_gap", "on_limit", "max_delay", "dnd", "timezone", "test_users",
-                       "max_event_ahead", "decision_log", "fatigue", "declarative_push"})
+                       "max_event_ahead", "decision_log", "fatigue", "engagement",
+                       "declarative_push"})
 
 
 def snapshot(paths: list[Path], config_path: Path | None) -> tuple:

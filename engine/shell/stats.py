@@ -65,8 +65,10 @@ def arms(metrics: dict[str, float], prefix: str, names: tuple[str, ...]) -> dict
     return out
 
 
-def campaign_stats(campaign: str, metrics: dict[str, float], winner: dict | None = None) -> dict:
-    """The stats of one campaign; `winner`: its A/B winner decision (`Decision.as_stats`)."""
+def campaign_stats(campaign: str, metrics: dict[str, float], winner: dict | None = None,
+                   engagement: dict | None = None) -> dict:
+    """The stats of one campaign; `winner`: its A/B winner decision (`Decision.as_stats`);
+    `engagement`: the engagement guard's verdict holding it back (engagement.as_stats)."""
     out: dict = {"campaign": campaign}
     for name in COUNTS:
         out[name] = _int(metrics.get(name, 0))
@@ -84,6 +86,7 @@ def campaign_stats(campaign: str, metrics: dict[str, float], winner: dict | None
         controls = arms(metrics, "control", CONTROL_COUNTS)
         out["control"] = next(({"name": name, **counts} for name, counts in controls.items()), None)
         out["winner"] = winner
+    out["engagement"] = engagement
     return out
 
 
@@ -115,6 +118,10 @@ def format_table(rows: list[dict]) -> str:
         for campaign, reason, count in reasons:
             lines.append(f"  {campaign}: {reason} {count}")
     lines.extend(_variant_lines(rows))
+    held = [(row["campaign"], row["engagement"]) for row in rows if row.get("engagement")]
+    if held:
+        lines += ["", "engagement guard:"]
+        lines += [f"  {campaign}: {verdict['detail']} (since {_iso(verdict['since'])})" for campaign, verdict in held]
     return "\n".join(lines) + "\n"
 
 

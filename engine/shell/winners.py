@@ -128,18 +128,20 @@ def winners_of(decided: dict[str, Decision]) -> dict[str, str]:
     return {campaign: decision.variant for campaign, decision in decided.items()}
 
 
-def with_winners(campaigns: CampaignSet, decided: dict[str, Decision]) -> CampaignSet:
-    """The same campaign set carrying these winners (a shallow copy: the compiled
-    campaigns are shared, the winners are this runtime's own)."""
+def with_judgements(campaigns: CampaignSet, decided: dict[str, Decision], guard: dict) -> CampaignSet:
+    """The same campaign set carrying these winners and engagement guard verdicts
+    (engine/shell/engagement.py): a shallow copy, the compiled campaigns are shared,
+    the judgements are this runtime's own."""
     out = copy.copy(campaigns)
     out.winners = winners_of(decided)
+    out.guard = dict(guard)
     return out
 
 
 def judge(campaigns: CampaignSet, decided: dict[str, Decision], stats_of, now: int) -> list[Decision]:
     """Decide every undecided winner rule from `stats_of(campaign id)` (its stored
     counters); the new decisions are added to `decided` and returned, for the caller to
-    keep durably before handing the core `with_winners`."""
+    keep durably before handing the core `with_judgements`."""
     new = []
     for campaign in undecided(campaigns, decided):
         decision = decide(campaign, stats_of(campaign.id), now)

@@ -42,6 +42,7 @@ BRANCHES = {
     "converted": "conversion",
     "queued": "queued by a limit",
     "fatigue": "paused by fatigue",
+    "engagement": "held by the engagement guard",
 }
 _LIMIT_KINDS = (("global limit", "limit_global"), ("global min_gap", "limit_min_gap"),
                 ("campaign limit", "limit_campaign"))
@@ -71,6 +72,8 @@ def reachable(campaign: Campaign, config: GlobalConfig) -> list[str]:
         found.add("queued")
     if config.fatigue is not None:
         found.add("fatigue")
+    if config.engagement is not None:
+        found.add("engagement")
     if isinstance(campaign.trigger, DateTrigger):
         found |= {"date_passed", "invalid_date"}
     if when.start is not None and campaign.is_live:

@@ -46,7 +46,9 @@ RuntimeMaker = Callable[[RuntimeFiles, Path, int], RealRuntime]
 
 
 def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries, files: RuntimeFiles) -> None:
-    judged = any(c.campaign.what.winner is not None for c in plan.campaigns.by_id.values()) if plan.campaigns else False
+    judged = plan.campaigns is not None and (
+        plan.campaigns.config.engagement is not None
+        or any(c.campaign.what.winner is not None for c in plan.campaigns.by_id.values()))
     for step in plan.steps:
         if step.events and not step.resumes:
             # Events at T go in with the clock just before T: scheduled runs due at T are
@@ -57,8 +59,9 @@ def replay(plan: Plan, runtime: RealRuntime, deliveries: Deliveries, files: Runt
             # runtime fires now without effect is fired by the events' users anyway.
             runtime.set_clock(step.at - 1)
             if judged:
-                # A/B winners are judged from what came before, as the simulator judges
-                # them when its clock reaches a new time: before these events go in.
+                # A/B winners and the engagement guard are judged from what came before,
+                # as the simulator judges them when its clock reaches a new time: before
+                # these events go in.
                 runtime.winners_judged(step.at - 1)
                 runtime.wait_idle()
         if step.resumes:

@@ -9,7 +9,8 @@ from engine.core import CampaignSet, Event, Notify, UserState, Wake
 from engine.core.schedule import run_times
 from engine.shell.inputs import ScheduledRun, WakeUp
 from engine.shell.step import apply, counts, message_stats
-from engine.shell.winners import judge, with_winners
+from engine.shell.engagement import assess, same as engagement_same
+from engine.shell.winners import judge, with_judgements
 from engine.shell.timers import Timers
 
 
@@ -25,13 +26,15 @@ class Simulation:
     # be sent now: this is when.
     sending_from: int | None = None
     # The campaign stats the runtimes would count, for the A/B winner rules, and the
-    # winners decided from them (judged whenever the clock reaches a new time).
+    # winners decided and engagement guard verdicts judged from them (whenever the clock
+    # reaches a new time).
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
     winners: dict = field(default_factory=dict)
+    guard: dict = field(default_factory=dict)
     judged_at: int | None = None
 
     def __post_init__(self) -> None:
-        self.campaigns = with_winners(self.campaigns, self.winners)  # never the caller's set
+        self.campaigns = with_judgements(self.campaigns, self.winners, self.guard)  # never the caller's set
 
     def state(self, user: str) -> UserState:
         state = self.states.get(user)
@@ -70,7 +73,7 @@ class Simulation:
             elif kind == 1:
                 self.run_schedule(item[0], item[1], at)
             else:
-                self.campaigns = with_winners(item, self.winners)
+                self.campaigns = with_judgements(item, self.winners, self.guard)
         if outages and outages[0][1] <= until:
             self._come_back(*outages.pop(0), missed)
         elif outages and outages[0][0] < until:
@@ -109,12 +112,17 @@ class Simulation:
                 self._apply(apply(self.state(user), WakeUp(user, at), at if now is None else now, self.campaigns)[0])
 
     def judge(self, now: int) -> None:
-        """Decide the winner rules from the stats so far, as a runtime does periodically."""
+        """Decide the winner rules and the engagement guard from the stats so far, as a
+        runtime does periodically."""
         if now == self.judged_at:
             return
         self.judged_at = now
-        if judge(self.campaigns, self.winners, lambda campaign: self.stats.get(campaign, {}), now):
-            self.campaigns = with_winners(self.campaigns, self.winners)
+        stats_of = lambda campaign: self.stats.get(campaign, {})  # noqa: E731
+        decided = judge(self.campaigns, self.winners, stats_of, now)
+        guard = assess(self.campaigns.config.engagement, self.campaigns, stats_of, now, self.guard)
+        if decided or not engagement_same(guard, self.guard):
+            self.guard = guard
+            self.campaigns = with_judgements(self.campaigns, self.winners, self.guard)
 
     def _count(self, campaign: str, stats: list[str], amount: float = 1) -> None:
         mine = self.stats.setdefault(campaign, {})
@@ -132,7 +140,7 @@ class Simulation:
                 effect = replace(effect, at=self.sending_from)
             self.effects.append(effect)
             if isinstance(effect, Notify):
-                self._count(effect.campaign, message_stats("sent", effect.variant, effect.test))
+                self._count(effect.campaign, message_stats("sent", effect.variant, effect.test, effect.at))
                 self._count(effect.campaign, message_stats("delivered", effect.variant, effect.test))
                 # The sender reports each delivery back as a system event; assume success.
                 report = Event(effect.user, "$notification_sent", effect.at,

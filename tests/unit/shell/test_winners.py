@@ -4,7 +4,7 @@ from math import exp, lgamma, log
 
 from engine.shell.metrics import embedded_metrics, worker_metrics
 from engine.shell.stats import campaign_stats, format_table
-from engine.shell.winners import Decision, decide, probabilities_best, with_winners
+from engine.shell.winners import Decision, decide, probabilities_best, with_judgements
 from tests.unit.core_helpers import campaigns
 
 AB = """
@@ -62,7 +62,7 @@ def test_a_clear_winner_is_decided_with_its_figures():
 def test_winners_go_to_a_copy_of_the_campaign_set():
     cs = campaigns(AB)
     decision = Decision("ab", "b", 1, "clicks", {})
-    won = with_winners(cs, {"ab": decision})
+    won = with_judgements(cs, {"ab": decision}, {})
     assert won.winners == {"ab": "b"} and cs.winners == {} and won.by_id is cs.by_id
 
 
