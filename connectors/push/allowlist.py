@@ -14,6 +14,7 @@ import socket
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from connectors.push.declarative import APPLE_PUSH_DOMAIN
 from connectors.push.errors import PushConfigError, EndpointRefused
 from connectors.push.subscription import Subscription, split_origin
 
@@ -37,13 +38,20 @@ _INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa",
 
 class AllowList:
     """`hosts`: host names, `*.` matching exactly one more label; https on port 443 only.
-    `origins`: exact `scheme://host:port` origins allowed as they are (http included)."""
+    `origins`: exact `scheme://host:port` origins allowed as they are (http included).
+    `declarative`: entries of either kind whose push service takes Declarative Web Push
+    messages besides Apple's (push_services' `declarative: true`)."""
 
-    def __init__(self, hosts: Iterable[str] = DEFAULT_PUSH_HOSTS, origins: Iterable[str] = ()):
+    def __init__(self, hosts: Iterable[str] = DEFAULT_PUSH_HOSTS, origins: Iterable[str] = (),
+                 declarative: Iterable[str] = ()):
+        declarative = set(declarative)
+        self._declarative: set[str] = set()
         self._exact: dict[str, str] = {}
         self._wildcards: dict[str, str] = {}  # parent domain -> entry
         for entry in hosts:
             host = _check_host_entry(entry)
+            if entry in declarative:
+                self._declarative.add(host)
             if host.startswith("*."):
                 self._wildcards[host[2:]] = host
             else:
@@ -54,6 +62,8 @@ class AllowList:
         for entry in origins:
             origin, host, port = _check_origin_entry(entry)
             self._origins[origin] = origin
+            if entry in declarative:
+                self._declarative.add(origin)
             self._origin_hosts.add((host, port))
 
     def check(self, endpoint: "str | Subscription") -> str:
@@ -106,6 +116,11 @@ class AllowList:
                 "add it there if it is a push service you trust",
             )
         return service
+
+    def takes_declarative(self, service: str) -> bool:
+        """Whether the push service (an entry `check` returned) takes Declarative Web Push
+        messages: Apple's always, another when its push_services entry says so."""
+        return service in self._declarative or service.endswith(APPLE_PUSH_DOMAIN)
 
     def accept(self, data: object) -> Subscription:
         """Subscribe time: parse a `PushSubscription.toJSON()` and check its endpoint.

@@ -37,7 +37,7 @@ def allowlist_and_rates(services: Iterable[Any]) -> tuple[AllowList, dict[str, R
     services = list(services)
     if not services:
         return AllowList(), dict(DEFAULT_RATES), DEFAULT_RATE
-    hosts, origins, rates = [], [], {}
+    hosts, origins, rates, declarative = [], [], {}, []
     for service in services:
         entry = service.host
         if "://" in entry:
@@ -46,10 +46,12 @@ def allowlist_and_rates(services: Iterable[Any]) -> tuple[AllowList, dict[str, R
         else:
             entry = entry.lower()
             hosts.append(entry)
+        if getattr(service, "declarative", False):
+            declarative.append(entry)
         if service.rate is not None:
             burst = service.burst if service.burst is not None else max(1.0, float(service.rate))
             rates[entry] = Rate(float(service.rate), float(burst))
-    allowlist = AllowList(hosts=hosts or (), origins=origins)
+    allowlist = AllowList(hosts=hosts or (), origins=origins, declarative=declarative)
     # the keys AllowList.check returns for origins are normalised; rates must use them too
     rates = {_normalise(allowlist, key): rate for key, rate in rates.items()}
     return allowlist, rates, None

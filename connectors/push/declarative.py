@@ -2,7 +2,8 @@
 Safari 18.4+ (macOS, and iOS/iPadOS Home Screen web apps) shows it without running a
 service worker.
 
-Sent only to Apple's push service (endpoints under push.apple.com) and only for messages
+Sent only to push services that take them (Apple's, endpoints under push.apple.com, and
+any `push_services` entry with `declarative: true`) and only for messages
 whose campaign asks for it (`what.declarative`, or `declarative_push` in pushcast.yaml).
 Every other push service gets the classic payload. The format is WebKit's parser
 (WebCore's NotificationJSONParser) and the Push API draft's "declarative push message":
@@ -19,18 +20,15 @@ in `data`; sdk/pushcast-core.js turns the message back into the classic payload.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from engine.shell.declarative import APPLE_PUSH_DOMAIN, is_apple_push_service
+
+__all__ = ["APPLE_PUSH_DOMAIN", "DECLARATIVE_WEB_PUSH", "classic_payload", "declarative_message",
+           "is_apple_push_service"]
 
 DECLARATIVE_WEB_PUSH = 8030  # the value of `web_push` that marks a declarative message
-APPLE_PUSH_DOMAIN = "push.apple.com"
 # Classic payload key -> the declarative notification's member (NotificationOptions' names).
 _NOTIFICATION_MEMBERS = {"title": "title", "url": "navigate", "body": "body", "tag": "tag", "icon": "icon",
                          "image": "image", "badge": "badge", "require_interaction": "requireInteraction"}
-
-
-def is_apple_push_service(endpoint: str) -> bool:
-    host = (urlsplit(endpoint).hostname or "").lower()
-    return host == APPLE_PUSH_DOMAIN or host.endswith("." + APPLE_PUSH_DOMAIN)
 
 
 def declarative_message(payload: dict) -> dict:
@@ -42,3 +40,16 @@ def declarative_message(payload: dict) -> dict:
     notification["mutable"] = True
     notification["data"] = {k: v for k, v in payload.items() if k not in _NOTIFICATION_MEMBERS and k != "actions"}
     return {"web_push": DECLARATIVE_WEB_PUSH, "notification": notification}
+
+
+def classic_payload(message: dict) -> dict:
+    """The classic payload a declarative message was made from: what pushcast's service
+    worker reads from it (sdk/pushcast-core.js does the same), and campaign tests compare."""
+    notification = message["notification"]
+    keys = {member: key for key, member in _NOTIFICATION_MEMBERS.items()}
+    payload = {keys[member]: value for member, value in notification.items() if member in keys}
+    if notification.get("actions"):
+        payload["actions"] = [{"action": a["action"], "title": a["title"], "url": a["navigate"]}
+                              for a in notification["actions"]]
+    payload.update(notification.get("data") or {})
+    return payload

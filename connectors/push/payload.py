@@ -15,7 +15,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from connectors.push import ece
-from connectors.push.declarative import declarative_message, is_apple_push_service
+from connectors.push.declarative import declarative_message
 from connectors.push.errors import MessageError, PayloadTooLarge
 from connectors.push.subscription import Subscription
 
@@ -27,15 +27,16 @@ MAX_TOPIC_LENGTH = 32
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-def build_payload(message_id: str, campaign: str, payload: dict, endpoint: str = "") -> bytes:
+def build_payload(message_id: str, campaign: str, payload: dict, declarative_ok: bool = False) -> bytes:
     """The JSON the service worker reads: the campaign's fields plus `message` and
     `campaign`, which it echoes back in `$notification_shown` / `$notification_clicked`.
-    A payload marked `declarative` becomes a Declarative Web Push message for Apple's push
-    service (connectors/push/declarative.py); the mark never reaches a browser."""
+    A payload marked `declarative` becomes a Declarative Web Push message when its push
+    service takes them (`declarative_ok`: Apple's, connectors/push/declarative.py); the
+    mark never reaches a browser."""
     if not isinstance(payload, dict):
         raise MessageError(f"payload: expected an object, got {type(payload).__name__}")
     body = {**payload, "message": message_id, "campaign": campaign}
-    if body.pop("declarative", False) and "url" in body and is_apple_push_service(endpoint):
+    if body.pop("declarative", False) and "url" in body and declarative_ok:
         body = declarative_message(body)
     try:
         return orjson.dumps(body)

@@ -135,7 +135,8 @@ class Sender:
     async def _send(self, msg: PushMessage, start: float) -> SendResult:
         sub = msg.subscription
         service = self._allowlist.check(sub)
-        body = encrypt(build_payload(msg.message_id, msg.campaign, msg.payload, sub.endpoint), sub)
+        body = encrypt(build_payload(msg.message_id, msg.campaign, msg.payload,
+                                     self._allowlist.takes_declarative(service)), sub)
         window = min(float(msg.ttl), self._max_retry_window)
         topic = topic_for(msg.message_id)
         attempts = 0

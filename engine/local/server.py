@@ -64,26 +64,13 @@ class StartupError(PushcastError):
 def build_allowlist(config) -> tuple[AllowList, MemoryRateLimiter]:
     """The allow-list and per-service rates from `push_services` (a listed set replaces
     the built-in hosts; loopback origins are for tests and local push services)."""
-    try:
-        from connectors.push.config import allowlist_and_rates
-    except ImportError:  # the push package without its config helper: the same rules here
-        allowlist_and_rates = _allowlist_and_rates
+    from connectors.push.config import allowlist_and_rates
+
     try:
         allowlist, rates, default = allowlist_and_rates(config.push_services)
     except PushError as exc:
         raise StartupError(f"push_services: {exc}") from None
     return allowlist, MemoryRateLimiter(rates, default)
-
-
-def _allowlist_and_rates(services):
-    from connectors.push.ratelimit import DEFAULT_RATE, DEFAULT_RATES
-
-    if not services:
-        return AllowList(), dict(DEFAULT_RATES), DEFAULT_RATE
-    hosts = [s.host for s in services if "://" not in s.host]
-    origins = [s.host.rstrip("/") for s in services if "://" in s.host]
-    rates = {s.host.rstrip("/"): Rate(s.rate, float(s.burst or max(1, s.rate))) for s in services if s.rate}
-    return AllowList(hosts, origins), rates, None
 
 
 def _resolve(base: Path | None, value: str | Path) -> Path:

@@ -175,8 +175,9 @@ def read_push_services(ck: Checker, at: At) -> tuple[PushService, ...] | None:
             host = None
         rate = ck.number(item.child("rate"), minimum=0.001) if "rate" in m else None
         burst = ck.integer(item.child("burst"), minimum=1) if "burst" in m else None
-        if host is not None:
-            services.append(PushService(host, rate, burst))
+        declarative = ck.boolean(item.child("declarative")) if "declarative" in m else False
+        if host is not None and declarative is not None:
+            services.append(PushService(host, rate, burst, declarative))
     return tuple(services) if len(services) == len(at.value) else None
 
 

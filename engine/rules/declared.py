@@ -210,6 +210,8 @@ PUSH_SERVICE = Obj("push-service", (
     Key("rate", number(minimum=0.001), "messages per second to this service (at least 0.001); none: unlimited"),
     Key("burst", integer(minimum=1), "a whole number, the messages that may go at once (default: the rate, at "
         "least 1)"),
+    Key("declarative", BOOLEAN, "the service takes Declarative Web Push messages (Apple's, `*.push.apple.com`, "
+        "always does)", default="`false`"),
 ))
 
 CONFIG = Obj("config", (
@@ -295,6 +297,8 @@ EXPECT = Obj("expect", (
     Key("variant", text(), "the A/B variant sent (a variant's name)"),
     *(Key(name, text(), _MATCHES) for name in ("title", "body", "url", "icon", "image", "badge", "tag")),
     Key("require_interaction", BOOLEAN, "`true` or `false`"),
+    Key("declarative", BOOLEAN, "`true`: sent as a Declarative Web Push message (a campaign with "
+        "`what.declarative` or `declarative_push`, a `url`, to an Apple push endpoint); `false`: a classic one"),
     Key("ttl", DURATION, "a duration"),
     Key("urgency", enum("very-low", "low", "normal", "high"), "`very-low`, `low`, `normal` or `high`"),
     Key("actions", ListOf(EXPECTED_ACTION), "the rendered buttons, a list of `{action, title, url}` in order, each "

@@ -331,6 +331,7 @@ class PushService:
     host: str  # a host name, `*.` wildcard allowed, or http://127.0.0.1:PORT for tests
     rate: float | None = None  # messages per second, None: unlimited
     burst: int | None = None
+    declarative: bool = False  # takes Declarative Web Push messages (Apple's always does)
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,7 @@ def read_expectation(ck: Checker, at: At, start: int) -> Expectation | None:
         field = at.child(key)
         if key in EXPECT_TEXT_KEYS:
             value = ck.text(field, allow_empty=key not in ("user", "campaign", "title"))
-        elif key == "require_interaction":
+        elif key in ("require_interaction", "declarative"):
             value = ck.boolean(field)
         elif key == "ttl":
             value = ck.duration(field)

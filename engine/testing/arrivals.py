@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from connectors.push.declarative import DECLARATIVE_WEB_PUSH, classic_payload, is_apple_push_service
 from engine.testing.emulator import PushEmulator
 from engine.testing.plan import SUBSCRIPTION_EVENTS, split_user
 from engine.testing.recorder import RecordingProxy
@@ -50,7 +51,8 @@ class Deliveries:
                 return record  # unsubscribing what was never subscribed: the runtime decides
             sub = self.subscriptions[key] = self.emulator.subscribe(self.public_key)
             self.seen[sub["clientHash"]] = 0
-        props = dict(record["props"], endpoint=self.proxy.endpoint(sub["endpoint"]))
+        apple = is_apple_push_service(record["props"]["endpoint"])  # sent to the recorder's stand-in for Apple's
+        props = dict(record["props"], endpoint=self.proxy.endpoint(sub["endpoint"], apple))
         if "keys" in props:
             props["keys"] = dict(sub["keys"])
         return dict(record, props=props)
@@ -74,7 +76,10 @@ class Deliveries:
             return 0
         try:
             payload = json.loads(text)
-        except ValueError:
+            declarative = isinstance(payload, dict) and payload.get("web_push") == DECLARATIVE_WEB_PUSH
+            if declarative:
+                payload = classic_payload(payload)
+        except (ValueError, KeyError, TypeError):
             self.problems.append((named[0], f"user {named[1]}: a payload that is not JSON arrived: {text[:200]!r}"))
             return 0
         message = str(payload.get("message"))
@@ -89,7 +94,7 @@ class Deliveries:
         self._messages.add((user, message))
         fields = {k: v for k, v in payload.items() if k not in HIDDEN}
         fields.update(headers)
-        fields.update(user=named[1], at=(at_ms - self.start) // 1000)
+        fields.update(user=named[1], at=(at_ms - self.start) // 1000, declarative=declarative)
         fields.setdefault("require_interaction", False)
         self.arrivals.append(Arrival(named[0], fields, at_ms))
         return 1

@@ -1,6 +1,7 @@
 """The pushcast.yaml and campaign folder a real runtime gets for one campaign test file:
 the suite's own config (so limits, quiet hours and time zone are the ones the simulator
-used), with a fresh VAPID key, the push emulator as the only push service, an admin token
+used), with a fresh VAPID key, the push emulator as the only push service (on two origins:
+one stands in for Apple's, which takes Declarative Web Push messages), an admin token
 for the test clock and events, and each test user under every case's name."""
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ class RuntimeFiles:
     admin_token: str
     vapid_key: Path
     push_origin: str
+    apple_origin: str  # the recorder's stand-in for Apple's push service
 
 
-def write_runtime_files(plan: Plan, directory: Path, push_origin: str) -> RuntimeFiles:
+def write_runtime_files(plan: Plan, directory: Path, push_origin: str, apple_origin: str) -> RuntimeFiles:
     directory.mkdir(parents=True, exist_ok=True)
     key = directory / "vapid_private.pem"
     files = RuntimeFiles(directory / "pushcast.yaml", directory / "campaigns.d", generate_keys(key),
-                         secrets.token_hex(16), key, push_origin)
+                         secrets.token_hex(16), key, push_origin, apple_origin)
     write_config(files, plan, plan.suite.config)
     files.campaigns.mkdir(exist_ok=True)
     for path in plan.suite.campaigns:
@@ -45,7 +47,7 @@ def write_config(files: RuntimeFiles, plan: Plan, base: Path | None) -> None:
     data = (YAML(typ="safe").load(base.read_text()) if base else None) or {}
     data["vapid"] = {"key": str(files.vapid_key), "subject": "mailto:push@shop.example"}
     # Only the emulator (behind the recorder): a push to anything else is a failure to see.
-    data["push_services"] = [{"host": files.push_origin}]
+    data["push_services"] = [{"host": files.push_origin}, {"host": files.apple_origin, "declarative": True}]
     data["admin_token"] = files.admin_token
     test_users = list(data.get("test_users") or [])
     data["test_users"] = test_users + plan.renamed_users(test_users)

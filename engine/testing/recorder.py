@@ -3,7 +3,9 @@ throws away: the `TTL` and `Urgency` headers of each push it accepted. A campaig
 may expect `ttl:` or `urgency:`, and the emulator keeps only the decrypted payload.
 
 Runtimes are given endpoints on the recorder's origin (`endpoint()` rewrites one); each
-request is forwarded unchanged to the emulator and its answer returned. Requests are
+request is forwarded unchanged to the emulator and its answer returned. A second origin
+stands in for Apple's push service: a test file's Apple endpoints are given endpoints on
+it, and runtimes are told it takes Declarative Web Push messages (as Apple's does). Requests are
 forwarded one at a time so that the n-th recorded header set of a subscription belongs
 to the n-th payload the emulator kept for it.
 """
@@ -41,14 +43,15 @@ class RecordingProxy:
             def log_message(self, *args) -> None:  # quiet: the runner prints its own report
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self.origin = f"http://localhost:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="push-recorder", daemon=True)
-        self._thread.start()
+        self._servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2)]
+        self.origin, self.apple_origin = (f"http://localhost:{s.server_address[1]}" for s in self._servers)
+        self._threads = [threading.Thread(target=s.serve_forever, name="push-recorder", daemon=True)
+                         for s in self._servers]
+        for thread in self._threads:
+            thread.start()
 
-    def endpoint(self, emulator_endpoint: str) -> str:
-        return emulator_endpoint.replace(self.emulator.origin, self.origin, 1)
+    def endpoint(self, emulator_endpoint: str, apple: bool = False) -> str:
+        return emulator_endpoint.replace(self.emulator.origin, self.apple_origin if apple else self.origin, 1)
 
     def _forward(self, path: str, headers: dict, body: bytes) -> tuple[int, bytes]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.emulator.port}{path}", data=body, headers=headers,
@@ -67,6 +70,7 @@ class RecordingProxy:
         return status, answer
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        for server, thread in zip(self._servers, self._threads):
+            server.shutdown()
+            server.server_close()
+            thread.join(5)

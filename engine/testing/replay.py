@@ -108,7 +108,7 @@ def run_real_file(path: Path, out: IO[str], verbose: bool, make_runtime: Runtime
         return 0, 1, 0
     suite, campaigns, reloads = loaded
     plan = make_plan(suite, campaigns, reloads)
-    files = write_runtime_files(plan, workdir, proxy.origin)
+    files = write_runtime_files(plan, workdir, proxy.origin, proxy.apple_origin)
     deliveries = Deliveries(emulator, proxy, files.public_key, suite.start)
     runtime = make_runtime(files, workdir, plan.start - 1)
     if suite.reloads and (reason := runtime.cannot_reload_config()):

@@ -10,6 +10,7 @@ from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
 from engine.rules.loader import load_campaigns
 from engine.rules.testfile import Expectation, TestCase, TestSuite, load_test_file
+from engine.shell.declarative import is_apple_push_service
 from engine.shell.explain import explain_state
 from engine.testing.simulator import Simulation
 
@@ -17,8 +18,13 @@ DEFAULT_UNTIL_S = 86400  # the clock runs to the last event + 1 day unless `unti
 
 
 def notification_fields(notify: Notify, start_ms: int) -> dict[str, Any]:
-    """A sent notification as the keys an expectation may name."""
+    """A sent notification as the keys an expectation may name. `declarative`: sent as a
+    Declarative Web Push message (marked so by the campaign, with a `url`, to Apple's push
+    service), as the sender decides."""
     fields = dict(notify.payload)
+    marked = fields.pop("declarative", False)
+    fields["declarative"] = bool(marked and "url" in fields
+                                 and any(is_apple_push_service(s.endpoint) for s in notify.subscriptions))
     fields.update(user=notify.user, campaign=notify.campaign, ttl=notify.ttl, urgency=notify.urgency,
                   at=(notify.at - start_ms) // 1000)
     fields.setdefault("require_interaction", False)

@@ -13,7 +13,6 @@ from connectors.push.payload import build_payload
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 CORE = Path(__file__).resolve().parents[2] / "sdk" / "pushcast-core.js"
-APPLE = "https://web.push.apple.com/QGuQyavXutnMH5-2Zz2Ksd1_wiJ8O_xl3iPt0LGFNSfEmfERF3y6wPI2kO0"
 PAYLOAD = {
     "title": "Your cart misses you", "body": "2 items", "url": "https://shop.example/cart",
     "icon": "https://shop.example/icon.png", "tag": "m-1", "require_interaction": True,
@@ -35,9 +34,9 @@ READ_JS = """(text) => {
 
 
 async def test_the_worker_reads_a_declarative_message_as_the_classic_payload(browser_context):
-    declarative = build_payload("m-1", "cart", {**PAYLOAD, "declarative": True}, APPLE).decode()
+    declarative = build_payload("m-1", "cart", {**PAYLOAD, "declarative": True}, True).decode()
     assert json.loads(declarative)["web_push"] == 8030
-    classic = build_payload("m-1", "cart", PAYLOAD, "https://fcm.googleapis.com/fcm/send/x").decode()
+    classic = build_payload("m-1", "cart", PAYLOAD).decode()
     page = await browser_context.new_page()
     try:
         await page.add_script_tag(content=CORE.read_text(encoding="utf-8"))

@@ -123,7 +123,7 @@ cases:
         "8:14: cases[0].events[2].at: is before the suite's start",
         '9:9: cases[0].events[3]: missing required key "user"',
         '11:19: cases[0].expect[0].titel: unknown key "titel" (did you mean "title"?); allowed: at, user, campaign, '
-        "variant, title, body, url, icon, image, badge, tag, require_interaction, ttl, urgency, actions",
+        "variant, title, body, url, icon, image, badge, tag, require_interaction, declarative, ttl, urgency, actions",
         '12:19: cases[0].expect[1].urgency: expected one of very-low | low | normal | high, got "asap"',
         "13:11: cases[1].name: duplicate case name, also at line 4",
         '14:13: cases[1].expect: expected a list like [] (nothing sent) or [{at: 11m, title: ...}], got "nothing"',
