@@ -33,8 +33,15 @@ def send_time(state: UserState, due: int, campaign: Campaign, campaigns: Campaig
         return due
     tz = user_zone(state, campaigns)
     moved, why = best_due(state, due, best_time, tz)
-    out.add(Decision(campaign.id, state.user, now, "waiting", f"best time: {why} in {tz.key}, at {minute_utc(moved)}"))
+    how = next((name for prefix, name in BEST_TIME_HOWS if why.startswith(prefix)), "no_slot")
+    out.add(Decision(campaign.id, state.user, now, "waiting", f"best time: {why} in {tz.key}, at {minute_utc(moved)}",
+                     how))
     return moved
+
+
+# How `when.best_time` timed a message (counted as stat `best_time.<how>`): the user's own
+# best hour, the campaign's fallback, or neither within reach (sent at its slot).
+BEST_TIME_HOWS = (("best hour", "best_hour"), ("fallback", "fallback"), ("no slot", "no_slot"))
 
 
 def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out: Effects) -> None:

@@ -77,7 +77,7 @@ class Decision:
     at: int
     kind: str
     detail: str = ""
-    reason: str = ""  # not_qualified: segment | paused | not_started | ended
+    reason: str = ""  # not_qualified: segment | paused | not_started | ended; waiting: how best_time chose
 
 
 # not_qualified: the trigger matched, the user did not qualify; waiting: the trigger

@@ -82,6 +82,9 @@ SPECS = (
          "Revenue of the conversions of each A/B variant and of the control", ("campaign", "variant")),
     Spec("winners_judged", Gauge, "pushcast_winners_judged_timestamp_seconds",
          "The runtime clock's time of the last A/B winner judgement (Kafka: on the owner of partition 0)"),
+    Spec("best_time", Counter, "pushcast_best_time_total",
+         "Messages when.best_time timed, by how: best_hour (the user's own), fallback, no_slot (at the slot)",
+         ("campaign", "how")),
     # The engagement guard (pushcast.yaml `engagement`), per scope: a campaign id, or * for the site.
     Spec("engagement_guard", Gauge, "pushcast_engagement_guard",
          "The engagement guard's verdict: 0 none, 1 throttled, 2 paused (Kafka: on the owner of partition 0)",
@@ -171,7 +174,7 @@ class Metrics:
                 self._unknown_stat(stat)
             elif name in ("qualified", "queued", "released", "revenue"):
                 getattr(self, name).labels(campaign).inc(amount)
-            elif kind in ("suppressed", "conversions") and detail:
+            elif kind in ("suppressed", "conversions", "best_time") and detail:
                 getattr(self, kind).labels(campaign, detail).inc(amount)
             else:
                 self._unknown_stat(stat)

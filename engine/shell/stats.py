@@ -87,6 +87,7 @@ def campaign_stats(campaign: str, metrics: dict[str, float], winner: dict | None
         out["control"] = next(({"name": name, **counts} for name, counts in controls.items()), None)
         out["winner"] = winner
     out["engagement"] = engagement
+    out["best_time"] = {m.split(".", 1)[1]: _int(v) for m, v in sorted(metrics.items()) if m.startswith("best_time.")}
     return out
 
 
@@ -118,6 +119,10 @@ def format_table(rows: list[dict]) -> str:
         for campaign, reason, count in reasons:
             lines.append(f"  {campaign}: {reason} {count}")
     lines.extend(_variant_lines(rows))
+    timed = [(row["campaign"], how, n) for row in rows for how, n in row.get("best_time", {}).items()]
+    if timed:
+        lines += ["", "timed by best_time:"]
+        lines += [f"  {campaign}: {how} {n}" for campaign, how, n in timed]
     held = [(row["campaign"], row["engagement"]) for row in rows if row.get("engagement")]
     if held:
         lines += ["", "engagement guard:"]

@@ -13,6 +13,7 @@ from typing import Iterator
 from engine.core import (
     CampaignSet, Conversion, Effects, Event, Notify, Qualified, Queued, Released, Suppressed, UserState,
 )
+from engine.core.effects import Decision
 from engine.core.decisions import remember
 from engine.core.process import process_event, process_wake
 from engine.core.schedule import process_scheduled_run
@@ -67,6 +68,8 @@ def counts(effects: Effects) -> Iterator[tuple[str, str, float]]:
                 yield effect.campaign, "queued", 1
         elif isinstance(effect, Released):
             yield effect.campaign, "released", 1
+        elif isinstance(effect, Decision) and effect.kind == "waiting" and effect.reason:
+            yield effect.campaign, f"best_time.{effect.reason}", 1  # when.best_time chose the send time
         elif isinstance(effect, Conversion):
             if effect.kind != "control":  # a holdout user's conversion is the control's only
                 yield effect.campaign, f"conversions.{effect.kind}", 1

@@ -90,3 +90,33 @@ def test_the_chosen_hour_is_logged_for_pushcast_explain():
     (logged,) = [e for e in effects.items if isinstance(e, Decision)]
     assert logged.detail == "best time: best hour 20:00 in Europe/Berlin, at 2026-12-07 19:00 UTC"
     assert state.waits[0].due == ms("2026-12-07T19:00")
+
+
+def test_how_best_time_timed_each_message_is_counted():
+    """The stats count how each message was timed: a user's own hour, or the fallback."""
+    from pathlib import Path
+
+    from engine.core import CampaignSet, Event
+    from engine.shell.stats import campaign_stats, format_table
+    from engine.testing.simulator import Simulation
+    from tests.unit.core_helpers import SUBSCRIPTION
+
+    text = (Path(__file__).parents[2] / "campaigns" / "best-time.yaml").read_text()
+    start = ms("2026-12-01T00:00")
+    events = []
+    for user in ("habit", "newbie"):
+        events.append((start, Event(user, "$push_subscribe", start, SUBSCRIPTION)))
+    for day in range(1, 5):  # four evenings in a row, twice each: 19:xx UTC is habit's hour
+        for minute in (10, 40):
+            at = ms(f"2026-12-0{day}T19:{minute}")
+            events.append((at, Event("habit", "Page Viewed", at, {})))
+    for user in ("habit", "newbie"):
+        at = ms("2026-12-05T12:00")
+        events.append((at, Event(user, "App Launched", at, {})))
+    sim = Simulation(CampaignSet([parse_campaign(text)]), started=start)
+    sim.run(sorted(events, key=lambda pair: pair[0]), ms("2026-12-09T00:00"))
+    stats = sim.stats["best-time"]
+    assert (stats.get("best_time.best_hour"), stats.get("best_time.fallback")) == (1, 1)
+    row = campaign_stats("best-time", stats)
+    assert row["best_time"] == {"best_hour": 1, "fallback": 1}
+    assert "timed by best_time:\n  best-time: best_hour 1\n  best-time: fallback 1" in format_table([row])

@@ -23,7 +23,7 @@ RUNTIME_MARKERS = {"(Kafka workers)": {WORKER}, "(embedded runtime)": {EMBEDDED}
 SCRAPE_LABELS = {"instance", "job", "le"}  # added by Prometheus, or part of every histogram
 ALL_STATS = ["qualified", "queued", "released", "suppressed.limit", "sent", "delivered", "failed", "unsubscribed", "shown",
              "clicked", "conversions.click", "conversions.view", "revenue", "variant.a.sent", "variant.a.revenue",
-             "control.holdout.held_out",
+             "control.holdout.held_out", "best_time.fallback",
              *(f"test.{s}" for s in ("sent", "delivered", "failed", "unsubscribed", "shown", "clicked"))]
 OLD_NAMES = [  # each measure's other name, before both runtimes shared one module
     "pushcast_campaign_qualified_total", "pushcast_triggers_qualified_total",
