@@ -6,7 +6,10 @@ a live no-delay campaign, a local push sink (aiohttp, this process) allowed as a
 service, and measures:
 
 1. throughput: `--events` events for `--users` users (a site's mix: views, carts,
-   searches, purchases) posted in batches of 500 by `--concurrency` clients;
+   searches, purchases) posted in batches of 500 by `--concurrency` clients; then the
+   floor: the same events through the core alone in this process (`parse_event` and the
+   shell's `apply` on in-memory `UserState`s: no HTTP, no encoding, no disk), and the
+   ratio runtime / floor (the figure to compare across runs on a shared machine);
 2. latency: `--pings` single events, one every 10 ms, each triggering a notification for
    its own subscribed user; from the POST leaving the client to the push request
    arriving at the sink (both clocks are this process's).
@@ -34,7 +37,14 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from engine.core import CampaignSet, UserState  # noqa: E402
+from engine.core.events import parse_event  # noqa: E402
+from engine.rules.config import load_config  # noqa: E402
+from engine.rules.loader import load_campaigns  # noqa: E402
+from engine.shell.step import apply  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 TOKEN = "bench-admin-token-0123456789abcdef"
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
@@ -85,6 +95,29 @@ def site_event(rng: random.Random, users: int) -> dict:
     return {"user": f"u{rng.randrange(users)}", "event": name, "props": props}
 
 
+def core_floor(bodies: list[bytes], campaigns_dir: Path, config: Path) -> tuple[float, float]:
+    """The core alone on the same events: (events/s, CPU µs per event). What the runtime
+    adds is the rest."""
+    campaigns = CampaignSet(load_campaigns([campaigns_dir]), load_config(config))
+    events = [raw for body in bodies for raw in orjson.loads(body)]
+    states: dict[str, UserState] = {}
+    started, cpu = time.perf_counter(), time.process_time()
+    now = int(time.time() * 1000)
+    for raw in events:
+        event = parse_event(raw, now)
+        state = states.get(event.user)
+        if state is None:
+            state = states[event.user] = UserState(event.user)
+        apply(state, event, now, campaigns)
+    return len(events) / (time.perf_counter() - started), (time.process_time() - cpu) * 1e6 / len(events)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=100_000)
@@ -133,12 +166,23 @@ async def main() -> None:
                     async with session.post(url + "/v1/events", data=body, headers=headers) as response:
                         assert response.status == 200, await response.text()
 
-            started = time.perf_counter()
+            # The floor before and after the runtime's run (the machine's load drifts).
+            floor_before, floor_cpu_before = core_floor(bodies, campaigns, config)
+            started, cpu = time.perf_counter(), process_cpu(process.pid)
             await asyncio.gather(*[client() for _ in range(args.concurrency)])
             elapsed = time.perf_counter() - started
             total = len(bodies) * args.batch
+            runtime_cpu = (process_cpu(process.pid) - cpu) * 1e6 / total
             print(f"throughput: {total} events in {elapsed:.2f}s = {total / elapsed:,.0f} events/s "
-                  f"(batches of {args.batch}, {args.concurrency} concurrent clients, {args.users} users)")
+                  f"(batches of {args.batch}, {args.concurrency} concurrent clients, {args.users} users); "
+                  f"runtime CPU {runtime_cpu:.1f} µs/event")
+            floor_after, floor_cpu_after = core_floor(bodies, campaigns, config)
+            floor = (floor_before + floor_after) / 2
+            floor_cpu = (floor_cpu_before + floor_cpu_after) / 2
+            print(f"floor, the core alone on the same events in this process: {floor_before:,.0f} before, "
+                  f"{floor_after:,.0f} after = {floor:,.0f} events/s, CPU {floor_cpu:.1f} µs/event")
+            print(f"runtime / floor: {total / elapsed / floor:.2f} in events/s; "
+                  f"{floor_cpu / runtime_cpu:.2f} in CPU per event")
 
             subs = [{"user": f"ping{n}", "event": "$push_subscribe",
                      "props": {"endpoint": f"http://127.0.0.1:{sink.port}/push/{n}",
