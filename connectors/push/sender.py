@@ -44,6 +44,16 @@ from connectors.push.vapid import VapidSigner
 log = logging.getLogger(__name__)
 
 
+def _raise_if_cancelling() -> None:
+    """A send being cancelled stops before it retries. Python 3.11's `asyncio.wait_for`
+    can turn a cancellation that races the connection's own failure into that failure
+    (the transport's connect and pool waits use it); retrying then would hold a stopping
+    runtime for the whole backoff (minutes)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
+
+
 class Sender:
     """Sends `PushMessage`s. `clock` (monotonic seconds), `wallclock` (epoch seconds),
     `sleep` and `rng` are injectable so that tests run retries without waiting."""
@@ -168,6 +178,7 @@ class Sender:
                 try:
                     response = await self._transport.send(request)
                 except TransportError as exc:
+                    _raise_if_cancelling()
                     if not exc.retryable:
                         return self._result(msg, FAILED, None, str(exc), attempts, start)
                     response, status, reason, retry_after = None, None, f"no response: {exc}", None
@@ -203,6 +214,7 @@ class Sender:
                     f"{delay:.1f}s) would fall outside the retry window of {window:.0f}s",
                     attempts, start,
                 )
+            _raise_if_cancelling()
             await self._sleep(delay)
 
     def _result(self, msg, outcome, status, reason, attempts, start) -> SendResult:

@@ -94,9 +94,10 @@ class OutboxSender:
         committed: no repeat at the next start), then cancel the rest (sent again then)."""
         if grace > 0 and self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._tasks:  # cancelled again while any is left: a library may swallow one cancellation
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.wait(list(self._tasks), timeout=1.0)
 
 
 def _failed_event(row: OutboxRow, reason: str) -> dict:

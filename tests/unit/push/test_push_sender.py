@@ -318,3 +318,25 @@ def test_default_sender_refuses_a_custom_origin_unless_configured():
     assert not sender._allowlist.allows("http://127.0.0.1:8090/x")
     configured = Sender(SIGNER, allowlist=AllowList(origins=["http://127.0.0.1:8090"]))
     assert configured._allowlist.allows("http://127.0.0.1:8090/x")
+
+
+async def test_a_cancelled_send_never_retries_even_when_the_transport_swallows_the_cancellation():
+    """Python 3.11's asyncio.wait_for may answer a cancellation that races a failed connect
+    with the connect's error: the send must still stop, not sleep through its backoff."""
+    connecting = asyncio.Event()
+
+    async def refuses_after_cancel(request):
+        connecting.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:  # what wait_for does when the connect failed meanwhile
+            raise TransportError("connect", "cannot connect: refused") from None
+
+    sender, transport, time_ = make_sender(refuses_after_cancel)
+    task = asyncio.ensure_future(sender.send(message()))
+    await connecting.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done, "the send went on retrying after it was cancelled"
+    assert task.cancelled()
+    assert time_.sleeps == [] and len(transport.requests) == 1
