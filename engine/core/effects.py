@@ -76,8 +76,9 @@ class Decision:
     user: str
     at: int
     kind: str
-    detail: str = ""
+    detail: str = ""  # not_qualified for a segment: the failing condition's code (engine.core.segments)
     reason: str = ""  # not_qualified: segment | paused | not_started | ended
+    seen: tuple = ()  # not_qualified for a segment: what the user's state showed (engine.core.segments)
 
 
 # not_qualified: the trigger matched, the user did not qualify; waiting: the trigger

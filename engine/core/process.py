@@ -18,7 +18,6 @@ from engine.core.ids import message_id
 from engine.core.isotime import minute_utc
 from engine.core.limits import prune
 from engine.core.localtime import reminder_due
-from engine.core.segments import why_not
 from engine.core.state import UserState, Wait
 from engine.core.waits import add_wait, kept_props
 from engine.rules.model import DateTrigger
@@ -180,7 +179,11 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
     if when.end is not None and event.ts >= when.end:
         return not_qualified("ended", f"campaign ended {minute_utc(when.end)}")
     if not compiled.segment(state.profile, state.counters, event.ts):
-        return not_qualified("segment", why_not(campaign.segment, state.profile, state.counters, event.ts))
+        # Logged as the condition's code and what the state showed; the words are rebuilt
+        # when read (engine.core.decisions), so the hot path and the stored row stay small.
+        code, seen = compiled.segment_failure(state.profile, state.counters, event.ts)
+        out.add(Decision(campaign.id, state.user, event.ts, "not_qualified", code, "segment", tuple(seen)))
+        return
     mid = message_id(campaign.id, state.user, event.name, event.ts, event.props)
     trigger = campaign.trigger
     if isinstance(trigger, DateTrigger):
