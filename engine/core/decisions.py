@@ -59,22 +59,27 @@ class Entry:
 
 def row_of(effect: object) -> list | None:
     """The stored row for an effect; None for effects that are not logged."""
-    if isinstance(effect, Notify):
-        return [effect.at, effect.campaign, "T" if effect.test else "S", len(effect.subscriptions)]
-    if isinstance(effect, Suppressed):
-        return _trim([effect.at, effect.campaign, "U", effect.reason, effect.detail])
-    if isinstance(effect, Decision):
-        if effect.reason == "segment" and effect.kind == "not_qualified":
-            return [effect.at, effect.campaign, "n", effect.detail, *effect.seen]
-        code = _CODE_OF[effect.kind]
-        if effect.reason:
-            return _trim([effect.at, effect.campaign, code, effect.reason, effect.detail])
-        return _trim([effect.at, effect.campaign, code, effect.detail])
-    if isinstance(effect, Conversion):
-        return _trim([effect.at, effect.campaign, "C", effect.kind, effect.revenue])
-    if isinstance(effect, Queued):
-        return [effect.at, effect.campaign, "Q", f"by a limit until {minute_utc(effect.until)}"]
-    return None
+    make = _ROW_MAKERS.get(type(effect))
+    return make(effect) if make is not None else None
+
+
+def _decision_row(effect: Decision) -> list:
+    if effect.reason == "segment" and effect.kind == "not_qualified":
+        return [effect.at, effect.campaign, "n", effect.detail, *effect.seen]
+    code = _CODE_OF[effect.kind]
+    if effect.reason:
+        return _trim([effect.at, effect.campaign, code, effect.reason, effect.detail])
+    return _trim([effect.at, effect.campaign, code, effect.detail])
+
+
+# One lookup per effect: `remember` runs on every step of every user.
+_ROW_MAKERS = {
+    Notify: lambda e: [e.at, e.campaign, "T" if e.test else "S", len(e.subscriptions)],
+    Suppressed: lambda e: _trim([e.at, e.campaign, "U", e.reason, e.detail]),
+    Decision: _decision_row,
+    Conversion: lambda e: _trim([e.at, e.campaign, "C", e.kind, e.revenue]),
+    Queued: lambda e: [e.at, e.campaign, "Q", f"by a limit until {minute_utc(e.until)}"],
+}
 
 
 def _trim(row: list) -> list:
@@ -89,12 +94,11 @@ def remember(state: UserState, effects: Effects, keep: int = DEFAULT_KEEP) -> No
         if state.decisions:
             state.decisions = []
         return
-    rows = [row for effect in effects.items if getattr(effect, "user", None) == state.user
-            and (row := row_of(effect)) is not None]
-    if not rows:
-        return
-    log = state.decisions
-    log.extend(rows)
+    user, log, makers = state.user, state.decisions, _ROW_MAKERS
+    for effect in effects.items:
+        make = makers.get(type(effect))
+        if make is not None and effect.user == user:
+            log.append(make(effect))
     if len(log) > keep:
         del log[:len(log) - keep]
 

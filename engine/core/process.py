@@ -27,7 +27,7 @@ from engine.windows.aggregates import record
 def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Effects:
     """Apply one event of this user (event.ts is its time) and decide what follows."""
     out = Effects()
-    next_due_before = state.next_due
+    next_due_before = state.next_due if state.waits else None
     if next_due_before is not None and next_due_before <= event.ts:
         _fire_due_waits(state, event.ts, campaigns, out)
     name = event.name
@@ -59,6 +59,8 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
 
 def _forget_unread_counters(state: UserState, campaigns: CampaignSet) -> None:
     """Aggregates of conditions no loaded campaign reads any more (after a reload) go."""
+    if campaigns.counters.keys() >= state.counters.keys():  # the usual case, checked in C
+        return
     stale = [key for key in state.counters if key not in campaigns.counters]
     for key in stale:
         del state.counters[key]
@@ -91,7 +93,9 @@ def _fire_due_waits(state: UserState, until: int, campaigns: CampaignSet, out: E
         if not due:
             return
         state.waits = [w for w in state.waits if w.due > until]
-        for wait in sorted(due, key=lambda w: _firing_order(w, campaigns)):
+        if len(due) > 1:
+            due.sort(key=lambda w: _firing_order(w, campaigns))
+        for wait in due:
             _fire(state, wait, campaigns, out)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable
 
 from engine.rules.model import All, Any_, Did, Not, ProfileMatch, PropertyFilter, Segment
@@ -32,20 +33,53 @@ def compile_segment(segment: Segment | None) -> SegmentCheck:
         matches = compile_filter(segment.filter)
         return lambda profile, counters, now: matches(profile)
     if isinstance(segment, Did):
-        did, cid = segment, counter_id(segment)
-        return lambda profile, counters, now: compare(
-            did.count_op, count(counters, did, cid, now), did.count
-        )
+        return _compile_did(segment)
     if isinstance(segment, All):
         items = [compile_segment(item) for item in segment.items]
-        return lambda profile, counters, now: all(f(profile, counters, now) for f in items)
+        if len(items) == 2:  # the common shape; no generator per check
+            first, second = items
+            return lambda profile, counters, now: first(profile, counters, now) and second(profile, counters, now)
+
+        def every(profile: dict, counters: dict, now: int) -> bool:
+            for check in items:
+                if not check(profile, counters, now):
+                    return False
+            return True
+        return every
     if isinstance(segment, Any_):
         items = [compile_segment(item) for item in segment.items]
-        return lambda profile, counters, now: any(f(profile, counters, now) for f in items)
+
+        def some(profile: dict, counters: dict, now: int) -> bool:
+            for check in items:
+                if check(profile, counters, now):
+                    return True
+            return False
+        return some
     if isinstance(segment, Not):
         inner = compile_segment(segment.item)
         return lambda profile, counters, now: not inner(profile, counters, now)
     raise TypeError(f"not a segment: {segment!r}")
+
+
+def _compile_did(did: Did) -> SegmentCheck:
+    """`count(...)` and `compare(...)` of engine.windows.aggregates, folded into one
+    closure per condition (the check every trigger of a segmented campaign runs)."""
+    cid, wanted, op = counter_id(did), did.count, did.count_op
+    if did.between is not None:
+        return lambda profile, counters, now: compare(op, counters.get(cid, 0), wanted)
+    window = did.in_last * 1000
+
+    def counted(counters: dict, now: int) -> int:
+        stamps = counters.get(cid)
+        if not stamps:
+            return 0
+        return bisect_right(stamps, now) - bisect_right(stamps, now - window)
+
+    if op == "at_least":
+        return lambda profile, counters, now: counted(counters, now) >= wanted
+    if op == "at_most":
+        return lambda profile, counters, now: counted(counters, now) <= wanted
+    return lambda profile, counters, now: counted(counters, now) == wanted
 
 
 # --- why a segment failed (only on the failing path: never on the hot path) -----------
@@ -71,21 +105,27 @@ def compile_failure(segment: Segment | None) -> FailureCheck:
                 if not holds(profile, counters, now):
                     code, seen = failure(profile, counters, now)
                     return (f"{index}.{code}" if code else index), seen
-            return "", _seen_of(segment, profile, counters, now)
+            return "", seen(profile, counters, now)
+        seen = _compile_seen(segment)
         return first_failing
-    return lambda profile, counters, now: ("", _seen_of(segment, profile, counters, now))
+    seen = _compile_seen(segment)
+    return lambda profile, counters, now: ("", seen(profile, counters, now))
 
 
-def _seen_of(segment: Segment | None, profile: dict, counters: dict, now: int) -> list:
+def _compile_seen(segment: Segment | None) -> Callable[[dict, dict, int], list]:
+    """What the state shows for each leaf condition under `segment`, in file order."""
     if isinstance(segment, Did):
-        return [count(counters, segment, counter_id(segment), now)]
+        did, cid = segment, counter_id(segment)
+        return lambda profile, counters, now: [count(counters, did, cid, now)]
     if isinstance(segment, ProfileMatch):
-        return [profile.get(cond.prop) for cond in segment.filter.conditions]
+        props = [cond.prop for cond in segment.filter.conditions]
+        return lambda profile, counters, now: [profile.get(prop) for prop in props]
     if isinstance(segment, (All, Any_)):
-        return [value for item in segment.items for value in _seen_of(item, profile, counters, now)]
+        items = [_compile_seen(item) for item in segment.items]
+        return lambda profile, counters, now: [value for seen in items for value in seen(profile, counters, now)]
     if isinstance(segment, Not):
-        return _seen_of(segment.item, profile, counters, now)
-    return []
+        return _compile_seen(segment.item)
+    return lambda profile, counters, now: []
 
 
 def failure_path(code: str) -> str:
