@@ -135,10 +135,13 @@ def run(campaigns: CampaignSet, stream: list[Event], before_event=None,
     sends, suppressed = (decided.sends, decided.suppressed) if decided is not None else (None, None)
 
     def apply(effects, state) -> None:
-        remember(state, effects, keep)
+        if keep or state.decisions:
+            remember(state, effects, keep)
         for e in effects.items:
             kind = type(e)
-            if kind is Notify:
+            if kind is Wake:
+                heapq.heappush(timers, (e.at, e.user))
+            elif kind is Notify:
                 counts["notify"] += 1
                 if sends is not None:
                     sends.append((e.user, e.campaign, e.at, e.message_id, e.payload, e.ttl, e.urgency))
@@ -148,8 +151,6 @@ def run(campaigns: CampaignSet, stream: list[Event], before_event=None,
                 counts["suppressed"] += 1
                 if suppressed is not None:
                     suppressed.append((e.user, e.campaign, e.at, e.reason))
-            elif kind is Wake:
-                heapq.heappush(timers, (e.at, e.user))
 
     start = time.process_time() if decided is not None else time.perf_counter()
     for event in stream:

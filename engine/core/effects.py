@@ -101,9 +101,12 @@ class Wake:
     at: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Effects:
     items: list = field(default_factory=list)
+
+    def __init__(self, items: list | None = None):  # one per event: no default_factory call
+        self.items = [] if items is None else items
 
     def add(self, effect: object) -> None:
         self.items.append(effect)

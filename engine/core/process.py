@@ -89,10 +89,12 @@ def _finish(state: UserState, now: int, campaigns: CampaignSet, out: Effects, ne
 def _fire_due_waits(state: UserState, until: int, campaigns: CampaignSet, out: Effects) -> None:
     # Firing may add waits (DND holds, delays after inaction); loop until none is due.
     while True:
-        due = [w for w in state.waits if w.due <= until]
+        due, later = [], []
+        for wait in state.waits:
+            (due if wait.due <= until else later).append(wait)
         if not due:
             return
-        state.waits = [w for w in state.waits if w.due > until]
+        state.waits = later
         if len(due) > 1:
             due.sort(key=lambda w: _firing_order(w, campaigns))
         for wait in due:
