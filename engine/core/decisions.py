@@ -32,8 +32,10 @@ CODES = {
     "S": "sent", "T": "test_sent", "U": "suppressed", "N": "not_qualified", "W": "waiting",
     "H": "held", "X": "cancelled", "F": "failed", "C": "converted", "Q": "queued",
     "n": "not_qualified",  # reason segment: [code, *seen] instead of words
+    "w": "waiting",  # [u | d | r, due]: an inaction wait, a delay, a date reminder
 }
-_CODE_OF = {name: code for code, name in CODES.items() if code != "n"}
+_CODE_OF = {name: code for code, name in CODES.items() if code not in ("n", "w")}
+_WAIT_CODES = {"unless": "u", "delay": "d", "date": "r"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def row_of(effect: object) -> list | None:
 def _decision_row(effect: Decision) -> list:
     if effect.reason == "segment" and effect.kind == "not_qualified":
         return [effect.at, effect.campaign, "n", effect.detail, *effect.seen]
+    if effect.kind == "waiting" and effect.reason in _WAIT_CODES:
+        return [effect.at, effect.campaign, "w", _WAIT_CODES[effect.reason], *effect.seen]
     code = _CODE_OF[effect.kind]
     if effect.reason:
         return _trim([effect.at, effect.campaign, code, effect.reason, effect.detail])
@@ -110,6 +114,8 @@ def entry(row: list, campaigns: CampaignSet | None = None) -> Entry:
     decision = CODES.get(code, code)
     if code == "n":
         return Entry(at, campaign, decision, reason="segment", detail=segment_words(campaign, args, campaigns))
+    if code == "w":
+        return Entry(at, campaign, decision, detail=waiting_words(campaign, args, campaigns))
     if code in ("S", "T"):
         return Entry(at, campaign, decision, subscriptions=args[0] if args else 0)
     if code == "C":
@@ -127,6 +133,17 @@ def segment_words(campaign: str, args: list, campaigns: CampaignSet | None) -> s
         return words
     about = "the campaign is not loaded" if compiled is None else "the campaign has changed since"
     return f"{failure_path(code)} failed ({about}; seen {seen})"
+
+
+def waiting_words(campaign: str, args: list, campaigns: CampaignSet | None) -> str:
+    kind, due = (args[0], args[1]) if len(args) > 1 else ("", 0)
+    if kind == "d":
+        return f"delayed until {minute_utc(due)}"
+    if kind == "r":
+        return f"reminder due {minute_utc(due)}"
+    compiled = campaigns.get(campaign) if campaigns is not None else None
+    unless = compiled.campaign.unless if compiled is not None else None
+    return f"waiting until {minute_utc(due)} unless {unless.event if unless else 'its unless event'} comes"
 
 
 def entries(state: UserState, campaign: str | None = None, campaigns: CampaignSet | None = None) -> list[Entry]:

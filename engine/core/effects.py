@@ -82,8 +82,10 @@ class Decision:
     at: int
     kind: str
     detail: str = ""  # not_qualified for a segment: the failing condition's code (engine.core.segments)
-    reason: str = ""  # not_qualified: segment | paused | not_started | ended
-    seen: tuple = ()  # not_qualified for a segment: what the user's state showed (engine.core.segments)
+    reason: str = ""  # not_qualified: segment | paused | not_started | ended; waiting: unless | delay | date
+    # not_qualified for a segment: what the user's state showed (engine.core.segments);
+    # waiting (unless, delay, date): (due,). engine.core.decisions words them when read.
+    seen: tuple = ()
 
 
 # not_qualified: the trigger matched, the user did not qualify; waiting: the trigger

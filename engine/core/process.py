@@ -202,14 +202,13 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
         props = kept_props(event.props, compiled.wait_props)
         due = event.ts + campaign.unless.within * 1000
         add_wait(state, Wait(campaign.id, "inaction", due, mid, event.name, props, key), event.ts, out)
-        out.add(Decision(campaign.id, state.user, event.ts, "waiting",
-                         f"waiting until {minute_utc(due)} unless {campaign.unless.event} comes"))
+        out.add(Decision(campaign.id, state.user, event.ts, "waiting", reason="unless", seen=(due,)))
         return
     if when.delay:
         props = kept_props(event.props, compiled.wait_props)
         due = send_time(state, event.ts + when.delay * 1000, campaign, campaigns, event.ts, out)
         add_wait(state, Wait(campaign.id, "deliver", due, mid, event.name, props), event.ts, out)
-        out.add(Decision(campaign.id, state.user, event.ts, "waiting", f"delayed until {minute_utc(due)}"))
+        out.add(Decision(campaign.id, state.user, event.ts, "waiting", reason="delay", seen=(due,)))
     else:
         attempt(state, Wait(campaign.id, "deliver", event.ts, mid, event.name, event.props), event.ts, campaigns, out)
 
@@ -229,5 +228,5 @@ def _schedule_reminder(state, event, compiled, trigger: DateTrigger, mid: str, c
     state.waits = [w for w in state.waits if not (w.campaign == compiled.id and w.message_id == mid)]
     add_wait(state, Wait(compiled.id, "deliver", due, mid, event.name, kept_props(event.props, compiled.wait_props)),
              event.ts, out)
-    out.add(Decision(compiled.id, state.user, event.ts, "waiting", f"reminder due {minute_utc(due)}"))
+    out.add(Decision(compiled.id, state.user, event.ts, "waiting", reason="date", seen=(due,)))
 

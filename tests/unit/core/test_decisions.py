@@ -66,12 +66,22 @@ def test_a_failed_segment_is_stored_as_the_conditions_place_and_what_the_state_s
         "segment.all[1] failed (the campaign has changed since; seen [False])"]
 
 
+def test_a_wait_is_stored_as_its_kind_and_due_time_and_worded_when_read():
+    sim = simulate(campaigns(cart(segment=False)), subscribed() + [ev(T0 + MIN, "Added To Cart", cart_id="c1")],
+                   T0 + 5 * MIN)
+    assert sim.states["u1"].decisions == [[T0 + MIN, "cart", "w", "u", T0 + 11 * MIN]]
+    assert [e.detail for e in entries(sim.states["u1"])] == [
+        "waiting until 2026-11-25 10:11 UTC unless its unless event comes"]
+
+
 def test_rows_stored_with_words_before_still_read_as_they_were():
     state = UserState("u1", decisions=[[T0, "cart", "N", "segment", "segment.all[0].did: Product Viewed 1 time "
-                                        "in the last 7d, needs at least 2"]])
+                                        "in the last 7d, needs at least 2"],
+                                       [T0, "cart", "W", "waiting until 2026-11-25 10:11 UTC unless Charged comes"]])
     assert explain_state(state, "u1", None, campaigns(cart())) == [
         "2026-11-25 10:00 UTC  cart  did not qualify: segment.all[0].did: Product Viewed 1 time in the last 7d, "
-        "needs at least 2"]
+        "needs at least 2",
+        "2026-11-25 10:00 UTC  cart  qualified, waiting until 2026-11-25 10:11 UTC unless Charged comes"]
 
 
 def test_any_and_not_are_worded_from_the_stored_values_as_they_were_seen():
