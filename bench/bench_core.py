@@ -9,6 +9,11 @@ serialized state size per user. Each step's decisions go to the user's decision 
 without it (the state size before the log existed).
 
     .venv/bin/python bench/bench_core.py [--users 100000] [--events 1000000] [--decision-log N]
+    .venv/bin/python bench/bench_core.py --floor-only [--rounds 3]
+
+First (or only, with --floor-only) the core runs the example campaigns of campaigns.d
+beside core_floor.py, the same rules hand-coded as one plain loop: the decisions are
+asserted identical and the CPU time per event of each is printed, with the ratio.
 """
 
 from __future__ import annotations
@@ -19,20 +24,24 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from engine.core import CampaignSet, Event, Notify, Qualified, Suppressed, UserState  # noqa: E402
 from engine.core.decisions import remember  # noqa: E402
+from engine.core.effects import Wake  # noqa: E402
 from engine.core.process import process_event, process_wake  # noqa: E402
 from engine.rules.config import load_config  # noqa: E402
 from engine.rules.loader import load_campaigns  # noqa: E402
 from engine.rules.model import All, Any_, Did, Not  # noqa: E402
 from engine.rules.predicates import compile_filter  # noqa: E402
 from engine.windows.aggregates import compare  # noqa: E402
+
+from core_floor import Floor  # noqa: E402
 
 T0 = 1_764_064_800_000  # 2025-11-25T10:00Z
 EVENTS = ["Product Viewed", "Added To Cart", "Charged", "Session Started", "Searched",
@@ -93,33 +102,57 @@ def generate_stream(users: int, events: int, seed: int = 7) -> list[Event]:
         user = f"user-{rng.randrange(users // 10) if rng.random() < 0.2 else rng.randrange(users)}"
         props = {"category": f"c{rng.randrange(5)}", "value": rng.randrange(20), "cart_id": f"c{rng.randrange(3)}",
                  "product": "Shoes", "price": 20, "product_id": f"p{rng.randrange(50)}"}
+        # What the example price-drop and flight-reminder campaigns read, derived from
+        # the values above (no more draws, so the rest of the stream stays as it was).
+        if name == "Wishlist Price Dropped":
+            props["drop_percent"] = props["value"] * 2
+        elif name == "Flight Booked":
+            departure = time.gmtime(ts // 1000 + (props["value"] % 10) * 86_400)
+            props.update(departure=time.strftime("%Y-%m-%d", departure), destination="Lisbon",
+                         booking_ref=f"B{i}")
         stream.append(Event(user, name, ts, props))
     return stream
 
 
-def run(campaigns: CampaignSet, stream: list[Event], before_event=None) -> tuple[float, dict, dict]:
-    """Process the stream with timers firing in time order; returns (seconds, states, decision counts)."""
+@dataclass
+class Decided:
+    """What a run decided, in the floor's terms."""
+
+    sends: list = field(default_factory=list)  # (user, campaign, at, message id, payload, ttl, urgency)
+    suppressed: list = field(default_factory=list)  # (user, campaign, at, reason)
+
+
+def run(campaigns: CampaignSet, stream: list[Event], before_event=None,
+        decided: Decided | None = None) -> tuple[float, dict, dict]:
+    """Process the stream with timers firing in time order; returns (seconds, states,
+    decision counts). `decided`: also collect every send and suppression (as the floor does)."""
     import heapq
     states: dict[str, UserState] = {}
     timers: list = []
     counts = {"notify": 0, "qualified": 0, "suppressed": 0}
 
     keep = campaigns.config.decision_log
+    sends, suppressed = (decided.sends, decided.suppressed) if decided is not None else (None, None)
 
     def apply(effects, state) -> None:
-        remember(state, effects, keep)
+        if keep or state.decisions:
+            remember(state, effects, keep)
         for e in effects.items:
             kind = type(e)
-            if kind is Notify:
+            if kind is Wake:
+                heapq.heappush(timers, (e.at, e.user))
+            elif kind is Notify:
                 counts["notify"] += 1
+                if sends is not None:
+                    sends.append((e.user, e.campaign, e.at, e.message_id, e.payload, e.ttl, e.urgency))
             elif kind is Qualified:
                 counts["qualified"] += 1
             elif kind is Suppressed:
                 counts["suppressed"] += 1
-            elif e.__class__.__name__ == "Wake":
-                heapq.heappush(timers, (e.at, e.user))
+                if suppressed is not None:
+                    suppressed.append((e.user, e.campaign, e.at, e.reason))
 
-    start = time.perf_counter()
+    start = time.process_time() if decided is not None else time.perf_counter()
     for event in stream:
         while timers and timers[0][0] <= event.ts:
             due, user = heapq.heappop(timers)
@@ -132,7 +165,8 @@ def run(campaigns: CampaignSet, stream: list[Event], before_event=None) -> tuple
         apply(process_event(state, event, campaigns), state)
         if before_event is not None:
             before_event(state, event)
-    return time.perf_counter() - start, states, counts
+    end = time.process_time() if decided is not None else time.perf_counter()
+    return end - start, states, counts
 
 
 def rescan_set(campaigns: CampaignSet) -> CampaignSet:
@@ -186,7 +220,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--decision-log", type=int, default=None,
                         help="decisions kept per user (default: pushcast.yaml's, 20 unless set)")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="only the example campaigns against the hand-coded floor (core_floor.py)")
+    parser.add_argument("--rounds", type=int, default=3, help="floor comparison: alternating runs, best kept")
     args = parser.parse_args()
+    print(f"[floor] example campaigns, {args.users:,} users, {args.events:,} events")
+    compare_floor(generate_stream(args.users, args.events), args.rounds,
+                  args.decision_log if args.decision_log is not None else load_config(ROOT / "pushcast.yaml").decision_log)
+    if args.floor_only:
+        return
     campaigns = load_set()
     if args.decision_log is not None:
         campaigns = CampaignSet(campaigns.campaigns, replace(campaigns.config, decision_log=args.decision_log))
@@ -197,6 +239,46 @@ def main() -> None:
         print(f"\n[{label}] {len(campaigns.by_id)} campaigns, {users:,} users, {events:,} events "
               f"(+ profiles and subscriptions)")
         compare_runs(campaigns, generate_stream(users, events))
+
+
+def compare_floor(stream: list[Event], rounds: int, keep: int) -> None:
+    """The core on the example campaigns against the hand-coded floor (core_floor.py):
+    the same decisions, asserted; CPU µs per event, the best of `rounds` alternating runs."""
+    config = load_config(ROOT / "pushcast.yaml")
+    examples = load_campaigns([ROOT / "campaigns.d"])
+    variants = {"core": CampaignSet(examples, replace(config, decision_log=0)),
+                f"core + log {keep}": CampaignSet(examples, replace(config, decision_log=keep))}
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        floor = Floor()
+        start = time.process_time()
+        floor.run(stream)
+        best["floor"] = min(best.get("floor", 1e9), time.process_time() - start)
+        for label, campaigns in variants.items():
+            decided = Decided()
+            seconds, _, counts = run(campaigns, stream, decided=decided)
+            best[label] = min(best.get(label, 1e9), seconds)
+            assert decided.sends == floor.sends, first_difference(decided.sends, floor.sends)
+            assert decided.suppressed == floor.suppressed, first_difference(decided.suppressed, floor.suppressed)
+            assert counts["qualified"] == floor.qualified, (counts["qualified"], floor.qualified)
+    reasons: dict[str, int] = {}
+    for row in floor.suppressed:
+        reasons[row[3]] = reasons.get(row[3], 0) + 1
+    by_campaign: dict[str, int] = {}
+    for row in floor.sends:
+        by_campaign[row[1]] = by_campaign.get(row[1], 0) + 1
+    print(f"same decisions: {floor.qualified:,} qualified; sends {by_campaign}; suppressed {reasons}")
+    per_event = {label: seconds / len(stream) * 1e6 for label, seconds in best.items()}
+    print(f"floor:            {per_event['floor']:6.2f} µs/event (CPU, best of {rounds})")
+    for label in variants:
+        print(f"{label + ':':17} {per_event[label]:6.2f} µs/event   core/floor {per_event[label] / per_event['floor']:.2f}x")
+
+
+def first_difference(core: list, floor: list) -> str:
+    for i, (a, b) in enumerate(zip(core, floor)):
+        if a != b:
+            return f"row {i}: core {a} / floor {b}"
+    return f"lengths: core {len(core)} / floor {len(floor)}"
 
 
 def compare_runs(campaigns: CampaignSet, stream: list[Event]) -> None:

@@ -49,7 +49,22 @@ def _over_kafka(args: argparse.Namespace) -> list[dict] | None:
                             "(are the workers running, and with this --topic-prefix?)")
     if raw is None:
         return None
-    return [e.to_dict() for e in entries(UserState.loads(raw), args.campaign)]
+    return [e.to_dict() for e in entries(UserState.loads(raw), args.campaign, _campaigns(args.campaigns))]
+
+
+def _campaigns(folders: list[Path]):
+    """The campaigns the workers run, to put failed segment conditions in words; None
+    (conditions shown by their place) when the folder is not here or does not load."""
+    from engine.core.campaigns import CampaignSet
+    from engine.rules.loader import load_campaigns
+
+    present = [folder for folder in folders if folder.exists()]
+    if not present:
+        return None
+    try:
+        return CampaignSet(load_campaigns(present))
+    except PushcastError:
+        return None
 
 
 def explain_command(args: argparse.Namespace) -> int:
@@ -95,6 +110,9 @@ def add_explain_parser(sub) -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.add_argument("--kafka", metavar="HOST:PORT", help="ask the running Kafka workers instead of a server")
     explain.add_argument("--topic-prefix", default="pushcast-", help="the workers' --topic-prefix (with --kafka)")
+    explain.add_argument("--campaigns", type=Path, nargs="+", default=[Path("campaigns.d")],
+                         help="with --kafka: the workers' campaign folder(s), to word failed segment conditions "
+                              "(default: campaigns.d)")
     explain.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
     explain.set_defaults(func=explain_command)
     return explain

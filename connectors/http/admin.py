@@ -131,7 +131,7 @@ async def get_decisions(request: web.Request) -> web.Response:
     state = await context(request).runtime.user_state(user)
     if state is None:
         raise ApiError(404, f"no state for user {user!r}")
-    found = entries(state, campaign)
+    found = entries(state, campaign, context(request).runtime.campaigns)
     if form == "text":
         return web.Response(text="\n".join(explain_lines(found, user, campaign)) + "\n")
     keep = context(request).runtime.campaigns.config.decision_log

@@ -42,6 +42,7 @@ def send_time(state: UserState, due: int, campaign: Campaign, campaigns: Campaig
 # How `when.best_time` timed a message (counted as stat `best_time.<how>`): the user's own
 # best hour, the campaign's fallback, or neither within reach (sent at its slot).
 BEST_TIME_HOWS = (("best hour", "best_hour"), ("fallback", "fallback"), ("no slot", "no_slot"))
+BEST_TIME_REASONS = frozenset(name for _, name in BEST_TIME_HOWS)
 
 
 def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out: Effects) -> None:

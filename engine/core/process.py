@@ -18,7 +18,6 @@ from engine.core.ids import message_id
 from engine.core.isotime import minute_utc
 from engine.core.limits import prune
 from engine.core.localtime import reminder_due
-from engine.core.segments import why_not
 from engine.core.state import UserState, Wait
 from engine.core.waits import add_wait, kept_props
 from engine.rules.model import DateTrigger
@@ -28,7 +27,7 @@ from engine.windows.aggregates import record
 def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Effects:
     """Apply one event of this user (event.ts is its time) and decide what follows."""
     out = Effects()
-    next_due_before = state.next_due
+    next_due_before = state.next_due if state.waits else None
     if next_due_before is not None and next_due_before <= event.ts:
         _fire_due_waits(state, event.ts, campaigns, out)
     name = event.name
@@ -60,6 +59,8 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
 
 def _forget_unread_counters(state: UserState, campaigns: CampaignSet) -> None:
     """Aggregates of conditions no loaded campaign reads any more (after a reload) go."""
+    if campaigns.counters.keys() >= state.counters.keys():  # the usual case, checked in C
+        return
     stale = [key for key in state.counters if key not in campaigns.counters]
     for key in stale:
         del state.counters[key]
@@ -88,11 +89,15 @@ def _finish(state: UserState, now: int, campaigns: CampaignSet, out: Effects, ne
 def _fire_due_waits(state: UserState, until: int, campaigns: CampaignSet, out: Effects) -> None:
     # Firing may add waits (DND holds, delays after inaction); loop until none is due.
     while True:
-        due = [w for w in state.waits if w.due <= until]
+        due, later = [], []
+        for wait in state.waits:
+            (due if wait.due <= until else later).append(wait)
         if not due:
             return
-        state.waits = [w for w in state.waits if w.due > until]
-        for wait in sorted(due, key=lambda w: _firing_order(w, campaigns)):
+        state.waits = later
+        if len(due) > 1:
+            due.sort(key=lambda w: _firing_order(w, campaigns))
+        for wait in due:
             _fire(state, wait, campaigns, out)
 
 
@@ -180,7 +185,11 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
     if when.end is not None and event.ts >= when.end:
         return not_qualified("ended", f"campaign ended {minute_utc(when.end)}")
     if not compiled.segment(state.profile, state.counters, event.ts):
-        return not_qualified("segment", why_not(campaign.segment, state.profile, state.counters, event.ts))
+        # Logged as the condition's code and what the state showed; the words are rebuilt
+        # when read (engine.core.decisions), so the hot path and the stored row stay small.
+        code, seen = compiled.segment_failure(state.profile, state.counters, event.ts)
+        out.add(Decision(campaign.id, state.user, event.ts, "not_qualified", code, "segment", tuple(seen)))
+        return
     mid = message_id(campaign.id, state.user, event.name, event.ts, event.props)
     trigger = campaign.trigger
     if isinstance(trigger, DateTrigger):
@@ -193,14 +202,13 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
         props = kept_props(event.props, compiled.wait_props)
         due = event.ts + campaign.unless.within * 1000
         add_wait(state, Wait(campaign.id, "inaction", due, mid, event.name, props, key), event.ts, out)
-        out.add(Decision(campaign.id, state.user, event.ts, "waiting",
-                         f"waiting until {minute_utc(due)} unless {campaign.unless.event} comes"))
+        out.add(Decision(campaign.id, state.user, event.ts, "waiting", reason="unless", seen=(due,)))
         return
     if when.delay:
         props = kept_props(event.props, compiled.wait_props)
         due = send_time(state, event.ts + when.delay * 1000, campaign, campaigns, event.ts, out)
         add_wait(state, Wait(campaign.id, "deliver", due, mid, event.name, props), event.ts, out)
-        out.add(Decision(campaign.id, state.user, event.ts, "waiting", f"delayed until {minute_utc(due)}"))
+        out.add(Decision(campaign.id, state.user, event.ts, "waiting", reason="delay", seen=(due,)))
     else:
         attempt(state, Wait(campaign.id, "deliver", event.ts, mid, event.name, event.props), event.ts, campaigns, out)
 
@@ -220,5 +228,5 @@ def _schedule_reminder(state, event, compiled, trigger: DateTrigger, mid: str, c
     state.waits = [w for w in state.waits if not (w.campaign == compiled.id and w.message_id == mid)]
     add_wait(state, Wait(compiled.id, "deliver", due, mid, event.name, kept_props(event.props, compiled.wait_props)),
              event.ts, out)
-    out.add(Decision(compiled.id, state.user, event.ts, "waiting", f"reminder due {minute_utc(due)}"))
+    out.add(Decision(compiled.id, state.user, event.ts, "waiting", reason="date", seen=(due,)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable
 
 from engine.rules.model import All, Any_, Did, Not, ProfileMatch, PropertyFilter, Segment
@@ -32,60 +33,205 @@ def compile_segment(segment: Segment | None) -> SegmentCheck:
         matches = compile_filter(segment.filter)
         return lambda profile, counters, now: matches(profile)
     if isinstance(segment, Did):
-        did, cid = segment, counter_id(segment)
-        return lambda profile, counters, now: compare(
-            did.count_op, count(counters, did, cid, now), did.count
-        )
+        return _compile_did(segment)
     if isinstance(segment, All):
         items = [compile_segment(item) for item in segment.items]
-        return lambda profile, counters, now: all(f(profile, counters, now) for f in items)
+        if len(items) == 2:  # the common shape; no generator per check
+            first, second = items
+            return lambda profile, counters, now: first(profile, counters, now) and second(profile, counters, now)
+
+        def every(profile: dict, counters: dict, now: int) -> bool:
+            for check in items:
+                if not check(profile, counters, now):
+                    return False
+            return True
+        return every
     if isinstance(segment, Any_):
         items = [compile_segment(item) for item in segment.items]
-        return lambda profile, counters, now: any(f(profile, counters, now) for f in items)
+
+        def some(profile: dict, counters: dict, now: int) -> bool:
+            for check in items:
+                if check(profile, counters, now):
+                    return True
+            return False
+        return some
     if isinstance(segment, Not):
         inner = compile_segment(segment.item)
         return lambda profile, counters, now: not inner(profile, counters, now)
     raise TypeError(f"not a segment: {segment!r}")
 
 
-# --- why a segment failed (only on the failing path: never on the hot path) -----------
+def _compile_did(did: Did) -> SegmentCheck:
+    """`count(...)` and `compare(...)` of engine.windows.aggregates, folded into one
+    closure per condition (the check every trigger of a segmented campaign runs)."""
+    cid, wanted, op = counter_id(did), did.count, did.count_op
+    if did.between is not None:
+        return lambda profile, counters, now: compare(op, counters.get(cid, 0), wanted)
+    window = did.in_last * 1000
 
+    def counted(counters: dict, now: int) -> int:
+        stamps = counters.get(cid)
+        if not stamps:
+            return 0
+        return bisect_right(stamps, now) - bisect_right(stamps, now - window)
+
+    if op == "at_least":
+        return lambda profile, counters, now: counted(counters, now) >= wanted
+    if op == "at_most":
+        return lambda profile, counters, now: counted(counters, now) <= wanted
+    return lambda profile, counters, now: counted(counters, now) == wanted
+
+
+# --- why a segment failed (only on the failing path: never on the hot path) -----------
+#
+# The core logs a failed segment as (code, seen): `code` is the path of the failing
+# condition through `all` lists ("0.1": segment.all[0].all[1]; "": the segment itself),
+# `seen` what the user's state showed for each leaf condition under it, in file order
+# (a count for `did`, the profile value of each property for `profile`). That is a few
+# bytes a row; `describe_failure` rebuilds the words from the loaded campaign.
+
+FailureCheck = Callable[[dict, dict, int], tuple[str, list]]
 _NEEDS = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}
 
 
-def why_not(segment: Segment, profile: dict, counters: dict, now: int, path: str = "segment") -> str:
-    """The first condition that keeps the user out, in words, with its place in the
-    campaign file (`segment.all[0]: Product Viewed 1 time in the last 7d, needs at least
-    2`). Called only after the compiled check said no."""
+def compile_failure(segment: Segment | None) -> FailureCheck:
+    """(profile, counters, now) -> (code, seen) of the first condition that keeps the user
+    out. Called only after the compiled check said no."""
+    if isinstance(segment, All):
+        items = [(str(i), compile_segment(item), compile_failure(item)) for i, item in enumerate(segment.items)]
+
+        def first_failing(profile: dict, counters: dict, now: int) -> tuple[str, list]:
+            for index, holds, failure in items:
+                if not holds(profile, counters, now):
+                    code, seen = failure(profile, counters, now)
+                    return (f"{index}.{code}" if code else index), seen
+            return "", seen(profile, counters, now)
+        seen = _compile_seen(segment)
+        return first_failing
+    seen = _compile_seen(segment)
+    return lambda profile, counters, now: ("", seen(profile, counters, now))
+
+
+def _compile_seen(segment: Segment | None) -> Callable[[dict, dict, int], list]:
+    """What the state shows for each leaf condition under `segment`, in file order."""
+    if isinstance(segment, Did):
+        did, cid = segment, counter_id(segment)
+        return lambda profile, counters, now: [count(counters, did, cid, now)]
     if isinstance(segment, ProfileMatch):
+        props = [cond.prop for cond in segment.filter.conditions]
+        return lambda profile, counters, now: [profile.get(prop) for prop in props]
+    if isinstance(segment, (All, Any_)):
+        items = [_compile_seen(item) for item in segment.items]
+        return lambda profile, counters, now: [value for seen in items for value in seen(profile, counters, now)]
+    if isinstance(segment, Not):
+        return _compile_seen(segment.item)
+    return lambda profile, counters, now: []
+
+
+def failure_path(code: str) -> str:
+    """`segment.all[0].all[1]` for the code "0.1"."""
+    return "segment" + "".join(f".all[{part}]" for part in code.split(".") if part)
+
+
+def describe_failure(segment: Segment | None, code: str, seen: list) -> str | None:
+    """The words for a logged (code, seen), from the campaign's segment as loaded now;
+    None when it no longer has that condition (the campaign changed since)."""
+    node, path = segment, "segment"
+    for part in code.split(".") if code else ():
+        if not isinstance(node, All) or not part.isdigit() or int(part) >= len(node.items):
+            return None
+        node, path = node.items[int(part)], f"{path}.all[{part}]"
+    if node is None or not _fits(node, list(seen)):
+        return None
+    return _words(node, list(seen), path)
+
+
+def _width(segment: Segment) -> int:
+    """How many values `seen` holds for this condition."""
+    if isinstance(segment, Did):
+        return 1
+    if isinstance(segment, ProfileMatch):
+        return len(segment.filter.conditions)
+    if isinstance(segment, (All, Any_)):
+        return sum(_width(item) for item in segment.items)
+    if isinstance(segment, Not):
+        return _width(segment.item)
+    return 0
+
+
+def _fits(segment: Segment, seen: list) -> bool:
+    """Do the logged values fit this condition (a count for each `did`)?"""
+    if _width(segment) != len(seen):
+        return False
+    if isinstance(segment, Did):
+        return isinstance(seen[0], int) and not isinstance(seen[0], bool)
+    if isinstance(segment, (All, Any_)):
+        return all(_fits(item, part) for item, part in _parts(segment, seen))
+    if isinstance(segment, Not):
+        return _fits(segment.item, seen)
+    return True
+
+
+def _parts(segment: All | Any_, seen: list) -> list[tuple[Segment, list]]:
+    parts, at = [], 0
+    for item in segment.items:
+        width = _width(item)
+        parts.append((item, seen[at:at + width]))
+        at += width
+    return parts
+
+
+def _profile_of(segment: ProfileMatch, seen: list) -> dict:
+    # A missing property was logged as null; every operator reads null as missing.
+    return {cond.prop: value for cond, value in zip(segment.filter.conditions, seen) if value is not None}
+
+
+def _held(segment: Segment, seen: list) -> bool:
+    """Did the condition hold, judged from the values logged for it."""
+    if isinstance(segment, Did):
+        return compare(segment.count_op, seen[0], segment.count)
+    if isinstance(segment, ProfileMatch):
+        return compile_filter(segment.filter)(_profile_of(segment, seen))
+    if isinstance(segment, All):
+        return all(_held(item, part) for item, part in _parts(segment, seen))
+    if isinstance(segment, Any_):
+        return any(_held(item, part) for item, part in _parts(segment, seen))
+    if isinstance(segment, Not):
+        return not _held(segment.item, seen)
+    return True
+
+
+def _words(segment: Segment, seen: list, path: str) -> str:
+    if isinstance(segment, ProfileMatch):
+        profile = _profile_of(segment, seen)
         for cond in segment.filter.conditions:
             if not compile_filter(PropertyFilter((cond,)))(profile):
                 return f"{path}.profile.{cond.prop}: is {profile.get(cond.prop)!r}, needs {cond.op} {cond.value!r}"
         return f"{path}.profile: does not match"
     if isinstance(segment, Did):
-        did = segment
-        n = count(counters, did, counter_id(did), now)
+        did, n = segment, seen[0]
         window = f"in the last {format_duration(did.in_last)}" if did.in_last else "in the dates given"
         return f"{path}.did: {did.event} {n} time{'s' if n != 1 else ''} {window}, needs {_NEEDS[did.count_op]} {did.count}"
     if isinstance(segment, All):
-        for i, item in enumerate(segment.items):
-            if not compile_segment(item)(profile, counters, now):
-                return why_not(item, profile, counters, now, f"{path}.all[{i}]")
+        for i, (item, part) in enumerate(_parts(segment, seen)):
+            if not _held(item, part):
+                return _words(item, part, f"{path}.all[{i}]")
         return f"{path}.all: does not hold"
     if isinstance(segment, Any_):
-        reasons = [why_not(item, profile, counters, now, f"{path}.any[{i}]") for i, item in enumerate(segment.items)]
+        reasons = [_words(item, part, f"{path}.any[{i}]") for i, (item, part) in enumerate(_parts(segment, seen))]
         return "none of these holds: " + "; ".join(reasons)
     if isinstance(segment, Not):
-        return f"{path}.not: holds but must not ({_holds(segment.item, profile, counters, now)})"
+        return f"{path}.not: holds but must not ({_holds(segment.item, seen)})"
     return f"{path}: does not hold"
 
 
-def _holds(segment: Segment, profile: dict, counters: dict, now: int) -> str:
+def _holds(segment: Segment, seen: list) -> str:
     """What a `not` condition saw, in words."""
     if isinstance(segment, Did):
-        n = count(counters, segment, counter_id(segment), now)
+        n = seen[0]
         window = f" in the last {format_duration(segment.in_last)}" if segment.in_last else ""
         return f"{segment.event} {n} time{'s' if n != 1 else ''}{window}"
     if isinstance(segment, ProfileMatch):
+        profile = _profile_of(segment, seen)
         return ", ".join(f"{c.prop} is {profile.get(c.prop)!r}" for c in segment.filter.conditions)
     return "its conditions hold"

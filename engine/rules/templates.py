@@ -118,7 +118,7 @@ class Template:
     """A compiled template field; implements `engine.rules.model.Text`."""
 
     __slots__ = ("source", "field", "is_url", "required", "campaign", "event_names", "_compiled", "_constant",
-                 "_simple")
+                 "_simple", "_after_literal", "_default_url")
 
     def __init__(self, source: str, field: str, *, is_url: bool = False, required: bool = False,
                  campaign: str | None = None):
@@ -130,6 +130,8 @@ class Template:
         self._compiled = None
         self._constant: str | None = None
         self._simple: list | None = None
+        self._after_literal = False  # a simple URL whose values all follow its literal start
+        self._default_url: str | None = None  # `{{ event.image_url | default: 'https://...' }}`: its default, rendered
         # The event props it reads (top-level names), None when it names one at run time
         # (`event[event.key]`): what a pending wait must keep of its trigger event.
         self.event_names: frozenset[str] | None = frozenset()
@@ -154,6 +156,14 @@ class Template:
         if problems:
             raise TemplateProblems(problems)
         self._simple = simple_parts(source)
+        self._after_literal = is_url and self._simple is not None and _values_follow_literal_url(self._simple)
+        if is_url and self._simple is not None and len(self._simple) == 1 and isinstance(self._simple[0], tuple):
+            fallback = self._simple[0][2]
+            if isinstance(fallback, str) and fallback:
+                try:
+                    self._default_url = self._finish_url(_ENCODE + _SENTINELS.sub("", fallback) + _CLOSE)
+                except RenderError:
+                    pass
 
     def render(self, profile: dict, event: dict) -> str:
         """Render for one user; RenderError if a value is missing or a URL is unusable."""
@@ -181,19 +191,24 @@ class Template:
     def _render_simple(self, profile: dict, event: dict) -> str:
         """The same output as Liquid for `text {{ root.name | default: 'x' }}` templates,
         without Liquid's per-render context: most campaign fields look like this."""
-        roots = {"profile": profile, "event": event}
+        if self._after_literal:
+            return self._render_url_components(profile, event)
+        if self._default_url is not None:
+            root, name, _ = self._simple[0]
+            if _liquid_empty((profile if root == "profile" else event).get(name)):
+                return self._default_url
         pieces: list[str] = []
         for part in self._simple:
-            if isinstance(part, str):
+            if type(part) is str:
                 pieces.append(part)
                 continue
             root, name, fallback = part
-            value = roots[root].get(name)
+            value = (profile if root == "profile" else event).get(name)
             if fallback is not _NO_DEFAULT and _liquid_empty(value):
                 value = fallback
             if value is None:
                 raise self._error(f'"{root}.{name}" is missing and has no default', f"{root}.{name}")
-            text = to_liquid_string(value, False)
+            text = value if type(value) is str else to_liquid_string(value, False)
             pieces.append(_ENCODE + _SENTINELS.sub("", text) + _CLOSE if self.is_url else text)
         out = "".join(pieces)
         if self.is_url:
@@ -201,6 +216,27 @@ class Template:
         if self.required and not out.strip():
             raise self._error(f"rendered empty from {self.source!r}")
         return out
+
+    def _render_url_components(self, profile: dict, event: dict) -> str:
+        """`https://shop.example/cart/{{ event.cart_id }}`: each value is one URL component,
+        percent-encoded, after literal text that is already an http(s) URL: what
+        `_finish_url` makes of it, without the sentinels and the URL check per send."""
+        pieces: list[str] = []
+        for part in self._simple:
+            if type(part) is str:
+                pieces.append(part)
+                continue
+            root, name, fallback = part
+            value = (profile if root == "profile" else event).get(name)
+            if fallback is not _NO_DEFAULT and _liquid_empty(value):
+                value = fallback
+            if value is None:
+                raise self._error(f'"{root}.{name}" is missing and has no default', f"{root}.{name}")
+            text = value if type(value) is str else to_liquid_string(value, False)
+            if "\ue000" in text or "\ue001" in text or "\ue002" in text:
+                text = _SENTINELS.sub("", text)
+            pieces.append(quote(text, safe=""))
+        return "".join(pieces)
 
     def _error(self, message: str, variable: str | None = None) -> RenderError:
         return RenderError(self.field, message, variable=variable, campaign=self.campaign)
@@ -313,6 +349,16 @@ def simple_parts(source: str) -> list | None:
     if "{{" in literal or "{%" in literal or "}}" in literal or "%}" in literal:
         return None
     return [p for p in parts if p != ""]
+
+
+def _values_follow_literal_url(parts: list) -> bool:
+    """The template starts with literal text that is an http(s) URL with a host, and no
+    literal has spaces or control characters: every value then renders percent-encoded
+    and the whole is an http(s) URL whatever the values (`_render_url_components`)."""
+    if not parts or not isinstance(parts[0], str):
+        return False
+    literals = [p for p in parts if isinstance(p, str)]
+    return is_http_url(parts[0]) and not any(_SPACE_OR_CONTROL.search(text) for text in literals)
 
 
 def _liquid_empty(value: Any) -> bool:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from engine.core.campaigns import CampaignSet
 from engine.core.decisions import Entry, entries
 from engine.core.isotime import minute_utc
 from engine.core.state import UserState
@@ -68,8 +69,10 @@ def explain_lines(found: list[Entry], user: str, campaign: str | None = None) ->
     return [format_entry(e) for e in found]
 
 
-def explain_state(state: UserState | None, user: str, campaign: str | None = None) -> list[str]:
-    return explain_lines(entries(state, campaign) if state is not None else [], user, campaign)
+def explain_state(state: UserState | None, user: str, campaign: str | None = None,
+                  campaigns: CampaignSet | None = None) -> list[str]:
+    """The lines for a stored state; failed segments in words from `campaigns`."""
+    return explain_lines(entries(state, campaign, campaigns) if state is not None else [], user, campaign)
 
 
 def entries_from_json(items: list[dict]) -> list[Entry]:

@@ -268,7 +268,8 @@ class KafkaRuntime:
         """The user's decision log in words: `pushcast explain --kafka` asks the worker
         owning the user (a process: engine.testing imports no runtime)."""
         command = [sys.executable, "-m", "engine.cli", "explain", user, *([campaign] if campaign else []),
-                   "--kafka", self.options.bootstrap, "--topic-prefix", self.prefix, "--timeout", "30"]
+                   "--kafka", self.options.bootstrap, "--topic-prefix", self.prefix, "--timeout", "30",
+                   "--campaigns", str(self.files.campaigns)]
         env = {**os.environ, CLOCK_ENV: str(self.clock_file)}
         done = subprocess.run(command, cwd=self.directory, env=env, capture_output=True, text=True, timeout=90)
         return (done.stdout + done.stderr).strip().splitlines()

@@ -122,7 +122,7 @@ def run_test_file(path: Path, out: IO[str], verbose: bool = False) -> tuple[int,
         sim = simulate_case(suite, case, campaigns, reloads)
 
         def explain(user: str, campaign: str | None, sim=sim) -> list[str]:
-            return explain_state(sim.states.get(user), user, campaign)
+            return explain_state(sim.states.get(user), user, campaign, sim.campaigns)
 
         if report_case(path, case, notifications_of(sim, suite), out, verbose, explain=explain):
             passed += 1

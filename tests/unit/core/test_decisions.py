@@ -29,7 +29,7 @@ def cart(when="{}", segment=True):
 
 
 def log_of(sim, user="u1", campaign=None):
-    return [(e.decision, e.reason, e.detail) for e in entries(sim.states[user], campaign)]
+    return [(e.decision, e.reason, e.detail) for e in entries(sim.states[user], campaign, sim.campaigns)]
 
 
 def test_a_failing_segment_names_the_condition_that_failed():
@@ -47,6 +47,55 @@ def test_a_failing_profile_condition_names_the_property_and_its_value():
         ev(T0 + 3 * MIN, "Added To Cart", cart_id="c1"),
     ], T0 + DAY)
     assert log_of(sim) == [("not_qualified", "segment", "segment.all[1].profile.vip: is False, needs eq True")]
+
+
+def test_a_failed_segment_is_stored_as_the_conditions_place_and_what_the_state_showed():
+    sim = simulate(campaigns(cart()), subscribed(vip=False) + [
+        ev(T0 + MIN, "Product Viewed"), ev(T0 + 2 * MIN, "Product Viewed"),
+        ev(T0 + 3 * MIN, "Added To Cart", cart_id="c1"),
+    ], T0 + DAY)
+    assert sim.states["u1"].decisions == [[T0 + 3 * MIN, "cart", "n", "1", False]]
+    stored = UserState.loads(sim.states["u1"].dumps())
+    # Without the campaign loaded (or changed since) it still says where and what was seen.
+    assert [e.detail for e in entries(stored)] == ["segment.all[1] failed (the campaign is not loaded; seen [False])"]
+    changed = campaigns(cart().replace("{profile: {vip: true}}", "{did: Charged, in_last: 1d}, {profile: {vip: true}}"))
+    assert [e.detail for e in entries(stored, None, changed)] == [
+        "segment.all[1] failed (the campaign has changed since; seen [False])"]
+    gone = campaigns(cart().replace("segment: {all: [", "segment: {any: ["))
+    assert [e.detail for e in entries(stored, None, gone)] == [
+        "segment.all[1] failed (the campaign has changed since; seen [False])"]
+
+
+def test_a_wait_is_stored_as_its_kind_and_due_time_and_worded_when_read():
+    sim = simulate(campaigns(cart(segment=False)), subscribed() + [ev(T0 + MIN, "Added To Cart", cart_id="c1")],
+                   T0 + 5 * MIN)
+    assert sim.states["u1"].decisions == [[T0 + MIN, "cart", "w", "u", T0 + 11 * MIN]]
+    assert [e.detail for e in entries(sim.states["u1"])] == [
+        "waiting until 2026-11-25 10:11 UTC unless its unless event comes"]
+
+
+def test_rows_stored_with_words_before_still_read_as_they_were():
+    state = UserState("u1", decisions=[[T0, "cart", "N", "segment", "segment.all[0].did: Product Viewed 1 time "
+                                        "in the last 7d, needs at least 2"],
+                                       [T0, "cart", "W", "waiting until 2026-11-25 10:11 UTC unless Charged comes"]])
+    assert explain_state(state, "u1", None, campaigns(cart())) == [
+        "2026-11-25 10:00 UTC  cart  did not qualify: segment.all[0].did: Product Viewed 1 time in the last 7d, "
+        "needs at least 2",
+        "2026-11-25 10:00 UTC  cart  qualified, waiting until 2026-11-25 10:11 UTC unless Charged comes"]
+
+
+def test_any_and_not_are_worded_from_the_stored_values_as_they_were_seen():
+    segment = ("{any: [{all: [{profile: {plan: pro}}, {did: Product Viewed, at_least: 2, in_last: 7d}]},"
+               " {not: {did: Charged, in_last: 1d}}]}")
+    sim = simulate(campaigns(cart().replace(
+        "{all: [{did: Product Viewed, at_least: 2, in_last: 7d}, {profile: {vip: true}}]}", segment)),
+        subscribed(plan="pro") + [ev(T0 + MIN, "Charged", cart_id="x"), ev(T0 + 2 * MIN, "Product Viewed"),
+                                  ev(T0 + 3 * MIN, "Added To Cart", cart_id="c1")], T0 + DAY)
+    assert sim.states["u1"].decisions[-1] == [T0 + 3 * MIN, "cart", "n", "", "pro", 1, 1]
+    assert log_of(sim)[-1] == ("not_qualified", "segment",
+                               "none of these holds: segment.any[0].all[1].did: Product Viewed 1 time in the last "
+                               "7d, needs at least 2; segment.any[1].not: holds but must not (Charged 1 time in the "
+                               "last 1d)")
 
 
 def test_wait_send_and_conversion_are_logged_with_their_details():

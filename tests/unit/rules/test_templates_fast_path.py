@@ -10,11 +10,11 @@ from engine.rules.templates import Template, simple_parts
 names = st.sampled_from(["name", "product", "cart_id", "n"])
 values = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),
-    st.text(max_size=8), st.sampled_from(["c 9/x&y", "https://img.example/a b.png", "ü✈️", ""]),
+    st.text(max_size=8), st.sampled_from(["c 9/x&y", "https://img.example/a b.png", "ü✈️", "", "a\ue000b\ue001c\ue002"]),
     st.lists(st.text(max_size=3), max_size=2),
 )
 defaults = st.one_of(st.just(""), st.sampled_from([" | default: 'your cart'", ' | default: "x/y"', " | default: 0",
-                                                   " | default: ''", "|default:'z'"]))
+                                                   " | default: ''", "|default:'z'", " | default: 'https://d.example/a.png'"]))
 outputs = st.builds(lambda root, name, d: f"{{{{ {root}.{name}{d} }}}}", st.sampled_from(["profile", "event"]), names, defaults)
 literals = st.sampled_from(["Hi ", "!", " about ", "/c/", "?q=", "", " 🎉 "])
 url_literals = st.sampled_from(["/c/", "?q=", "&a=", "", "x", "#top"])
@@ -51,6 +51,14 @@ def test_url_fields_match_liquid(head, parts, profile, event):
         source = "https://x.example/" + source
     fast, (got, want) = render_both(source, True, profile, event)
     assert got == want, source
+
+
+def test_values_after_a_literal_url_take_the_component_path():
+    assert Template("https://shop.example/cart/{{ event.cart_id }}?u={{ profile.n }}", "what.url", is_url=True)._after_literal
+    assert not Template("{{ event.image_url | default: 'https://x.example/a.png' }}", "what.url", is_url=True)._after_literal
+    assert not Template("https://shop.example/{{ event.cart_id }} x", "what.url", is_url=True)._after_literal
+    image = Template("{{ event.image_url | default: 'https://x.example/a b.png' }}", "what.image", is_url=True)
+    assert image._default_url == "https://x.example/a%20b.png" == image.render({}, {"image_url": ""})
 
 
 def test_only_plain_outputs_take_the_fast_path():
