@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable
 
 from engine.rules.model import All, Any_, Did, Not, ProfileMatch, PropertyFilter, Segment
@@ -26,26 +27,63 @@ def collect_dids(segment: Segment | None) -> list[Did]:
 
 
 def compile_segment(segment: Segment | None) -> SegmentCheck:
+    """The segment as one predicate. Every user state of a reach or scheduled run goes
+    through it, so it is built from plain closures: no generator per `all`/`any`, and a
+    sliding-window `did` reads its stamps directly (same answers as `count`/`compare`)."""
     if segment is None:
         return lambda profile, counters, now: True
     if isinstance(segment, ProfileMatch):
         matches = compile_filter(segment.filter)
         return lambda profile, counters, now: matches(profile)
     if isinstance(segment, Did):
-        did, cid = segment, counter_id(segment)
-        return lambda profile, counters, now: compare(
-            did.count_op, count(counters, did, cid, now), did.count
-        )
-    if isinstance(segment, All):
-        items = [compile_segment(item) for item in segment.items]
-        return lambda profile, counters, now: all(f(profile, counters, now) for f in items)
-    if isinstance(segment, Any_):
-        items = [compile_segment(item) for item in segment.items]
-        return lambda profile, counters, now: any(f(profile, counters, now) for f in items)
+        return _compile_did(segment)
+    if isinstance(segment, (All, Any_)):
+        return _compile_group([compile_segment(item) for item in segment.items], isinstance(segment, All))
     if isinstance(segment, Not):
         inner = compile_segment(segment.item)
         return lambda profile, counters, now: not inner(profile, counters, now)
     raise TypeError(f"not a segment: {segment!r}")
+
+
+def _compile_did(did: Did) -> SegmentCheck:
+    cid, wanted = counter_id(did), did.count
+    if did.between is not None or did.count_op != "at_least":
+        return lambda profile, counters, now: compare(did.count_op, count(counters, did, cid, now), wanted)
+    window = did.in_last * 1000
+
+    def at_least(profile: dict, counters: dict, now: int) -> bool:
+        stamps = counters.get(cid)
+        if stamps is None:
+            return wanted <= 0
+        return bisect_right(stamps, now) - bisect_right(stamps, now - window) >= wanted
+    return at_least
+
+
+def _compile_group(items: list[SegmentCheck], every: bool) -> SegmentCheck:
+    if len(items) == 1:
+        return items[0]
+    if every and len(items) == 2:
+        a, b = items
+        return lambda profile, counters, now: a(profile, counters, now) and b(profile, counters, now)
+    if every and len(items) == 3:
+        a, b, c = items
+        return lambda profile, counters, now: (a(profile, counters, now) and b(profile, counters, now)
+                                               and c(profile, counters, now))
+    checks = tuple(items)
+    if every:
+        def all_of(profile: dict, counters: dict, now: int) -> bool:
+            for check in checks:
+                if not check(profile, counters, now):
+                    return False
+            return True
+        return all_of
+
+    def any_of(profile: dict, counters: dict, now: int) -> bool:
+        for check in checks:
+            if check(profile, counters, now):
+                return True
+        return False
+    return any_of
 
 
 # --- why a segment failed (only on the failing path: never on the hot path) -----------
