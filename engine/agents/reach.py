@@ -92,16 +92,18 @@ def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | 
     """One reply per request: the reach over the stored states (table items, values in
     `records.StoredState` form) of the request's partition."""
     wanted = {r.partition for r in requests}
+    named = {r.partition for r in requests if r.question == TEST_PROFILES_QUESTION}  # need the user names
     bodies: dict[int, list[memoryview]] = {p: [] for p in wanted}
-    users: dict[int, list[str]] = {p: [] for p in wanted}
+    users: dict[int, list[str]] = {p: [] for p in named}
     for key, value in stored:
         if value is None:
             continue
-        end = value.index(b"\n")
-        partition = int(value[: value.index(b" ")])
+        space = value.index(b" ")
+        partition = int(value[:space])
         if partition in wanted:
-            bodies[partition].append(memoryview(value)[end + 1:])
-            users[partition].append(key.decode() if isinstance(key, bytes) else str(key))
+            bodies[partition].append(memoryview(value)[value.index(b"\n", space) + 1:])
+            if partition in named:
+                users[partition].append(key.decode() if isinstance(key, bytes) else str(key))
     replies = []
     for request in requests:
         reply = {"request": request.request, "partition": request.partition, "campaign": request.campaign,

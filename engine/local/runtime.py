@@ -20,7 +20,6 @@ import orjson
 
 from connectors.push.message import MAX_TTL
 from engine.core import CampaignSet, Event, Notify, Suppressed, UserState
-from engine.shell.reach import qualifies_raw
 from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, StateCache
 from engine.local.store import Batch, OutboxRow, Store, payload_variant
 from engine.shell.clock import SystemClock
@@ -268,10 +267,8 @@ class Runtime:
                 return 0
             if isinstance(item, WakeUp) and self.metrics is not None:
                 self.metrics.timer_fired(self.clock, item.at)
-            if isinstance(item, ScheduledRun) and item.user not in dirty:
-                compiled = self.campaigns.get(item.campaign)
-                if compiled is None or not self._may_qualify(item.user, compiled, now):
-                    return 0  # the core would change nothing: no decode, no state rewrite
+            if isinstance(item, ScheduledRun) and item.user in self._new_users and item.user not in dirty:
+                return 0  # offered by the scheduler (engine/local/schedule.py), gone since
             effects, reply = apply(self.state(item.user, dirty), item, now, self.campaigns)
             if reply is not None:
                 replies.append(reply)
@@ -281,14 +278,6 @@ class Runtime:
             if self.metrics is not None:
                 self.metrics.processing_error()
             return 0
-
-    def _may_qualify(self, user: str, compiled, now: int) -> bool:
-        """The segment on the stored JSON, before building a `UserState` (a scheduled run
-        offers every stored user; most do not qualify)."""
-        raw = self.states.get(user)
-        if raw is None:
-            raw = self.store.load_states([user]).get(user)
-        return raw is not None and qualifies_raw(raw, compiled, now) is not None
 
     def _effects(self, batch: Batch, effects, now: int) -> int:
         for campaign, stat, amount in counts(effects):

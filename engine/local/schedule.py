@@ -1,6 +1,9 @@
 """Scheduled campaigns in the embedded runtime: at each run time, every stored user is
-offered to the campaign (`engine.core.schedule.process_scheduled_run`), in chunks that
-go through the writer like any other work.
+read once, in chunks of (user, state) from the store, and the segment is evaluated on
+the stored JSON (`engine.shell.reach.qualifiers`); only the users in it are offered to
+the campaign (`engine.core.schedule.process_scheduled_run`) through the writer, like any
+other work, which decides each of them again on their state as it is then. For the
+others the core would change nothing, so nothing is written for them.
 
 The last run time of each campaign is kept in the store (`schedule:<id>`): runs missed
 while the runtime was down are made at the next start; a campaign seen for the first
@@ -14,12 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from collections import deque
+
 from engine.core.schedule import run_times
 from engine.shell.inputs import ScheduledRun
+from engine.shell.reach import qualifiers
 
 log = logging.getLogger("pushcast.schedule")
 
-CHUNK = 1000
+CHUNK = 2000  # users read per query: ~5 ms of the event loop
+IN_FLIGHT = 4  # chunks submitted and not yet committed: the next is read meanwhile
 LOOKAHEAD_MS = 7 * 24 * 3600 * 1000
 IDLE_SECONDS = 60.0  # re-plan at least this often (reloads may add campaigns)
 
@@ -58,19 +65,33 @@ class Scheduler:
 
     async def _run(self, campaign: str, slot: str, at: int) -> None:
         log.info("campaign %s: scheduled run %s", campaign, slot)
+        runtime = self.runtime
+        await runtime.barrier()  # what was submitted before the run is in the store it reads
         after = ""
-        users = 0
-        reader = self.runtime.store.reader
+        users = offered = 0
+        reader = runtime.store.reader
+        pending: deque = deque()
         while True:
-            rows = [r[0] for r in reader.execute("SELECT user FROM users WHERE user > ? ORDER BY user LIMIT ?",
-                                                 (after, self.chunk))]
+            rows = reader.execute("SELECT user, state FROM users WHERE user > ? ORDER BY user LIMIT ?",
+                                  (after, self.chunk)).fetchall()
             if not rows:
                 break
-            await self.runtime.submit([ScheduledRun(user, campaign, slot, at) for user in rows])
             users += len(rows)
-            after = rows[-1]
-        await self.runtime.submit([], {f"schedule:{campaign}": str(at)})
-        log.info("campaign %s: run %s offered to %d user(s)", campaign, slot, users)
+            after = rows[-1][0]
+            compiled = runtime.campaigns.get(campaign)  # a reload may have dropped it
+            found = qualifiers(rows, compiled, runtime.clock.now()) if compiled is not None else []
+            if found:
+                offered += len(found)
+                pending.append(runtime.submit_nowait([ScheduledRun(user, campaign, slot, at) for user in found]))
+            if len(pending) >= IN_FLIGHT:
+                await pending.popleft()
+            else:
+                await asyncio.sleep(0)  # the event loop serves requests between chunks
+        for future in pending:
+            await future
+        await runtime.submit([], {f"schedule:{campaign}": str(at)})
+        log.info("campaign %s: run %s offered to %d user(s) in the segment, of %d stored",
+                 campaign, slot, offered, users)
 
     def next_run(self) -> int | None:
         now = self.runtime.clock.now()

@@ -46,6 +46,11 @@ def _compile_condition(cond: Condition) -> Predicate:
         return lambda p: _equal(get(p), value)
     if op == "ne":
         return lambda p: not _equal(get(p), value)
+    if op in ("in", "not_in") and value and all(type(v) is str for v in value):
+        texts = frozenset(value)  # strings equal strings only: a set look-up says the same
+        if op == "in":
+            return lambda p: type(actual := p.get(prop)) is str and actual in texts
+        return lambda p: not (type(actual := p.get(prop)) is str and actual in texts)
     if op == "in":
         return lambda p: any(_equal(get(p), v) for v in value)
     if op == "not_in":

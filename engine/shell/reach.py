@@ -39,6 +39,17 @@ def qualifies_raw(blob: bytes, compiled: CompiledCampaign, now: int) -> dict | N
     return data if compiled.segment(data.get("p", _EMPTY), data.get("c", _EMPTY), now) else None
 
 
+def qualifiers(rows: Iterable[tuple[str, bytes]], compiled: CompiledCampaign, now: int) -> list[str]:
+    """The users among (user, stored state) rows who qualify now (`qualifies_raw`)."""
+    loads, segment = orjson.loads, compiled.segment
+    found = []
+    for user, blob in rows:
+        data = loads(blob)
+        if segment(data.get("p", _EMPTY), data.get("c", _EMPTY), now):
+            found.append(user)
+    return found
+
+
 def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int, campaigns: CampaignSet) -> Reach:
     """`engine.core.reach.count_reach` over stored states, without building `UserState`s."""
     loads = orjson.loads

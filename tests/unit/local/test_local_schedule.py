@@ -1,5 +1,5 @@
-"""Scheduled campaigns in the embedded runtime: every stored user is offered each run,
-once, and a run made again reaches nobody twice."""
+"""Scheduled campaigns in the embedded runtime: each run reads every stored user and
+offers the users in the segment, once; a run made again reaches nobody twice."""
 
 from __future__ import annotations
 
@@ -61,3 +61,22 @@ async def test_runs_missed_while_down_are_made_at_the_next_start(tmp_path):
     finally:
         await running.stop()
 
+
+
+async def test_a_run_offers_only_users_in_the_segment_after_what_was_submitted_before_it(tmp_path, caplog):
+    runtime = make_runtime(tmp_path, WEEKLY)
+    running = Running(runtime)
+    scheduler = Scheduler(runtime, chunk=10)  # one read: nothing is committed during it
+    try:
+        await scheduler.run_due()
+        users = [f"u{n}" for n in range(6)]
+        await runtime.submit([subscribe(u) for u in users] + [Event(u, "Session Started", T0, {}) for u in users[:3]])
+        runtime.clock.set(MONDAY + 1)
+        # Submitted, not yet committed, when the run starts: the run reads the store after it.
+        runtime.submit_nowait([Event("u3", "Session Started", MONDAY, {})])
+        with caplog.at_level("INFO", logger="pushcast.schedule"):
+            await scheduler._run("weekly", "2026-11-30T10:00", MONDAY)
+        assert sorted(r.user for r in runtime.store.pending(100)) == users[:4]
+        assert "offered to 4 user(s) in the segment, of 6 stored" in caplog.text
+    finally:
+        await running.stop()
