@@ -46,11 +46,13 @@ from engine.agents.sends import SendProcessor
 from engine.agents.settings import WorkerSettings
 from engine.agents.stats import StatsBook
 from engine.agents.table import (
+    TableBatch,
     applied_position,
     in_context,
     scan_users,
     user_items,
     write_applied,
+    write_batch,
 )
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
@@ -110,8 +112,8 @@ class Worker:
             if questions or cursors or asks or decisions:
                 records = [r for r in records if not reach.is_request(r.headers) and not is_schedule_cursor(r.headers)
                            and not stats.is_request(r.headers) and not is_decision(r.headers)]
-            table = self.table
-            self.winners.write(table, decisions)  # a winner counts from the batch that brings it
+            table, batch = self.table, TableBatch()
+            self.winners.write(table, batch, decisions)  # a winner counts from the batch that brings it
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
@@ -129,14 +131,15 @@ class Worker:
             ]
             for future in pending:  # the sends are in Kafka before the state says they happened
                 await future
-            # The stats before the states they count (stats.py: so a crash counts once).
-            self.stats_book.write(table, result.moves, records)
+            # The stats before the states they count (stats.py: so a crash counts once), the
+            # applied offsets last; each partition's written at once (table.write_batch).
+            self.stats_book.write(table, batch, result.moves, records)
             for user, (stored, record) in result.states.items():
-                in_context(record.ref)
-                table[user.encode()] = stored.dumps()
+                batch.put(record.partition, user.encode(), stored.dumps())
                 self.index.set(user, stored.state.next_due, stored.partition)
-            write_cursors(self.table, cursors)
-            write_applied(self.table, records + questions + cursors + asks + decisions)
+            write_cursors(batch, cursors)
+            write_applied(batch, records + questions + cursors + asks + decisions)
+            await write_batch(table, self.app.producer, batch)
             # After the notifications: `sent` means queued; stats count this batch.
             for reply in result.test_replies + self.stats_book.answer(table, asks, self.winners.as_stats()):
                 await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))

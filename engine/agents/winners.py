@@ -81,9 +81,10 @@ class WinnerBook:
                     self.learn(Decision.from_json(raw))
                     break
 
-    def write(self, table, records) -> None:
+    def write(self, table, batch, records) -> None:
         """The user agent's part, before the batch's users: each decision into its
-        partition's table entry (the first one a partition got stays)."""
+        partition's table entry, through `batch` (a `table.TableBatch`; the first
+        decision a partition got stays)."""
         for record in records:
             try:
                 decision = Decision.from_json(record.value)
@@ -93,8 +94,8 @@ class WinnerBook:
                 continue
             key = winner_key(record.partition, decision.campaign)
             in_context(record.ref)
-            if table.data.get(key) is None:
-                table[key] = record.value
+            if table.data.get(key) is None and not batch.pending(record.partition, key):
+                batch.put(record.partition, key, record.value)
             self.learn(decision)
             self.announced.discard(decision.campaign)
 
