@@ -117,10 +117,11 @@ class Worker:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
+            read = faust_private.store_reader(table.data)
+
             def load(user: str, record: Record) -> bytes | None:
-                in_context(record.ref)
                 # Keys are bytes everywhere: what the changelog restores must be found again.
-                return table.get(user.encode())
+                return read(record.partition, user.encode())
 
             result = self.users.process(records, load)
             self.metrics.batch_items.inc(len(records))

@@ -74,7 +74,7 @@ INTERNALS: tuple[Internal, ...] = (
              why="one partition's database, to read only the partitions asked for"),
     Internal("faust.stores.rocksdb:Store", "_db_for_partition", METHOD, params=("self", "partition"),
              read_by=("faust.stores.rocksdb:Store.apply_changelog_batch",),
-             why="one partition's database (opened if not yet), to write a batch's keys at once"),
+             why="one partition's database (opened if not yet), to read and write a batch's keys"),
     # Table recovery: the changelog positions read so far.
     Internal(_RECOVERY, "active_offsets", ATTRIBUTE, annotation=typing.Counter[TP],
              why="where reading an active changelog partition got (to seek back after a drop)"),
@@ -184,6 +184,16 @@ def write_store_partition(store, partition: int, items: dict) -> None:
             store.pop(key, None)
         else:
             store[key] = value
+
+
+def store_reader(store) -> Callable[[int, bytes], Optional[bytes]]:
+    """`get(partition, key)`: a key's value straight from its partition's database. Faust's
+    `table.get` finds the partition from the current event and reads twice (`in`, then
+    `[]`), ~6% of a busy worker. A memory store is one dict for every partition."""
+    if isinstance(store, RocksDBStore) and store.use_rocksdict:
+        db_for_partition = store._db_for_partition
+        return lambda partition, key: db_for_partition(partition).get(key)
+    return lambda partition, key: store.get(key)
 
 
 # --- commits --------------------------------------------------------------------------

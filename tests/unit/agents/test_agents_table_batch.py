@@ -6,7 +6,7 @@ from __future__ import annotations
 from faust.stores.rocksdb import Store as RocksDBStore
 from rocksdict import Options, Rdict
 
-from engine.agents.faust_private import write_store_partition
+from engine.agents.faust_private import store_reader, write_store_partition
 from engine.agents.records import StoredState
 from engine.agents.table import TableBatch, applied_key, write_applied, write_schedule_cursor
 from engine.agents.users import Record
@@ -62,6 +62,8 @@ def test_a_partitions_writes_land_in_its_database_only(tmp_path):
         assert dbs[1][b"u1"] == state and StoredState.loads(dbs[1][b"u1"]).offset == 4
         assert dbs[1].get(b"old") is None and dbs[1][b"kept"] == b"k" and dbs[1][applied_key(1)] == b"4"
         assert list(dbs[0].keys()) == []
+        read = store_reader(PartitionedStore(dbs))
+        assert read(1, b"u1") == state and read(0, b"u1") is None and read(1, b"old") is None
     finally:
         for db in dbs.values():
             db.close()
@@ -70,4 +72,4 @@ def test_a_partitions_writes_land_in_its_database_only(tmp_path):
 def test_a_memory_store_takes_the_writes_as_they_are():
     store = {b"old": b"x"}
     write_store_partition(store, 3, {b"u1": b"s", b"old": None})
-    assert store == {b"u1": b"s"}
+    assert store == {b"u1": b"s"} and store_reader(store)(0, b"u1") == b"s"
