@@ -75,6 +75,11 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("faust.stores.rocksdb:Store", "_db_for_partition", METHOD, params=("self", "partition"),
              read_by=("faust.stores.rocksdb:Store.apply_changelog_batch",),
              why="one partition's database (opened if not yet), to read and write a batch's keys"),
+    # The aiokafka producer in Faust's, handed a batch's changelog records per partition.
+    Internal("faust.transport.drivers.aiokafka:Producer", "_producer", ATTRIBUTE,
+             annotation=Optional[aiokafka.AIOKafkaProducer],
+             set_by=("faust.transport.drivers.aiokafka:Producer.on_start",),
+             why="the aiokafka producer, to send a partition's changelog records as whole record batches"),
     # Table recovery: the changelog positions read so far.
     Internal(_RECOVERY, "active_offsets", ATTRIBUTE, annotation=typing.Counter[TP],
              why="where reading an active changelog partition got (to seek back after a drop)"),
@@ -194,6 +199,16 @@ def store_reader(store) -> Callable[[int, bytes], Optional[bytes]]:
         db_for_partition = store._db_for_partition
         return lambda partition, key: db_for_partition(partition).get(key)
     return lambda partition, key: store.get(key)
+
+
+def kafka_producer(producer) -> aiokafka.AIOKafkaProducer:
+    """The started aiokafka producer inside Faust's `app.producer`. Faust's `send` takes
+    one record at a time (~20 µs each); aiokafka's `send_batch` takes a record batch a
+    partition's changelog records were appended to."""
+    kafka = _require(producer, "_producer")
+    if kafka is None:
+        raise FaustInternalsChanged("faust.transport.drivers.aiokafka.Producer._producer: None once started")
+    return kafka
 
 
 # --- commits --------------------------------------------------------------------------

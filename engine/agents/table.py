@@ -82,27 +82,33 @@ class TableBatch:
 
 async def write_batch(table, producer, batch: TableBatch) -> None:
     """Apply `batch`: per partition, one store write (a RocksDB WriteBatch) and its
-    changelog records handed to the producer in order, which batches them per partition.
-    Faust's own write path (`table[key] = value`) takes a store write and a buffered
-    changelog send per key (~40% of a busy worker, bench/RESULTS.md). The changelog stays
-    the recovery source: as Faust does after a changelog send, the store remembers the
-    changelog offset it holds once the broker acknowledged the partition's last record."""
+    changelog records in record batches, in order. Faust's own write path (`table[key] =
+    value`) takes a store write and a buffered changelog send per key (~40% of a busy
+    worker, bench/RESULTS.md). The changelog stays the recovery source: as Faust does after
+    a changelog send, the store remembers the changelog offset it holds once the broker
+    acknowledged the partition's last record."""
     store = table.data
     topic = table.changelog_topic.get_topic_name()
+    kafka = faust_private.kafka_producer(producer)
     for partition, items in batch.partitions.items():
         if not items:
             continue
         faust_private.write_store_partition(store, partition, items)
-        sent = None
+        records = kafka.create_batch()
         for key, value in items.items():
-            sent = await producer.send(topic, key, value, partition, None, None)
-        sent.add_done_callback(_persisted(store, TP(topic, partition)))
+            if records.append(timestamp=None, key=key, value=value) is None:  # full: send, start the next
+                await kafka.send_batch(records, topic, partition=partition)
+                records = kafka.create_batch()
+                records.append(timestamp=None, key=key, value=value)  # the first record always fits
+        count = records.record_count()
+        sent = await kafka.send_batch(records, topic, partition=partition)
+        sent.add_done_callback(_persisted(store, TP(topic, partition), count))
 
 
-def _persisted(store, tp):
-    def done(future) -> None:
+def _persisted(store, tp, count: int):
+    def done(future) -> None:  # a batch's future holds its first record's offset
         if not future.cancelled() and future.exception() is None:
-            store.set_persisted_offset(tp, future.result().offset)
+            store.set_persisted_offset(tp, future.result().offset + count - 1)
     return done
 
 
