@@ -125,9 +125,12 @@ class Worker:
 
             result = self.users.process(records, load)
             self.metrics.batch_items.inc(len(records))
+            # Straight to the producer (Faust's public `Producer.send`): a topic's `send` adds
+            # its own message objects and callbacks per record.
+            producer, sends = self.app.producer, self.sends_topic.get_topic_name()
             pending = [
-                await self.sends_topic.send(key=n.user.encode(),
-                                           value=encode_notify(n, p, self.settings.track_secret))
+                await producer.send(sends, n.user.encode(), encode_notify(n, p, self.settings.track_secret),
+                                    None, None, None)
                 for n, p in result.notifications
             ]
             for future in pending:  # the sends are in Kafka before the state says they happened
@@ -216,11 +219,11 @@ class Worker:
                 letters.append(DeadLetter(record, "value", f"not a pushcast send: {exc!r}"))
         await self.dead_letter(letters)
         results = await self.sends.process(notifications)
+        producer, events = self.app.producer, self.events_topic.get_topic_name()
         for event, partition in results:
             # Stamped with the worker's clock, which wrote the event's `ts`: the user agent
             # bounds `ts` by the record's time (a test clock may run days ahead of the wall).
-            await self.events_topic.send(key=event["user"].encode(), value=orjson.dumps(event), partition=partition,
-                                         timestamp=event["ts"] / 1000)
+            await producer.send(events, event["user"].encode(), orjson.dumps(event), partition, event["ts"] / 1000, None)
 
     # --- timers: wake-ups and scheduled runs ------------------------------------------
 

@@ -79,7 +79,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("faust.transport.drivers.aiokafka:Producer", "_producer", ATTRIBUTE,
              annotation=Optional[aiokafka.AIOKafkaProducer],
              set_by=("faust.transport.drivers.aiokafka:Producer.on_start",),
-             why="the aiokafka producer, to send a partition's changelog records as whole record batches"),
+             why="the aiokafka producer, to hand it a batch's changelog records"),
     # Table recovery: the changelog positions read so far.
     Internal(_RECOVERY, "active_offsets", ATTRIBUTE, annotation=typing.Counter[TP],
              why="where reading an active changelog partition got (to seek back after a drop)"),
@@ -202,9 +202,8 @@ def store_reader(store) -> Callable[[int, bytes], Optional[bytes]]:
 
 
 def kafka_producer(producer) -> aiokafka.AIOKafkaProducer:
-    """The started aiokafka producer inside Faust's `app.producer`. Faust's `send` takes
-    one record at a time (~20 µs each); aiokafka's `send_batch` takes a record batch a
-    partition's changelog records were appended to."""
+    """The started aiokafka producer inside Faust's `app.producer`, for a batch's changelog
+    records: Faust's `send` wraps each record in its own bookkeeping (sensors, headers)."""
     kafka = _require(producer, "_producer")
     if kafka is None:
         raise FaustInternalsChanged("faust.transport.drivers.aiokafka.Producer._producer: None once started")

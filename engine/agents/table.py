@@ -82,33 +82,30 @@ class TableBatch:
 
 async def write_batch(table, producer, batch: TableBatch) -> None:
     """Apply `batch`: per partition, one store write (a RocksDB WriteBatch) and its
-    changelog records in record batches, in order. Faust's own write path (`table[key] =
-    value`) takes a store write and a buffered changelog send per key (~40% of a busy
-    worker, bench/RESULTS.md). The changelog stays the recovery source: as Faust does after
-    a changelog send, the store remembers the changelog offset it holds once the broker
-    acknowledged the partition's last record."""
+    changelog records handed to aiokafka in order (it gathers a partition's records into
+    one record batch). Faust's own write path (`table[key] = value`) takes a store write
+    and a changelog send through its producer buffer per key (~25% of a busy worker,
+    bench/RESULTS.md). aiokafka's `send_batch` is not used: it waits for the partition's
+    previous batch to be sent, a broker round trip per batch. The changelog stays the
+    recovery source: as Faust does after a changelog send, the store remembers the
+    changelog offset it holds once the broker acknowledged the partition's last record."""
     store = table.data
     topic = table.changelog_topic.get_topic_name()
-    kafka = faust_private.kafka_producer(producer)
+    send = faust_private.kafka_producer(producer).send
     for partition, items in batch.partitions.items():
         if not items:
             continue
         faust_private.write_store_partition(store, partition, items)
-        records = kafka.create_batch()
+        sent = None
         for key, value in items.items():
-            if records.append(timestamp=None, key=key, value=value) is None:  # full: send, start the next
-                await kafka.send_batch(records, topic, partition=partition)
-                records = kafka.create_batch()
-                records.append(timestamp=None, key=key, value=value)  # the first record always fits
-        count = records.record_count()
-        sent = await kafka.send_batch(records, topic, partition=partition)
-        sent.add_done_callback(_persisted(store, TP(topic, partition), count))
+            sent = await send(topic, value, key=key, partition=partition)
+        sent.add_done_callback(_persisted(store, TP(topic, partition)))
 
 
-def _persisted(store, tp, count: int):
-    def done(future) -> None:  # a batch's future holds its first record's offset
+def _persisted(store, tp):
+    def done(future) -> None:
         if not future.cancelled() and future.exception() is None:
-            store.set_persisted_offset(tp, future.result().offset + count - 1)
+            store.set_persisted_offset(tp, future.result().offset)
     return done
 
 
