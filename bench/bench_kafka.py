@@ -9,7 +9,9 @@ trigger-to-send latency of a live campaign; wait lateness.
    offsets committed).
 2'. The Faust floor (bench/bench_faust_floor.py) over the same topic in the same run: the
    worker's Faust app and settings with an agent that takes the same batches and does
-   nothing, measured the same way (group ready to its lag 0). Printed with the ratio.
+   nothing, measured the same way (group ready to its lag 0). Printed with the ratio, and
+   with the bound of a worker that adds only the core's cost to the floor's (1 / (1 /
+   floor + 1 / ceiling), per CPU second).
 3. Latency: a live campaign (no delay) under a steady event rate on the system clock:
    from the event's time to the sender's report (`$notification_sent` ts), and waits due
    at known times: from the due time to the wake-up record's Kafka timestamp.
@@ -81,16 +83,17 @@ def stream(users: int, events: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def ceiling(records: list[tuple[bytes, bytes]], campaigns: CampaignSet, batch: int = 500) -> float:
+def ceiling(records: list[tuple[bytes, bytes]], campaigns: CampaignSet, batch: int = 500) -> tuple[float, float]:
+    """(events/s, events per CPU second) of the user agent's batch logic alone."""
     table: dict[str, bytes] = {}
     processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: T0 + 86_400_000)
     wrapped = [Record(k, v, [], T0, 0, i) for i, (k, v) in enumerate(records)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(wrapped), batch):
         result = processor.process(wrapped[i:i + batch], lambda user, record: table.get(user))
         for user, (stored, _record) in result.states.items():
             table[user] = stored.dumps()
-    return len(records) / (time.perf_counter() - start)
+    return len(records) / (time.perf_counter() - start), len(records) / (time.process_time() - cpu)
 
 
 def produce_stream(records, campaign_files, config, bootstrap, redis, directory: Path,
@@ -288,7 +291,8 @@ def main() -> None:
         if not args.skip_throughput:
             records = stream(args.users, args.events)
             print(f"stream: {len(records):,} events, {args.users:,} users")
-            print(f"ceiling (UserProcessor, no Kafka): {ceiling(records, campaigns):,.0f} events/s")
+            top, top_cpu = ceiling(records, campaigns)
+            print(f"ceiling (UserProcessor, no Kafka): {top:,.0f} events/s, {top_cpu:,.0f} events per CPU second")
             harness, produced = produce_stream(records, campaign_files, config, bootstrap, redis, tmp / "kafka",
                                                args.partitions)
             print(f"produced at {produced:,.0f}/s; {args.partitions} partitions; worker store: {STORE} "
@@ -306,6 +310,12 @@ def main() -> None:
                           f"({result['seconds']:.1f}s), {result['per_cpu_s']:,.0f} events per CPU second; "
                           f"worker / floor: {result['events_per_s'] / low['events_per_s']:.2f} wall, "
                           f"{result['per_cpu_s'] / low['per_cpu_s']:.2f} per CPU second", flush=True)
+                    # A worker pays the floor's per-event cost and the core's (the ceiling's,
+                    # one CPU): what it could reach with nothing else, and its share of that.
+                    bound = 1 / (1 / low["per_cpu_s"] + 1 / top_cpu)
+                    print(f"run {run}: floor + ceiling bound: {bound:,.0f} events per CPU second "
+                          f"(bound / floor {bound / low['per_cpu_s']:.2f}; worker / bound "
+                          f"{result['per_cpu_s'] / bound:.2f})", flush=True)
                     harness.delete_topics()  # the next worker starts on a fresh group and table
                     if run < args.repeat:
                         harness.prefix += "r"

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.agents.stats import StatsBook, entry_name  # noqa: E402
+from engine.agents.table import TableBatch  # noqa: E402
 from engine.agents.users import Move, Record  # noqa: E402
 from engine.shell.series import DAY_MS, DAYS_KEPT, HOUR_MS, HOURS_KEPT, SERIES_STATS, is_series, with_series  # noqa: E402
 
@@ -36,12 +37,15 @@ class Table:
         self.data: dict[bytes, bytes] = {}
         self.written = 0
 
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
-        self.written += len(value)
-
-    def __delitem__(self, key: bytes) -> None:
-        del self.data[key]
+    def apply(self, batch: TableBatch) -> None:
+        """What engine/agents/table.py `write_batch` writes; counts the bytes."""
+        for items in batch.partitions.values():
+            for key, value in items.items():
+                if value is None:
+                    self.data.pop(key, None)
+                else:
+                    self.data[key] = value
+                    self.written += len(value)
 
 
 class Ref:
@@ -78,7 +82,9 @@ def run(args, series: bool) -> tuple[float, float]:
             for key in (with_series(stat, at) if series else (stat,)):
                 moves.append(Move(0, offset, campaigns[n % len(campaigns)], key, 1))
             records.append(Record(None, b"", [], at, 0, offset, "events", Ref()))
-        book.write(table, moves, records)
+        written = TableBatch()
+        book.write(table, written, moves, records)
+        table.apply(written)
     seconds = time.perf_counter() - started
     return seconds / args.batches, table.written / args.batches
 

@@ -46,11 +46,13 @@ from engine.agents.sends import SendProcessor
 from engine.agents.settings import WorkerSettings
 from engine.agents.stats import StatsBook
 from engine.agents.table import (
+    TableBatch,
     applied_position,
     in_context,
     scan_users,
     user_items,
     write_applied,
+    write_batch,
 )
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
@@ -110,33 +112,38 @@ class Worker:
             if questions or cursors or asks or decisions:
                 records = [r for r in records if not reach.is_request(r.headers) and not is_schedule_cursor(r.headers)
                            and not stats.is_request(r.headers) and not is_decision(r.headers)]
-            table = self.table
-            self.winners.write(table, decisions)  # a winner counts from the batch that brings it
+            table, batch = self.table, TableBatch()
+            self.winners.write(table, batch, decisions)  # a winner counts from the batch that brings it
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
+            read = faust_private.store_reader(table.data)
+
             def load(user: str, record: Record) -> bytes | None:
-                in_context(record.ref)
                 # Keys are bytes everywhere: what the changelog restores must be found again.
-                return table.get(user.encode())
+                return read(record.partition, user.encode())
 
             result = self.users.process(records, load)
             self.metrics.batch_items.inc(len(records))
+            # Straight to the producer (Faust's public `Producer.send`): a topic's `send` adds
+            # its own message objects and callbacks per record.
+            producer, sends = self.app.producer, self.sends_topic.get_topic_name()
             pending = [
-                await self.sends_topic.send(key=n.user.encode(),
-                                           value=encode_notify(n, p, self.settings.track_secret))
+                await producer.send(sends, n.user.encode(), encode_notify(n, p, self.settings.track_secret),
+                                    None, None, None)
                 for n, p in result.notifications
             ]
             for future in pending:  # the sends are in Kafka before the state says they happened
                 await future
-            # The stats before the states they count (stats.py: so a crash counts once).
-            self.stats_book.write(table, result.moves, records)
+            # The stats before the states they count (stats.py: so a crash counts once), the
+            # applied offsets last; each partition's written at once (table.write_batch).
+            self.stats_book.write(table, batch, result.moves, records)
             for user, (stored, record) in result.states.items():
-                in_context(record.ref)
-                table[user.encode()] = stored.dumps()
+                batch.put(record.partition, user.encode(), stored.dumps())
                 self.index.set(user, stored.state.next_due, stored.partition)
-            write_cursors(self.table, cursors)
-            write_applied(self.table, records + questions + cursors + asks + decisions)
+            write_cursors(batch, cursors)
+            write_applied(batch, records + questions + cursors + asks + decisions)
+            await write_batch(table, self.app.producer, batch)
             # After the notifications: `sent` means queued; stats count this batch.
             for reply in result.test_replies + self.stats_book.answer(
                     table, asks, self.winners.as_stats(), self.winners.engagement_stats()):
@@ -213,11 +220,11 @@ class Worker:
                 letters.append(DeadLetter(record, "value", f"not a pushcast send: {exc!r}"))
         await self.dead_letter(letters)
         results = await self.sends.process(notifications)
+        producer, events = self.app.producer, self.events_topic.get_topic_name()
         for event, partition in results:
             # Stamped with the worker's clock, which wrote the event's `ts`: the user agent
             # bounds `ts` by the record's time (a test clock may run days ahead of the wall).
-            await self.events_topic.send(key=event["user"].encode(), value=orjson.dumps(event), partition=partition,
-                                         timestamp=event["ts"] / 1000)
+            await producer.send(events, event["user"].encode(), orjson.dumps(event), partition, event["ts"] / 1000, None)
 
     # --- timers: wake-ups and scheduled runs ------------------------------------------
 

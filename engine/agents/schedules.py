@@ -121,8 +121,9 @@ class ScheduleRunner:
         return users
 
 
-def write_cursors(table, records) -> None:
-    """The user agent's part: cursor records into their partitions' table entries."""
+def write_cursors(batch, records) -> None:
+    """The user agent's part: cursor records into their partitions' table entries
+    (a `table.TableBatch`)."""
     for record in records:
         try:
             campaign, at = decode_schedule_cursor(record.value)
@@ -130,7 +131,7 @@ def write_cursors(table, records) -> None:
             log.warning("ignoring a malformed schedule cursor record at %s[%d]@%d",
                         record.topic, record.partition, record.offset)
             continue
-        write_schedule_cursor(table, record, campaign, at)
+        write_schedule_cursor(batch, record, campaign, at)
 
 
 def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[tuple[str, int]]:

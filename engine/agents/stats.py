@@ -95,10 +95,11 @@ class StatsBook:
             self.partitions[partition] = book
         return book
 
-    def write(self, table, moves, records) -> dict[tuple[str, str], float]:
+    def write(self, table, batch, moves, records) -> dict[tuple[str, str], float]:
         """Add a batch's moves (users.py `Move`s) to its partitions' totals and write the
-        totals they changed; returns what was newly counted, (campaign, stat) -> amount.
-        `records`: the batch's records, the last of each partition marks `through`."""
+        totals they changed into `batch` (a `table.TableBatch`, before the batch's states);
+        returns what was newly counted, (campaign, stat) -> amount. `records`: the
+        batch's records, the last of each partition marks `through`."""
         last = {}
         for record in records:
             last[record.partition] = record
@@ -128,14 +129,15 @@ class StatsBook:
             in_context(record.ref)
             book = self.partitions[partition]
             if "" in campaigns:  # before the totals it names (a crash between: none yet)
-                table[index_key(partition)] = orjson.dumps(sorted(book))
+                batch.put(partition, index_key(partition), orjson.dumps(sorted(book)))
             for old in expired.get(partition, ()):  # out of the index first: never read again
                 if table.data.get(totals_key(partition, old)) is not None:
-                    del table[totals_key(partition, old)]
+                    batch.delete(partition, totals_key(partition, old))
             for campaign in sorted(campaigns - {""}):
                 entry = book[campaign]
                 entry[0] = record.offset
-                table[totals_key(partition, campaign)] = orjson.dumps({"through": entry[0], "stats": entry[1]})
+                batch.put(partition, totals_key(partition, campaign),
+                          orjson.dumps({"through": entry[0], "stats": entry[1]}))
         return counted
 
     def answer(self, table, records, winners: dict | None = None, engagement: dict | None = None) -> list[dict]:

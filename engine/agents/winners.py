@@ -112,9 +112,10 @@ class WinnerBook:
             if raw is not None:
                 self.learn_guard(raw)
 
-    def write(self, table, records) -> None:
+    def write(self, table, batch, records) -> None:
         """The user agent's part, before the batch's users: each decision into its
-        partition's table entry (the first one a partition got stays)."""
+        partition's table entry, through `batch` (a `table.TableBatch`; the first
+        decision a partition got stays)."""
         for record in records:
             if header(record.headers, INTERNAL_HEADER) == ENGAGEMENT:
                 self._write_guard(table, record)
@@ -127,8 +128,8 @@ class WinnerBook:
                 continue
             key = winner_key(record.partition, decision.campaign)
             in_context(record.ref)
-            if table.data.get(key) is None:
-                table[key] = record.value
+            if table.data.get(key) is None and not batch.pending(record.partition, key):
+                batch.put(record.partition, key, record.value)
             self.learn(decision)
             self.announced.discard(decision.campaign)
 

@@ -11,6 +11,7 @@ import pytest
 from engine.agents.outcomes import HORIZON_MS
 from engine.agents.records import StoredState, encode_test_send, encode_wake, peek_due
 from engine.agents.stats import StatsBook, encode_request, index_key, is_request, totals_key
+from engine.agents.table import TableBatch
 from engine.agents.users import Record, UserProcessor
 from engine.core import CampaignSet, UserState
 from engine.rules.config import parse_config
@@ -44,8 +45,14 @@ class FakeTable:
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.data[key] = value
 
-    def __delitem__(self, key: bytes) -> None:
-        del self.data[key]
+    def apply(self, batch: TableBatch) -> None:
+        """What table.write_batch does to the store: each partition's writes in order."""
+        for items in batch.partitions.values():
+            for key, value in items.items():
+                if value is None:
+                    self.data.pop(key, None)
+                else:
+                    self.data[key] = value
 
     def load(self, user: str, record) -> bytes | None:
         return self.data.get(user.encode())
@@ -103,10 +110,16 @@ def totals(table: FakeTable, partitions=(0,)) -> dict[str, dict[str, float]]:
     return out
 
 
+def write_stats(book: StatsBook, table: FakeTable, moves, records) -> None:
+    batch = TableBatch()
+    book.write(table, batch, moves, records)
+    table.apply(batch)
+
+
 def run(processor, table: FakeTable, book: StatsBook, records: list[Record]):
     """One user-agent batch, in app.py's order: stats, states (the applied offset after)."""
     batch = processor.process(records, table.load)
-    book.write(table, batch.moves, records)
+    write_stats(book, table, batch.moves, records)
     table.save_states(batch)
     return batch
 
@@ -229,7 +242,7 @@ def test_a_batch_read_again_after_a_crash_counts_once(processor, clock, survived
     # The last batch, cut by a crash: its writes are a prefix of (totals, states).
     before = dict(table.data)
     batch = processor.process(last, table.load)
-    book.write(table, batch.moves, last)
+    write_stats(book, table, batch.moves, last)
     written = {k: v for k, v in table.data.items() if v != before.get(k)}
     table.data = dict(before)
     if survived == "some totals":  # the index, not the campaign's totals
@@ -300,8 +313,8 @@ def test_chart_buckets_are_kept_per_day_dropped_after_the_window_and_sum_to_one_
         offset += 1
         at = START + day * DAY_MS
         keys = with_series(stat, at)
-        book.write(table, [Move(partition, offset, "cart", key, 1) for key in keys],
-                   [Record(None, b"", [], at, partition, offset, "events", Ref())])
+        write_stats(book, table, [Move(partition, offset, "cart", key, 1) for key in keys],
+                    [Record(None, b"", [], at, partition, offset, "events", Ref())])
         for key in keys:
             one_store[key] = one_store.get(key, 0) + 1
     clicks = len(range(0, DAYS_KEPT + 20, 7))

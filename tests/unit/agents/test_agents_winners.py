@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from engine.agents.records import INTERNAL_HEADER
 from engine.agents.stats import StatsBook, encode_request
+from engine.agents.table import TableBatch
 from engine.agents.users import Record
 from engine.agents.winners import WINNER, WinnerBook, is_decision, winner_key
 from engine.shell.winners import Decision
@@ -37,7 +38,9 @@ def test_a_partition_keeps_the_first_decision_and_the_worker_decides_with_it():
     assert book.campaigns().winners == {} and cs.winners == {}
     first, second = Decision("ab", "b", 1, "clicks", {}), Decision("ab", "a", 2, "clicks", {})
     assert is_decision(decision_record(first, 0, 1).headers)
-    book.write(table, [decision_record(first, 3, 7), decision_record(second, 3, 8)])
+    batch = TableBatch()
+    book.write(table, batch, [decision_record(first, 3, 7), decision_record(second, 3, 8)])
+    table.apply(batch)
     assert Decision.from_json(table.data[winner_key(3, "ab")]) == first
     assert book.campaigns().winners == {"ab": "b"} and cs.winners == {}  # the reloader's set is left alone
     assert book.as_stats()["ab"]["variant"] == "b"
