@@ -118,7 +118,7 @@ class WinnerBook:
         decision a partition got stays)."""
         for record in records:
             if header(record.headers, INTERNAL_HEADER) == ENGAGEMENT:
-                self._write_guard(table, record)
+                self._write_guard(table, batch, record)
                 continue
             try:
                 decision = Decision.from_json(record.value)
@@ -133,7 +133,9 @@ class WinnerBook:
             self.learn(decision)
             self.announced.discard(decision.campaign)
 
-    def _write_guard(self, table, record) -> None:
+    def _write_guard(self, table, batch, record) -> None:
+        """The newest verdicts into the partition's table entry (a record read late, after
+        a newer one, changes nothing)."""
         try:
             at, _ = engagement.loads(record.value)
         except Exception:
@@ -141,10 +143,10 @@ class WinnerBook:
                         record.offset)
             return
         key = winner_key(record.partition, GUARD_ENTRY)
-        kept = table.data.get(key)
+        in_context(record.ref)
+        kept = batch.partitions.get(record.partition, {}).get(key) or table.data.get(key)
         if kept is None or engagement.loads(kept)[0] <= at:
-            in_context(record.ref)
-            table[key] = record.value
+            batch.put(record.partition, key, record.value)
         self.learn_guard(record.value)
 
     # --- the decider ------------------------------------------------------------------
