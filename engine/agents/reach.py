@@ -118,6 +118,8 @@ def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | 
         else:
             found = count_reach_raw(bodies[request.partition], compiled, request.at, campaigns)
             reply.update({name: getattr(found, name) for name in REPLY_FIELDS})
+            if found.best_hours is not None:
+                reply["best_hours"] = found.best_hours
         replies.append(reply)
     return replies
 
@@ -142,7 +144,12 @@ def total(campaign: str, at: int, partitions: int, replies: dict[int, dict], sec
     if missing:
         raise ReachError(f"no reply for partition(s) {missing}")
     sums = {name: sum(int(r[name]) for r in replies.values()) for name in REPLY_FIELDS}
-    return Reach(campaign, at, seconds=round(seconds, 3), **sums)
+    timed = [r["best_hours"] for r in replies.values() if "best_hours" in r]  # when.best_time campaigns
+    best_hours = {} if timed else None
+    for hours in timed:
+        for label, n in hours.items():
+            best_hours[label] = best_hours.get(label, 0) + int(n)
+    return Reach(campaign, at, seconds=round(seconds, 3), best_hours=best_hours, **sums)
 
 
 async def request_reach(bootstrap: str, events_topic: str, replies_topic: str, campaign: str, at: int,

@@ -36,9 +36,14 @@ def record_activity(state, ts: int, tz, weight: int = 1) -> None:
 
 def best_hour(state) -> int | None:
     """The local hour with the most weight (the earliest on a tie); None with too little."""
-    if not state.hours:
+    return peak_hour(state.hours)
+
+
+def peak_hour(hours: list | None) -> int | None:
+    """`best_hour` of a state's stored hour weights (reach reads them without the state)."""
+    if not hours:
         return None
-    weights = state.hours[1:]
+    weights = hours[1:]
     top = max(weights)
     return weights.index(top) if top >= MIN_HISTORY * SCALE else None
 

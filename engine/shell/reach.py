@@ -12,6 +12,7 @@ from typing import Iterable
 
 import orjson
 
+from engine.core.best_time import peak_hour
 from engine.core.campaigns import CampaignSet, CompiledCampaign
 
 _EMPTY: dict = {}
@@ -27,6 +28,9 @@ class Reach:
     no_subscription: int  # qualified, no subscription
     test_profiles: int  # qualified test profiles (with a subscription): not counted as reach
     seconds: float = 0.0
+    # when.best_time: the reachable users by the local hour they would get it now
+    # ("20:00"), or "fallback" (too little history); None for other campaigns
+    best_hours: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +60,7 @@ def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int
     segment = compiled.segment
     test_users = frozenset(campaigns.config.test_users)
     users = qualified = reachable = no_subscription = tests = 0
+    best_hours: dict | None = {} if compiled.campaign.when.best_time is not None else None
     for blob in blobs:
         users += 1
         data = loads(blob)
@@ -69,4 +74,8 @@ def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int
             tests += 1
         else:
             reachable += 1
-    return Reach(compiled.id, now, users, qualified, reachable, no_subscription, tests)
+            if best_hours is not None:
+                hour = peak_hour(data.get("t"))
+                label = "fallback" if hour is None else f"{hour:02d}:00"
+                best_hours[label] = best_hours.get(label, 0) + 1
+    return Reach(compiled.id, now, users, qualified, reachable, no_subscription, tests, best_hours=best_hours)

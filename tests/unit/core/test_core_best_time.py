@@ -92,31 +92,57 @@ def test_the_chosen_hour_is_logged_for_pushcast_explain():
     assert state.waits[0].due == ms("2026-12-07T19:00")
 
 
-def test_how_best_time_timed_each_message_is_counted():
-    """The stats count how each message was timed: a user's own hour, or the fallback."""
+def simulated_digest(until: str):
+    """tests/campaigns/best-time.yaml over two users: `habit` active at 19:xx UTC four
+    evenings running, `newbie` with one event; both in the segment."""
     from pathlib import Path
 
     from engine.core import CampaignSet, Event
-    from engine.shell.stats import campaign_stats, format_table
     from engine.testing.simulator import Simulation
     from tests.unit.core_helpers import SUBSCRIPTION
 
     text = (Path(__file__).parents[2] / "campaigns" / "best-time.yaml").read_text()
     start = ms("2026-12-01T00:00")
-    events = []
-    for user in ("habit", "newbie"):
-        events.append((start, Event(user, "$push_subscribe", start, SUBSCRIPTION)))
-    for day in range(1, 5):  # four evenings in a row, twice each: 19:xx UTC is habit's hour
+    events = [(start, Event(user, "$push_subscribe", start, SUBSCRIPTION)) for user in ("habit", "newbie")]
+    for day in range(1, 5):
         for minute in (10, 40):
             at = ms(f"2026-12-0{day}T19:{minute}")
             events.append((at, Event("habit", "Page Viewed", at, {})))
-    for user in ("habit", "newbie"):
-        at = ms("2026-12-05T12:00")
-        events.append((at, Event(user, "App Launched", at, {})))
-    sim = Simulation(CampaignSet([parse_campaign(text)]), started=start)
-    sim.run(sorted(events, key=lambda pair: pair[0]), ms("2026-12-09T00:00"))
+    at = ms("2026-12-05T12:00")
+    events += [(at, Event(user, "App Launched", at, {})) for user in ("habit", "newbie")]
+    campaigns = CampaignSet([parse_campaign(text)])
+    sim = Simulation(campaigns, started=start)
+    sim.run(sorted(events, key=lambda pair: pair[0]), ms(until))
+    return sim, campaigns
+
+
+def test_how_best_time_timed_each_message_is_counted():
+    """The stats count how each message was timed: a user's own hour, or the fallback."""
+    from engine.shell.stats import campaign_stats, format_table
+
+    sim, _ = simulated_digest("2026-12-09T00:00")
     stats = sim.stats["best-time"]
     assert (stats.get("best_time.best_hour"), stats.get("best_time.fallback")) == (1, 1)
     row = campaign_stats("best-time", stats)
     assert row["best_time"] == {"best_hour": 1, "fallback": 1}
     assert "timed by best_time:\n  best-time: best_hour 1\n  best-time: fallback 1" in format_table([row])
+
+
+def test_reach_shows_the_hour_each_reachable_user_would_get():
+    from engine.agents.reach import total
+    from engine.shell.reach import count_reach_raw
+
+    sim, campaigns = simulated_digest("2026-12-06T00:00")
+    compiled = campaigns.get("best-time")
+    found = count_reach_raw([s.dumps() for s in sim.states.values()], compiled, ms("2026-12-06T00:00"), campaigns)
+    assert (found.reachable, found.best_hours) == (2, {"19:00": 1, "fallback": 1})
+    summed = total("best-time", 0, 2, {0: {**_reply(found), "best_hours": {"19:00": 1}},
+                                       1: {**_reply(found), "best_hours": {"19:00": 2, "fallback": 1}}})
+    assert summed.best_hours == {"19:00": 3, "fallback": 1}
+    assert total("x", 0, 1, {0: _reply(found)}).best_hours is None  # not a best-time campaign
+
+
+def _reply(found) -> dict:
+    from engine.agents.reach import REPLY_FIELDS
+
+    return {name: getattr(found, name) for name in REPLY_FIELDS}
