@@ -202,13 +202,7 @@ class Template:
             if type(part) is str:
                 pieces.append(part)
                 continue
-            root, name, fallback = part
-            value = (profile if root == "profile" else event).get(name)
-            if fallback is not _NO_DEFAULT and _liquid_empty(value):
-                value = fallback
-            if value is None:
-                raise self._error(f'"{root}.{name}" is missing and has no default', f"{root}.{name}")
-            text = value if type(value) is str else to_liquid_string(value, False)
+            text = self._value_text(part, profile, event)
             pieces.append(_ENCODE + _SENTINELS.sub("", text) + _CLOSE if self.is_url else text)
         out = "".join(pieces)
         if self.is_url:
@@ -216,6 +210,16 @@ class Template:
         if self.required and not out.strip():
             raise self._error(f"rendered empty from {self.source!r}")
         return out
+
+    def _value_text(self, part: tuple, profile: dict, event: dict) -> str:
+        """One `{{ root.name | default: ... }}` output of a simple template, as Liquid writes it."""
+        root, name, fallback = part
+        value = (profile if root == "profile" else event).get(name)
+        if fallback is not _NO_DEFAULT and _liquid_empty(value):
+            value = fallback
+        if value is None:
+            raise self._error(f'"{root}.{name}" is missing and has no default', f"{root}.{name}")
+        return value if type(value) is str else to_liquid_string(value, False)
 
     def _render_url_components(self, profile: dict, event: dict) -> str:
         """`https://shop.example/cart/{{ event.cart_id }}`: each value is one URL component,
@@ -226,13 +230,7 @@ class Template:
             if type(part) is str:
                 pieces.append(part)
                 continue
-            root, name, fallback = part
-            value = (profile if root == "profile" else event).get(name)
-            if fallback is not _NO_DEFAULT and _liquid_empty(value):
-                value = fallback
-            if value is None:
-                raise self._error(f'"{root}.{name}" is missing and has no default', f"{root}.{name}")
-            text = value if type(value) is str else to_liquid_string(value, False)
+            text = self._value_text(part, profile, event)
             if "\ue000" in text or "\ue001" in text or "\ue002" in text:
                 text = _SENTINELS.sub("", text)
             pieces.append(quote(text, safe=""))
