@@ -48,18 +48,23 @@ def peak_hour(hours: list | None) -> int | None:
     return weights.index(top) if top >= MIN_HISTORY * SCALE else None
 
 
-def best_due(state, earliest: int, best_time: BestTime, tz) -> tuple[int, str]:
+# How a message was timed (stat `best_time.<how>`): the user's own best hour, the
+# campaign's fallback, or neither within reach (sent at its slot).
+BEST_TIME_HOWS = ("best_hour", "fallback", "no_slot")
+
+
+def best_choice(state, earliest: int, best_time: BestTime, tz) -> tuple[int, str, str]:
     """When to deliver: the user's best hour, else the fallback time of day, at its first
     occurrence at or after `earliest` and within `best_time.within` of it; else `earliest`.
-    Returns (due, how it was chosen) for the explanation."""
+    Returns (due, how: one of BEST_TIME_HOWS, the choice in words for the explanation)."""
     hour = best_hour(state)
-    candidates = [] if hour is None else [(TimeOfDay(hour, 0), "best hour")]
-    candidates.append((best_time.fallback, "fallback"))
-    for at, why in candidates:
+    candidates = [] if hour is None else [(TimeOfDay(hour, 0), "best_hour", "best hour")]
+    candidates.append((best_time.fallback, "fallback", "fallback"))
+    for at, how, words in candidates:
         due = _next_wall_time(earliest, at, tz)
         if due - earliest <= best_time.within * 1000:
-            return due, f"{why} {at}"
-    return earliest, "no slot within reach"
+            return due, how, f"{words} {at}"
+    return earliest, "no_slot", "no slot within reach"
 
 
 def _next_wall_time(after: int, at: TimeOfDay, tz) -> int:

@@ -4,7 +4,7 @@ limits, personalisation. Returns what to do; never raises for one user's data.""
 from __future__ import annotations
 
 from engine.core.campaigns import CampaignSet
-from engine.core.best_time import best_due
+from engine.core.best_time import best_choice
 from engine.core.guard import stopped_by
 from engine.core.effects import Decision, Effects, Notify, Qualified, Released, Subscription, Suppressed
 from engine.core.isotime import iso, minute_utc
@@ -32,17 +32,10 @@ def send_time(state: UserState, due: int, campaign: Campaign, campaigns: Campaig
     if best_time is None:
         return due
     tz = user_zone(state, campaigns)
-    moved, why = best_due(state, due, best_time, tz)
-    how = next((name for prefix, name in BEST_TIME_HOWS if why.startswith(prefix)), "no_slot")
+    moved, how, why = best_choice(state, due, best_time, tz)
     out.add(Decision(campaign.id, state.user, now, "waiting", f"best time: {why} in {tz.key}, at {minute_utc(moved)}",
                      how))
     return moved
-
-
-# How `when.best_time` timed a message (counted as stat `best_time.<how>`): the user's own
-# best hour, the campaign's fallback, or neither within reach (sent at its slot).
-BEST_TIME_HOWS = (("best hour", "best_hour"), ("fallback", "fallback"), ("no slot", "no_slot"))
-BEST_TIME_REASONS = frozenset(name for _, name in BEST_TIME_HOWS)
 
 
 def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out: Effects) -> None:

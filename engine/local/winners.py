@@ -53,8 +53,9 @@ class WinnerJudge:
             new = judge(runtime.campaigns, pending, stats_of, now)
             guard = engagement.assess(runtime.campaigns.config.engagement, runtime.campaigns, stats_of, now,
                                       self.guard)
+            changed = not engagement.same(guard, self.guard)
             keep = {META_PREFIX + d.campaign: d.to_json() for d in new}
-            if not engagement.same(guard, self.guard):
+            if changed:
                 keep[engagement.META_KEY] = engagement.dumps(guard, now).decode()
             if keep:
                 await runtime.submit([], keep)
@@ -66,9 +67,9 @@ class WinnerJudge:
             for line in engagement.changes(self.guard, guard):
                 log.warning("%s", line)
             engagement.publish(runtime.metrics, self.guard, guard)
+            if changed:
+                self.guard = guard
             if keep:
-                if engagement.META_KEY in keep:
-                    self.guard = guard
                 runtime.campaigns = with_judgements(runtime.campaigns, self.decided, self.guard)
             if runtime.metrics is not None:
                 runtime.metrics.winners_judged.set(now / 1000)

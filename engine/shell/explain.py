@@ -25,6 +25,11 @@ REASON_WORDS = {
 }
 
 
+# Decisions told as a prefix and the core's detail.
+DETAIL_PREFIX = {"waiting": "qualified, ", "held": "held ", "queued": "queued ", "cancelled": "wait cancelled: ",
+                 "failed": "delivery failed: "}
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -40,16 +45,8 @@ def describe(entry: Entry) -> str:
         return f"not sent: {detail or REASON_WORDS.get(entry.reason, entry.reason)}"
     if kind == "not_qualified":
         return f"did not qualify: {detail or entry.reason}"
-    if kind == "waiting":
-        return f"qualified, {detail}"
-    if kind == "held":
-        return f"held {detail}"
-    if kind == "queued":
-        return f"queued {detail}"
-    if kind == "cancelled":
-        return f"wait cancelled: {detail}"
-    if kind == "failed":
-        return f"delivery failed: {detail}"
+    if kind in DETAIL_PREFIX:
+        return DETAIL_PREFIX[kind] + detail
     if kind == "converted":
         how = "after a click" if entry.reason == "click" else "after seeing it" if entry.reason == "view" else entry.reason
         return f"converted {how}" + (f", revenue {entry.revenue:g}" if entry.revenue else "")

@@ -13,7 +13,7 @@ from typing import Iterator
 from engine.core import (
     CampaignSet, Conversion, Effects, Event, Notify, Qualified, Queued, Released, Suppressed, UserState,
 )
-from engine.core.delivery import BEST_TIME_REASONS
+from engine.core.best_time import BEST_TIME_HOWS
 from engine.core.effects import Decision
 from engine.core.decisions import remember
 from engine.core.process import process_event, process_wake
@@ -69,7 +69,7 @@ def counts(effects: Effects) -> Iterator[tuple[str, str, float]]:
                 yield effect.campaign, "queued", 1
         elif isinstance(effect, Released):
             yield effect.campaign, "released", 1
-        elif isinstance(effect, Decision) and effect.reason in BEST_TIME_REASONS:
+        elif isinstance(effect, Decision) and effect.reason in BEST_TIME_HOWS:
             yield effect.campaign, f"best_time.{effect.reason}", 1  # when.best_time chose the send time
         elif isinstance(effect, Conversion):
             if effect.kind != "control":  # a holdout user's conversion is the control's only

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.core.best_time import CLICK_WEIGHT, best_due, best_hour, record_activity
+from engine.core.best_time import CLICK_WEIGHT, best_choice, best_hour, record_activity
 from engine.core.delivery import fatigued
 from engine.core.state import UserState
 from engine.rules.errors import ConfigError
@@ -53,7 +53,7 @@ def test_best_due_takes_the_first_reachable_choice(history, within, expected, wh
     state = UserState("u")
     for hour in history:
         record_activity(state, ms(f"2026-12-06T{hour:02d}:15"), timezone.utc, CLICK_WEIGHT)
-    due, chosen = best_due(state, ms("2026-12-07T09:00"), BestTime(within, TimeOfDay(10, 0)), timezone.utc)
+    due, _how, chosen = best_choice(state, ms("2026-12-07T09:00"), BestTime(within, TimeOfDay(10, 0)), timezone.utc)
     assert (due, chosen) == (ms(expected), why)
 
 
