@@ -6,8 +6,8 @@ browser vendor's push service. A click cannot be made on a headless notification
 test calls the worker's own click handler (`self.pushcastWorker.onClick`) on the real
 notification, which is what the `notificationclick` listener calls.
 
-The page talks to `StubSite`: the routes of the pushcast HTTP API as the browser sees them
-(`/`, `/sdk/`, `/v1/...`), recording each request, so the demo tests check exactly what
+The page talks to `StubSite` (tests/fixtures/stub_site.py): the routes of the pushcast
+HTTP API as the browser sees them (`/`, `/sdk/`, `/v1/...`), recording each request, so the demo tests check exactly what
 the SDK sends. The push test reaches its server only through the `push_site` fixture and
 three members: `origin`, `push_payload(user)` and `wait_report(type, message)`. To run it
 against `pushcast run`, make `push_site` start it and give those three: a payload as
@@ -17,127 +17,14 @@ stats until `shown`/`clicked` count the message.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.fixtures.browser import TIMEOUT_S, ServiceWorkerDevTools, wait_until
+from tests.fixtures.stub_site import WORKER_PATH, StubSite, b64url
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-SDK = Path(__file__).resolve().parents[2] / "sdk"
-WORKER_PATH = "/sdk/pushcast-sw.js"
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    body: object
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class StubSite:
-    """The pushcast HTTP API as the browser sees it, recording every call to `/v1/`."""
-
-    def __init__(self):
-        key = ec.generate_private_key(ec.SECP256R1())
-        self.vapid_public_key = _b64url(
-            key.public_key().public_bytes(
-                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-            )
-        )
-        self.calls: list[Call] = []
-        self.origin = ""
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> "StubSite":
-        app = web.Application()
-        app.router.add_get("/", self._demo)
-        app.router.add_get("/favicon.ico", self._no_content)
-        app.router.add_static("/sdk/", SDK)
-        app.router.add_get("/v1/vapid-public-key", self._vapid_key)
-        app.router.add_route("*", "/v1/{name}", self._record)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.origin = f"http://127.0.0.1:{port}"
-        return self
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
-
-    async def _no_content(self, request):
-        return web.Response(status=204)
-
-    async def _demo(self, request):
-        return web.FileResponse(SDK / "demo.html")
-
-    async def _vapid_key(self, request):
-        return web.json_response({"publicKey": self.vapid_public_key})
-
-    async def _record(self, request):
-        try:
-            body = await request.json()
-        except json.JSONDecodeError:
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        self.calls.append(Call(request.method, request.path, body))
-        return web.json_response({"ok": True}, status=202)
-
-    def push_payload(self, user: str) -> dict:
-        """A push payload with every field the service worker shows."""
-        return {
-            "title": "Still thinking about Trail shoes?",
-            "body": "Hi Asha, your cart is waiting.",
-            "url": f"{self.origin}/cart/c-9?utm_source=push",
-            "icon": f"{self.origin}/sdk/icon.png",
-            "image": f"{self.origin}/sdk/cart.png",
-            "badge": f"{self.origin}/sdk/badge.png",
-            "tag": "abandoned-cart:c-9",
-            "require_interaction": True,
-            "actions": [
-                {"action": "checkout", "title": "Checkout", "url": f"{self.origin}/checkout/c-9"},
-                {"action": "later", "title": "Later", "url": ""},
-            ],
-            "message": "m-3f9a2c",
-            "campaign": "abandoned-cart",
-            "sig": "c2lnbmF0dXJl",
-            "user": user,
-        }
-
-    def received(self, method: str, path: str, where: Callable[[object], bool] = lambda b: True):
-        return [c.body for c in self.calls if c.method == method and c.path == path and where(c.body)]
-
-    async def wait_for(self, method: str, path: str, where: Callable[[object], bool] = lambda b: True):
-        """The first recorded body of `method path` for which `where(body)` holds."""
-
-        async def probe():
-            found = self.received(method, path, where)
-            return found[0] if found else None
-
-        try:
-            return await wait_until(probe, f"{method} {path}", TIMEOUT_S)
-        except AssertionError as error:
-            seen = "\n".join(f"  {c.method} {c.path} {json.dumps(c.body)}" for c in self.calls)
-            raise AssertionError(f"{error}; the server got:\n{seen or '  nothing'}") from None
-
-    async def wait_report(self, type_: str, message: str) -> dict:
-        return await self.wait_for(
-            "POST", "/v1/track", lambda b: b.get("type") == type_ and b.get("message") == message
-        )
 
 
 @pytest.fixture
@@ -351,7 +238,7 @@ async def test_demo_subscribes_from_the_button_and_reposts_when_the_subscription
     key = await page.evaluate(
         "() => JSON.parse(localStorage.getItem('test:push-subscription')).key"
     )
-    assert _b64url(bytes(key)) == site.vapid_public_key, "subscribed with the server's VAPID key"
+    assert b64url(bytes(key)) == site.vapid_public_key, "subscribed with the server's VAPID key"
     enabled = await site.wait_for("POST", "/v1/events", lambda b: b["event"] == "Notifications Enabled")
     assert enabled["user"] == user and enabled["props"]["tz"]
     await page.wait_for_function("() => document.getElementById('status').textContent === 'on'")
