@@ -19,6 +19,7 @@ asserted identical and the CPU time per event of each is printed, with the ratio
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import sys
@@ -249,6 +250,7 @@ def compare_floor(stream: list[Event], rounds: int, keep: int) -> None:
     variants = {"core": CampaignSet(examples, replace(config, decision_log=0)),
                 f"core + log {keep}": CampaignSet(examples, replace(config, decision_log=keep))}
     best: dict[str, float] = {}
+    collecting: dict[str, float] = {}  # the garbage collector's share, lowest of the rounds
     for _ in range(rounds):
         floor = Floor()
         start = time.process_time()
@@ -256,8 +258,10 @@ def compare_floor(stream: list[Event], rounds: int, keep: int) -> None:
         best["floor"] = min(best.get("floor", 1e9), time.process_time() - start)
         for label, campaigns in variants.items():
             decided = Decided()
-            seconds, _, counts = run(campaigns, stream, decided=decided)
+            with GcClock() as gc_clock:
+                seconds, _, counts = run(campaigns, stream, decided=decided)
             best[label] = min(best.get(label, 1e9), seconds)
+            collecting[label] = min(collecting.get(label, 1e9), gc_clock.seconds)
             assert decided.sends == floor.sends, first_difference(decided.sends, floor.sends)
             assert decided.suppressed == floor.suppressed, first_difference(decided.suppressed, floor.suppressed)
             assert counts["qualified"] == floor.qualified, (counts["qualified"], floor.qualified)
@@ -271,7 +275,27 @@ def compare_floor(stream: list[Event], rounds: int, keep: int) -> None:
     per_event = {label: seconds / len(stream) * 1e6 for label, seconds in best.items()}
     print(f"floor:            {per_event['floor']:6.2f} µs/event (CPU, best of {rounds})")
     for label in variants:
-        print(f"{label + ':':17} {per_event[label]:6.2f} µs/event   core/floor {per_event[label] / per_event['floor']:.2f}x")
+        print(f"{label + ':':17} {per_event[label]:6.2f} µs/event   core/floor {per_event[label] / per_event['floor']:.2f}x"
+              f"   of which garbage collection {collecting[label] / len(stream) * 1e6:.2f} µs")
+
+
+class GcClock:
+    """CPU seconds the garbage collector spends inside the `with` block (gc.callbacks): a
+    figure the machine's other load moves far less than a whole run's."""
+
+    def __enter__(self) -> "GcClock":
+        self.seconds, self._started = 0.0, 0.0
+        gc.callbacks.append(self._tick)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._tick)
+
+    def _tick(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
 
 
 def first_difference(core: list, floor: list) -> str:

@@ -59,37 +59,39 @@ class Entry:
         return data
 
 
-def row_of(effect: object) -> list | None:
+def row_of(effect: object) -> tuple | None:
     """The stored row for an effect; None for effects that are not logged."""
     make = _ROW_MAKERS.get(type(effect))
     return make(effect) if make is not None else None
 
 
-def _decision_row(effect: Decision) -> list:
+def _decision_row(effect: Decision) -> tuple:
     if effect.reason == "segment" and effect.kind == "not_qualified":
-        return [effect.at, effect.campaign, "n", effect.detail, *effect.seen]
+        return (effect.at, effect.campaign, "n", effect.detail, *effect.seen)
     if effect.kind == "waiting" and effect.reason in _WAIT_CODES:
-        return [effect.at, effect.campaign, "w", _WAIT_CODES[effect.reason], *effect.seen]
+        return (effect.at, effect.campaign, "w", _WAIT_CODES[effect.reason], *effect.seen)
     code = _CODE_OF[effect.kind]
     if effect.reason and effect.kind == "not_qualified":  # the others' reasons are counters', not the log's
         return _trim([effect.at, effect.campaign, code, effect.reason, effect.detail])
     return _trim([effect.at, effect.campaign, code, effect.detail])
 
 
-# One lookup per effect: `remember` runs on every step of every user.
+# One lookup per effect: `remember` runs on every step of every user. Rows are tuples of
+# numbers and strings, which the garbage collector stops tracking (a list stays tracked:
+# ~20 per user made every collection walk them); they are stored as JSON arrays.
 _ROW_MAKERS = {
-    Notify: lambda e: [e.at, e.campaign, "T" if e.test else "S", len(e.subscriptions)],
+    Notify: lambda e: (e.at, e.campaign, "T" if e.test else "S", len(e.subscriptions)),
     Suppressed: lambda e: _trim([e.at, e.campaign, "U", e.reason, e.detail]),
     Decision: _decision_row,
     Conversion: lambda e: _trim([e.at, e.campaign, "C", e.kind, e.revenue]),
-    Queued: lambda e: [e.at, e.campaign, "Q", f"by a limit until {minute_utc(e.until)}"],
+    Queued: lambda e: (e.at, e.campaign, "Q", f"by a limit until {minute_utc(e.until)}"),
 }
 
 
-def _trim(row: list) -> list:
+def _trim(row: list) -> tuple:
     while len(row) > 3 and not row[-1]:
         row.pop()
-    return row
+    return tuple(row)
 
 
 def remember(state: UserState, effects: Effects, keep: int = DEFAULT_KEEP) -> None:
@@ -107,7 +109,7 @@ def remember(state: UserState, effects: Effects, keep: int = DEFAULT_KEEP) -> No
         del log[:len(log) - keep]
 
 
-def entry(row: list, campaigns: CampaignSet | None = None) -> Entry:
+def entry(row: list | tuple, campaigns: CampaignSet | None = None) -> Entry:
     """A stored row back as an Entry; a failed segment in words when `campaigns` holds its
     campaign with that condition, else as the condition's place (`segment.all[0]`)."""
     at, campaign, code, *args = row

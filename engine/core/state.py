@@ -78,7 +78,7 @@ class UserState:
     hours: list[int] = field(default_factory=list)  # engine/core/best_time.py: [day, 24 weights]
     ignored: list[int] = field(default_factory=list)  # fatigue: [pushes since the last click, paused until ms]
     # The last decisions about this user, oldest first: compact rows (engine.core.decisions).
-    decisions: list[list] = field(default_factory=list)
+    decisions: list[tuple | list] = field(default_factory=list)  # lists when read back
 
     @property
     def next_due(self) -> int | None:

@@ -1,6 +1,8 @@
 """The decision log: every decision the core makes about a user, its reason and rule in
 words, kept bounded in the user's state, identical however it is replayed."""
 
+import gc
+
 from engine.core import Event, UserState
 from engine.core.decisions import Entry, entries, remember, row_of
 from engine.core.effects import Decision, Effects, Notify, Suppressed
@@ -54,7 +56,7 @@ def test_a_failed_segment_is_stored_as_the_conditions_place_and_what_the_state_s
         ev(T0 + MIN, "Product Viewed"), ev(T0 + 2 * MIN, "Product Viewed"),
         ev(T0 + 3 * MIN, "Added To Cart", cart_id="c1"),
     ], T0 + DAY)
-    assert sim.states["u1"].decisions == [[T0 + 3 * MIN, "cart", "n", "1", False]]
+    assert sim.states["u1"].decisions == [(T0 + 3 * MIN, "cart", "n", "1", False)]
     stored = UserState.loads(sim.states["u1"].dumps())
     # Without the campaign loaded (or changed since) it still says where and what was seen.
     assert [e.detail for e in entries(stored)] == ["segment.all[1] failed (the campaign is not loaded; seen [False])"]
@@ -69,7 +71,7 @@ def test_a_failed_segment_is_stored_as_the_conditions_place_and_what_the_state_s
 def test_a_wait_is_stored_as_its_kind_and_due_time_and_worded_when_read():
     sim = simulate(campaigns(cart(segment=False)), subscribed() + [ev(T0 + MIN, "Added To Cart", cart_id="c1")],
                    T0 + 5 * MIN)
-    assert sim.states["u1"].decisions == [[T0 + MIN, "cart", "w", "u", T0 + 11 * MIN]]
+    assert sim.states["u1"].decisions == [(T0 + MIN, "cart", "w", "u", T0 + 11 * MIN)]
     assert [e.detail for e in entries(sim.states["u1"])] == [
         "waiting until 2026-11-25 10:11 UTC unless its unless event comes"]
 
@@ -91,7 +93,7 @@ def test_any_and_not_are_worded_from_the_stored_values_as_they_were_seen():
         "{all: [{did: Product Viewed, at_least: 2, in_last: 7d}, {profile: {vip: true}}]}", segment)),
         subscribed(plan="pro") + [ev(T0 + MIN, "Charged", cart_id="x"), ev(T0 + 2 * MIN, "Product Viewed"),
                                   ev(T0 + 3 * MIN, "Added To Cart", cart_id="c1")], T0 + DAY)
-    assert sim.states["u1"].decisions[-1] == [T0 + 3 * MIN, "cart", "n", "", "pro", 1, 1]
+    assert sim.states["u1"].decisions[-1] == (T0 + 3 * MIN, "cart", "n", "", "pro", 1, 1)
     assert log_of(sim)[-1] == ("not_qualified", "segment",
                                "none of these holds: segment.any[0].all[1].did: Product Viewed 1 time in the last "
                                "7d, needs at least 2; segment.any[1].not: holds but must not (Charged 1 time in the "
@@ -196,7 +198,7 @@ def test_the_log_keeps_the_last_n_and_survives_the_stored_form():
     for i in range(7):
         remember(state, Effects([Suppressed("c", "u1", T0 + i, "limit", f"m{i}", f"d{i}")]), keep=5)
     assert [e.detail for e in entries(state)] == ["d2", "d3", "d4", "d5", "d6"]
-    assert UserState.loads(state.dumps()).decisions == state.decisions
+    assert UserState.loads(state.dumps()).decisions == [list(row) for row in state.decisions]
     remember(state, Effects([Decision("c", "u1", T0, "held", "x")]), keep=0)
     assert state.decisions == [] and "d" not in state.to_dict()
 
@@ -205,7 +207,16 @@ def test_only_the_users_own_decisions_and_not_qualified_alone_are_logged():
     state = UserState("u1")
     remember(state, Effects([Suppressed("c", "someone-else", T0, "limit", "m", "x")]))
     assert state.decisions == []
-    assert row_of(Notify("m", "c", "u1", T0, {}, (), 60)) == [T0, "c", "S", 0]
+    assert row_of(Notify("m", "c", "u1", T0, {}, (), 60)) == (T0, "c", "S", 0)
+
+
+def test_log_rows_are_left_alone_by_the_garbage_collector():
+    # A busy user keeps ~20 rows: tracked, every collection would walk them all.
+    state = UserState("u1")
+    remember(state, Effects([Suppressed("c", "u1", T0, "limit", "m", "3 per day"),
+                             Notify("m", "c", "u1", T0, {}, (), 60)]))
+    gc.collect()
+    assert len(state.decisions) == 2 and not any(gc.is_tracked(row) for row in state.decisions)
 
 
 def test_decision_log_size_comes_from_the_config_and_every_replay_keeps_the_same_log():
