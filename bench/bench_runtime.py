@@ -15,6 +15,7 @@ service, and measures:
    arriving at the sink (both clocks are this process's).
 
     .venv/bin/python bench/bench_runtime.py [--users 100000] [--events 200000]
+        [--baseline GIT_REF --rounds 3]   # alternated with the runtime as it was at GIT_REF
 """
 
 from __future__ import annotations
@@ -118,6 +119,90 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def export_tree(ref: str, into: Path) -> Path:
+    """The repository's code at `ref`, to run the runtime as it was (`--baseline`)."""
+    into.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+class Server:
+    """`pushcast run` from the code in `code` (this tree, or a `--baseline` export)."""
+
+    def __init__(self, code: Path, work: Path, name: str, config: Path, campaigns: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state = work / f"state-{name}"
+        self.process = subprocess.Popen(
+            [sys.executable, *os.environ.get("PYPROFILE", "").split(), "-m", "engine.cli", "run", "--config",
+             str(config), "--campaigns", str(campaigns), "--state-dir", str(self.state), "--port", str(self.port)],
+            cwd=code, stdout=open(work / f"run-{name}.log", "wb"), stderr=subprocess.STDOUT)
+
+    async def ready(self, session: aiohttp.ClientSession) -> None:
+        for _ in range(200):
+            try:
+                async with session.get(self.url + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"{self.url} did not start")
+
+    def stop(self) -> float:
+        """Stops it; returns the size of its state on disk, in MB."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+        return sum(f.stat().st_size for f in self.state.glob("pushcast.db*")) / 1e6
+
+
+async def throughput(server: Server, session, bodies: list[bytes], args, headers) -> tuple[float, float]:
+    """Posts every body (`--concurrency` clients); (events/s, the runtime's CPU µs per event)."""
+    queue = list(reversed(bodies))
+
+    async def client():
+        while queue:
+            body = queue.pop()
+            async with session.post(server.url + "/v1/events", data=body, headers=headers) as response:
+                assert response.status == 200, await response.text()
+
+    started, cpu = time.perf_counter(), process_cpu(server.process.pid)
+    await asyncio.gather(*[client() for _ in range(args.concurrency)])
+    elapsed = time.perf_counter() - started
+    total = len(bodies) * args.batch
+    return total / elapsed, (process_cpu(server.process.pid) - cpu) * 1e6 / total
+
+
+async def latency(server: Server, session, sink: Sink, args, headers) -> None:
+    subs = [{"user": f"ping{n}", "event": "$push_subscribe",
+             "props": {"endpoint": f"http://127.0.0.1:{sink.port}/push/{n}",
+                       "keys": {"p256dh": P256DH, "auth": AUTH}}} for n in range(args.pings)]
+    for start in range(0, len(subs), 500):
+        async with session.post(server.url + "/v1/events", data=orjson.dumps(subs[start:start + 500]),
+                                headers=headers) as response:
+            assert response.status == 200, await response.text()
+    posted: dict[str, float] = {}
+    for n in range(args.pings):
+        body = orjson.dumps({"user": f"ping{n}", "event": "Bench Ping", "props": {"n": n}})
+        posted[str(n)] = time.perf_counter()
+        async with session.post(server.url + "/v1/events", data=body, headers=headers) as response:
+            assert response.status == 200
+        await asyncio.sleep(0.01)
+    deadline = time.perf_counter() + 10
+    while len(sink.arrivals) < args.pings and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    latencies = [(sink.arrivals[k] - posted[k]) * 1000 for k in posted if k in sink.arrivals]
+    print(f"latency event -> push request: n={len(latencies)}/{args.pings} "
+          f"p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms, "
+          f"max {max(latencies):.1f} ms")
+    async with session.get(server.url + "/metrics") as response:
+        text = await response.text()
+    for line in text.splitlines():
+        if line.startswith("pushcast_batch_duration_seconds_count") or line.startswith("pushcast_batch_items_total"):
+            print("  " + line)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=100_000)
@@ -125,6 +210,9 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--pings", type=int, default=500)
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="also run the runtime as it was at this commit, alternated with this tree's")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each variant (alternated)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pushcast-bench-"))
@@ -138,84 +226,49 @@ async def main() -> None:
     config = work / "pushcast.yaml"
     config.write_text(f"push_services:\n  - {{host: 'http://127.0.0.1:{sink.port}'}}\n"
                       f"vapid: {{subject: 'mailto:bench@shop.example'}}\nadmin_token: {TOKEN}\n")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, *os.environ.get("PYPROFILE", "").split(), "-m", "engine.cli", "run", "--config", str(config), "--campaigns", str(campaigns),
-         "--state-dir", str(work / "state"), "--port", str(port)],
-        cwd=ROOT, stdout=open(work / "run.log", "wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    variants = [("this tree", ROOT)]
+    if args.baseline:
+        variants.insert(0, (f"baseline {args.baseline}", export_tree(args.baseline, work / "baseline")))
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    rng = random.Random(7)
+    bodies = [orjson.dumps([site_event(rng, args.users) for _ in range(args.batch)])
+              for _ in range(args.events // args.batch)]
+    total = len(bodies) * args.batch
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in variants}
+    server = None
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(url + "/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-            rng = random.Random(7)
-            bodies = [orjson.dumps([site_event(rng, args.users) for _ in range(args.batch)])
-                      for _ in range(args.events // args.batch)]
-            queue = list(reversed(bodies))
-
-            async def client():
-                while queue:
-                    body = queue.pop()
-                    async with session.post(url + "/v1/events", data=body, headers=headers) as response:
-                        assert response.status == 200, await response.text()
-
-            # The floor before and after the runtime's run (the machine's load drifts).
-            floor_before, floor_cpu_before = core_floor(bodies, campaigns, config)
-            started, cpu = time.perf_counter(), process_cpu(process.pid)
-            await asyncio.gather(*[client() for _ in range(args.concurrency)])
-            elapsed = time.perf_counter() - started
-            total = len(bodies) * args.batch
-            runtime_cpu = (process_cpu(process.pid) - cpu) * 1e6 / total
-            print(f"throughput: {total} events in {elapsed:.2f}s = {total / elapsed:,.0f} events/s "
-                  f"(batches of {args.batch}, {args.concurrency} concurrent clients, {args.users} users); "
-                  f"runtime CPU {runtime_cpu:.1f} µs/event")
-            floor_after, floor_cpu_after = core_floor(bodies, campaigns, config)
-            floor = (floor_before + floor_after) / 2
-            floor_cpu = (floor_cpu_before + floor_cpu_after) / 2
-            print(f"floor, the core alone on the same events in this process: {floor_before:,.0f} before, "
-                  f"{floor_after:,.0f} after = {floor:,.0f} events/s, CPU {floor_cpu:.1f} µs/event")
-            print(f"runtime / floor: {total / elapsed / floor:.2f} in events/s; "
-                  f"{floor_cpu / runtime_cpu:.2f} in CPU per event")
-
-            subs = [{"user": f"ping{n}", "event": "$push_subscribe",
-                     "props": {"endpoint": f"http://127.0.0.1:{sink.port}/push/{n}",
-                               "keys": {"p256dh": P256DH, "auth": AUTH}}} for n in range(args.pings)]
-            for start in range(0, len(subs), 500):
-                async with session.post(url + "/v1/events", data=orjson.dumps(subs[start:start + 500]),
-                                        headers=headers) as response:
-                    assert response.status == 200, await response.text()
-            posted: dict[str, float] = {}
-            for n in range(args.pings):
-                body = orjson.dumps({"user": f"ping{n}", "event": "Bench Ping", "props": {"n": n}})
-                posted[str(n)] = time.perf_counter()
-                async with session.post(url + "/v1/events", data=body, headers=headers) as response:
-                    assert response.status == 200
-                await asyncio.sleep(0.01)
-            deadline = time.perf_counter() + 10
-            while len(sink.arrivals) < args.pings and time.perf_counter() < deadline:
-                await asyncio.sleep(0.05)
-            latencies = [(sink.arrivals[k] - posted[k]) * 1000 for k in posted if k in sink.arrivals]
-            print(f"latency event -> push request: n={len(latencies)}/{args.pings} "
-                  f"p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms, "
-                  f"max {max(latencies):.1f} ms")
-            async with session.get(url + "/metrics") as response:
-                text = await response.text()
-            for line in text.splitlines():
-                if line.startswith("pushcast_batch_duration_seconds_count") or line.startswith("pushcast_batch_items_total"):
-                    print("  " + line)
+            for round_ in range(args.rounds):
+                for name, code in variants:
+                    server = Server(code, work, f"{len(results[name])}-{name.split()[0]}", config, campaigns)
+                    await server.ready(session)
+                    # The floor before and after the runtime's run (the machine's load drifts).
+                    floor_before, floor_cpu_before = core_floor(bodies, campaigns, config)
+                    rate, runtime_cpu = await throughput(server, session, bodies, args, headers)
+                    floor_after, floor_cpu_after = core_floor(bodies, campaigns, config)
+                    floor = (floor_before + floor_after) / 2
+                    floor_cpu = (floor_cpu_before + floor_cpu_after) / 2
+                    results[name].append((rate / floor, floor_cpu / runtime_cpu))
+                    print(f"[{name}] throughput: {total} events = {rate:,.0f} events/s (batches of {args.batch}, "
+                          f"{args.concurrency} concurrent clients, {args.users} users); runtime CPU "
+                          f"{runtime_cpu:.1f} µs/event; floor (the core alone on the same events in this "
+                          f"process) {floor_before:,.0f} before, {floor_after:,.0f} after, CPU {floor_cpu:.1f} "
+                          f"µs/event; runtime / floor {rate / floor:.2f} in events/s, {floor_cpu / runtime_cpu:.2f} "
+                          f"in CPU per event")
+                    last = round_ == args.rounds - 1 and code is ROOT
+                    if last and args.pings:
+                        await latency(server, session, sink, args, headers)
+                    size = server.stop()
+                    server = None
+                    if last:
+                        print(f"state on disk: {size:.1f} MB")
+            for name, ratios in results.items():
+                print(f"{name}: runtime / floor in events/s " + " · ".join(f"{r:.2f}" for r, _ in ratios)
+                      + "; in CPU per event " + " · ".join(f"{c:.2f}" for _, c in ratios))
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+        if server is not None:
+            server.stop()
         await sink.runner.cleanup()
-        size = sum(f.stat().st_size for f in (work / "state").glob("pushcast.db*"))
-        print(f"state on disk: {size / 1e6:.1f} MB")
         if not os.environ.get("KEEP"):
             shutil.rmtree(work)
 

@@ -16,16 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import orjson
-
-from connectors.push.message import MAX_TTL
 from engine.core import CampaignSet, Event, Notify, Suppressed, UserState
+from engine.local.sends import BatchSends
 from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, StateCache
 from engine.local.store import Batch, OutboxRow, Store, payload_variant
 from engine.shell.clock import SystemClock
 from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
 from engine.shell.step import apply, counts, message_stats
-from engine.shell.tracking import sign
 from engine.shell.timers import Timers
 
 log = logging.getLogger("pushcast.runtime")
@@ -58,6 +55,15 @@ class Job:
     replies: list = field(default_factory=list)  # test sends' results, for the submitter
 
 
+class BatchStates(dict):
+    """user -> the state a batch works on; `committed` holds, for users already stored,
+    (the stored bytes, the stored next due time): what `_save` compares against."""
+
+    def __init__(self):
+        super().__init__()
+        self.committed: dict[str, tuple[bytes, int | None]] = {}
+
+
 class Runtime:
     """Applies work to user states; `campaigns` may be replaced at any time (reload)."""
 
@@ -71,6 +77,7 @@ class Runtime:
         self.cache_size = cache_size
         self.states = StateCache(cache_size, cache_bytes)  # committed states, most recent last
         self._new_users: set[str] = set()
+        self._sends = BatchSends(secret)  # the batch being written's (`write` makes one per batch)
         self.scheduler = None  # engine.local.schedule.Scheduler, when scheduled campaigns run
         self.winner_judge = None  # engine.local.winners.WinnerJudge, when A/B winners are judged
         self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="pushcast-commit")
@@ -145,8 +152,8 @@ class Runtime:
         """Apply jobs in one transaction. The COMMIT (the fsync) runs in a thread, so the
         event loop goes on reading requests meanwhile; the writer waits for it."""
         started = time.perf_counter()
-        dirty: dict[str, UserState] = {}
-        enqueued = 0
+        dirty = BatchStates()
+        self._sends = sends = BatchSends(self.secret)
         try:
             self._prefetch(jobs)
             batch = self.store.begin()
@@ -154,11 +161,12 @@ class Runtime:
                 now = self.clock.now()
                 for job in jobs:
                     for item in job.items:
-                        enqueued += self._apply(batch, item, now, dirty, job.replies)
+                        self._apply(batch, item, now, dirty, job.replies)
                     for key, value in job.meta.items():
                         batch.set_meta(key, value)
+                enqueued = sends.write(batch, now)
                 rows = self._encode(dirty)
-                batch.save_states(rows)
+                self._save(batch, rows, dirty.committed)
                 batch.flush_counts()
                 commit = asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
                 try:
@@ -191,6 +199,27 @@ class Runtime:
         for job in jobs:
             if job.future is not None and not job.future.done():
                 job.future.set_result(job.replies)
+
+    @staticmethod
+    def _save(batch: Batch, rows: list[tuple[str, bytes, int | None]], committed: dict) -> None:
+        """Write the batch's states, each the cheapest way: not at all when the step left
+        it as committed (a search no campaign reads), the state alone when its next due
+        time is unchanged (no `next_due` index entry to move), the whole row otherwise
+        (new users, timers moved)."""
+        upserts, updates = [], []
+        for row in rows:
+            before = committed.get(row[0])
+            if before is None:
+                upserts.append(row)
+            elif row[1] != before[0]:
+                if row[2] == before[1]:
+                    updates.append((row[1], row[0]))
+                else:
+                    upserts.append(row)
+        if upserts:
+            batch.save_states(upserts)
+        if updates:
+            batch.update_states(updates)
 
     def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None]]:
         """The rows to save. A state that cannot be stored (a number beyond 64 bits) is
@@ -234,7 +263,7 @@ class Runtime:
         cache.update(found)
         self._new_users = wanted - found.keys()  # known to have no state yet
 
-    def state(self, user: str, dirty: dict[str, UserState]) -> UserState:
+    def state(self, user: str, dirty: "BatchStates") -> UserState:
         """The user's state for this batch (the cache holds committed states as bytes:
         they cost the garbage collector nothing and cannot run ahead of the disk)."""
         state = dirty.get(user)
@@ -242,7 +271,11 @@ class Runtime:
             raw = self.states.get(user)
             if raw is None and user not in self._new_users:
                 raw = self.store.load_states([user]).get(user)
-            state = dirty[user] = UserState.loads(raw) if raw is not None else UserState(user)
+            if raw is None:
+                state = dirty[user] = UserState(user)
+            else:
+                state = dirty[user] = UserState.loads(raw)
+                dirty.committed[user] = (raw, state.next_due)
         return state
 
     def user_state(self, user: str) -> UserState | None:
@@ -252,94 +285,76 @@ class Runtime:
             raw = self.store.load_state(user)
         return UserState.loads(raw) if raw is not None else None
 
-    def _apply(self, batch: Batch, item, now: int, dirty: dict, replies: list) -> int:
-        """Apply one item; returns how many sends it queued. One bad item never spoils the
-        batch: a failure is logged and counted, the rest goes on."""
+    def _apply(self, batch: Batch, item, now: int, dirty: dict, replies: list) -> None:
+        """Apply one item (its sends join the batch's `BatchSends`). One bad item never
+        spoils the batch: a failure is logged and counted, the rest goes on."""
         try:
             if isinstance(item, SendDone):
-                return self._send_done(batch, item, now, dirty)
+                self._send_done(batch, item, now, dirty)
+                return
             if isinstance(item, Report):
-                return self._report(batch, item, now, dirty, replies)
+                self._report(batch, item, now, dirty, replies)
+                return
             if isinstance(item, Prune):
                 removed = batch.prune(item.now)
                 if removed:
                     log.info("forgot %d sent message(s) past the de-duplication horizon", removed)
-                return 0
+                return
             if isinstance(item, WakeUp) and self.metrics is not None:
                 self.metrics.timer_fired(self.clock, item.at)
             if isinstance(item, ScheduledRun) and item.user in self._new_users and item.user not in dirty:
-                return 0  # offered by the scheduler (engine/local/schedule.py), gone since
+                return  # offered by the scheduler (engine/local/schedule.py), gone since
             effects, reply = apply(self.state(item.user, dirty), item, now, self.campaigns)
             if reply is not None:
                 replies.append(reply)
-            return self._effects(batch, effects, now)
+            self._effects(batch, effects, now)
         except Exception:
             log.exception("processing %r failed", item)
             if self.metrics is not None:
                 self.metrics.processing_error()
-            return 0
 
-    def _effects(self, batch: Batch, effects, now: int) -> int:
+    def _effects(self, batch: Batch, effects, now: int) -> None:
         for campaign, stat, amount in counts(effects):
             batch.count(campaign, stat, amount)
-        queued = 0
         for effect in effects.items:
             if isinstance(effect, Notify):
-                queued += self._enqueue(batch, effect, now)
+                self._sends.add(effect, now)
             elif isinstance(effect, Suppressed) and effect.reason == "render_error":
                 log.warning("campaign %s, user %r: not sent, %r", effect.campaign, effect.user, effect.detail)
-        return queued
 
-    def _enqueue(self, batch: Batch, notify: Notify, now: int) -> int:
-        # The signature lets the service worker's reports prove they are about a real
-        # message; `user` lets it say whose (the SDK may not know the user id offline).
-        sig = sign(self.secret, notify.message_id, notify.campaign, notify.user, notify.variant)
-        payload = orjson.dumps({**notify.payload, "user": notify.user, "sig": sig})
-        ttl = max(0, min(int(notify.ttl), MAX_TTL))
-        queued = 0
-        for sub in notify.subscriptions:
-            queued += batch.enqueue(notify.message_id, sub.endpoint, notify.user, notify.campaign, sub.p256dh,
-                                    sub.auth, payload, ttl, notify.urgency, notify.test, now)
-        if queued:
-            for stat in message_stats("sent", notify.variant, notify.test, now):
-                batch.count(notify.campaign, stat)
-        return queued
-
-    def _send_done(self, batch: Batch, done: SendDone, now: int, dirty: dict) -> int:
+    def _send_done(self, batch: Batch, done: SendDone, now: int, dirty: dict) -> None:
         row = done.row
         if not batch.complete(row.seq, done.outcome, now):
-            return 0
+            return
         variant = payload_variant(row.payload)
         for stat in message_stats("delivered" if done.outcome == "sent" else "failed", variant, row.test):
             batch.count(row.campaign, stat)
         if done.outcome == "unsubscribed":
             batch.count(row.campaign, ("test." if row.test else "") + "unsubscribed")
-        queued = 0
         state = self.state(row.user, dirty)
         for raw in done.events:
             event = Event(raw["user"], raw["event"], now, raw["props"])
-            queued += self._effects(batch, apply(state, event, now, self.campaigns)[0], now)
-        return queued
+            self._effects(batch, apply(state, event, now, self.campaigns)[0], now)
 
-    def _report(self, batch: Batch, report: Report, now: int, dirty: dict, replies: list) -> int:
+    def _report(self, batch: Batch, report: Report, now: int, dirty: dict, replies: list) -> None:
         """Replies {"report": message id, "outcome": counted | repeated | unknown}."""
         known = self.store.message(report.message_id)
         if known is None:
             # Pruned (past the de-duplication horizon): what it was sent for cannot be
             # checked, so the report's own campaign and user are never taken on trust.
             replies.append({"report": report.message_id, "outcome": "unknown"})
-            return 0
+            return
         campaign, user, test, variant = known
         if not batch.report(report.message_id, report.kind, now):
             replies.append({"report": report.message_id, "outcome": "repeated"})
-            return 0  # the same message reported again: counted once
+            return  # the same message reported again: counted once
         replies.append({"report": report.message_id, "outcome": "counted"})
         for stat in message_stats(report.kind, variant, test, now):
             batch.count(campaign, stat)
         if not user:
-            return 0
+            return
         event = report_event(user, report.kind, report.message_id, campaign, report.action, now, variant or "")
-        return self._effects(batch, apply(self.state(user, dirty), event, now, self.campaigns)[0], now)
+        self._effects(batch, apply(self.state(user, dirty), event, now, self.campaigns)[0], now)
 
     # --- timers ----------------------------------------------------------------------------
 

@@ -56,3 +56,26 @@ def test_stats_are_shaped_and_printed():
     assert (stats["queued"], stats["released"]) == (2, 1)
     assert row.split() == ["cart", "3", "2", "1", "1", "0", "0", "0", "2", "1", "0", "1", "10.50", "2"]
     assert "cart: limit 1" in table
+
+
+def send_row(message="m1", endpoint="https://e/1"):
+    return (message, endpoint, "u1", "c", "k", "a", b"{}", 60, "normal", 0, 1000)
+
+
+def test_sends_queued_together_tell_new_from_repeated(tmp_path):
+    store = Store.open_dir(tmp_path)
+    with store.batch() as batch:
+        assert batch.enqueue_many([send_row("m1"), send_row("m2")]) == [True, True]
+    with store.batch() as batch:
+        # m1 queued before, m3 twice in the same statement: only its first is new.
+        assert batch.enqueue_many([send_row("m1"), send_row("m3"), send_row("m3"), send_row("m4")]) == \
+            [False, True, False, True]
+    assert [row.message_id for row in store.pending(10)] == ["m1", "m2", "m3", "m4"]
+
+
+def test_a_send_the_table_refuses_fails_alone(tmp_path):
+    store = Store.open_dir(tmp_path)
+    with store.batch() as batch:
+        assert batch.enqueue_many([send_row("m1"), send_row("m2", endpoint=None), send_row("m3")]) == \
+            [True, False, True]
+    assert [row.message_id for row in store.pending(10)] == ["m1", "m3"]
