@@ -40,6 +40,7 @@ from engine.rules.config import load_config  # noqa: E402
 from engine.rules.loader import load_campaigns  # noqa: E402
 from engine.rules.model import All, Any_, Did, Not  # noqa: E402
 from engine.rules.predicates import compile_filter  # noqa: E402
+from engine.shell.collector import tune_collector  # noqa: E402
 from engine.windows.aggregates import compare  # noqa: E402
 
 from core_floor import Floor  # noqa: E402
@@ -224,7 +225,12 @@ def main() -> None:
     parser.add_argument("--floor-only", action="store_true",
                         help="only the example campaigns against the hand-coded floor (core_floor.py)")
     parser.add_argument("--rounds", type=int, default=3, help="floor comparison: alternating runs, best kept")
+    parser.add_argument("--gc", choices=("runtime", "python"), default="python",
+                        help="cycle-collector thresholds: the runtimes' (engine/shell/collector.py) or Python's default")
     args = parser.parse_args()
+    if args.gc == "runtime":
+        tune_collector()
+    print(f"cycle collector thresholds {gc.get_threshold()} ({args.gc})")
     print(f"[floor] example campaigns, {args.users:,} users, {args.events:,} events")
     compare_floor(generate_stream(args.users, args.events), args.rounds,
                   args.decision_log if args.decision_log is not None else load_config(ROOT / "pushcast.yaml").decision_log)

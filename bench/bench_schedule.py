@@ -43,7 +43,7 @@ from engine.core.reach import count_reach  # noqa: E402
 from engine.core.schedule import process_scheduled_run  # noqa: E402
 from engine.core.state import Sent  # noqa: E402
 from engine.local.reach import reach_of_store  # noqa: E402
-from engine.local.server import GC_THRESHOLDS  # noqa: E402
+from engine.shell.collector import GC_THRESHOLDS  # noqa: E402
 from engine.shell.reach import count_reach_raw, qualifies_raw  # noqa: E402
 from engine.local.store import Store  # noqa: E402
 from engine.rules.loader import parse_campaign  # noqa: E402
@@ -140,7 +140,7 @@ def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str) -> tuple[i
         return seconds, cpu
 
     thresholds = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)  # as `pushcast run` sets them (engine/local/server.py)
+    gc.set_threshold(*GC_THRESHOLDS)  # as `pushcast run` sets them (engine/shell/collector.py)
     try:
         seconds, cpu = asyncio.run(go())
     finally:

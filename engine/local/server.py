@@ -5,7 +5,6 @@ cleanly on SIGTERM/SIGINT (SIGHUP reloads the campaigns)."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -32,6 +31,7 @@ from engine.local.winners import WinnerJudge
 from engine.rules.config import load_config
 from engine.rules.errors import ConfigError
 from engine.rules.loader import load_campaigns
+from engine.shell.collector import tune_collector
 from engine.shell.clock import ManualClock, SystemClock, now_ms
 from engine.shell.identity import ENV as IDENTITY_ENV
 from engine.shell.identity import identity_secret
@@ -42,7 +42,6 @@ log = logging.getLogger("pushcast")
 ROOT = Path(__file__).resolve().parents[2]
 PRUNE_INTERVAL = 3600.0
 SEND_GRACE = 5.0  # seconds a stop waits for sends in flight
-GC_THRESHOLDS = (20_000, 10, 10)  # the cycle collector's (Python's default: 700, 10, 10); see `run`
 
 
 @dataclass
@@ -219,12 +218,7 @@ async def _prune(runtime: Runtime, interval: float = PRUNE_INTERVAL) -> None:
 def run(options: RunOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    # Each event allocates many short-lived objects (its decoded state, its effects), all
-    # freed by reference counting. At Python's default thresholds the cycle collector
-    # made ~2,000 passes per 100,000 events, 16 of them full, for ~20% of the runtime's
-    # CPU (bench/RESULTS.md, "Against the core alone"); the states it keeps are bytes,
-    # which the collector never visits, so rarer passes cost little memory.
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_collector()  # rarer cycle-collector passes (engine/shell/collector.py)
     try:
         return asyncio.run(serve(options))
     except ConfigError as error:
