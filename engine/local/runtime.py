@@ -24,6 +24,7 @@ from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, State
 from engine.local.store import Batch, OutboxRow, Store, payload_variant
 from engine.shell.clock import SystemClock
 from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
+from engine.shell.reach import stored_forms
 from engine.shell.step import apply, counts, message_stats
 from engine.shell.tracking import sign
 from engine.shell.timers import Timers
@@ -157,8 +158,9 @@ class Runtime:
                         enqueued += self._apply(batch, item, now, dirty, job.replies)
                     for key, value in job.meta.items():
                         batch.set_meta(key, value)
-                rows = self._encode(dirty)
+                rows, snapshots = self._encode(dirty)
                 batch.save_states(rows)
+                batch.save_snapshots(snapshots)
                 batch.flush_counts()
                 commit = asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
                 try:
@@ -192,24 +194,27 @@ class Runtime:
             if job.future is not None and not job.future.done():
                 job.future.set_result(job.replies)
 
-    def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None]]:
-        """The rows to save. A state that cannot be stored (a number beyond 64 bits) is
-        that user's failure, not the batch's: it keeps its last committed state, the rest
-        of the group commit goes ahead, and the failure is logged and counted. (The input
-        checks keep such numbers out; this is the last line, so one user's bad state can
-        never again stop everyone's commits. Sends already decided for that user stand.)"""
-        rows = []
+    def _encode(self, dirty: dict[str, UserState]) -> tuple[list[tuple[str, bytes, int | None]], list[tuple[str, bytes]]]:
+        """The rows to save, and their reach snapshots. A state that cannot be stored (a
+        number beyond 64 bits) is that user's failure, not the batch's: it keeps its last
+        committed state, the rest of the group commit goes ahead, and the failure is
+        logged and counted. (The input checks keep such numbers out; this is the last
+        line, so one user's bad state can never again stop everyone's commits. Sends
+        already decided for that user stand.)"""
+        rows, snapshots = [], []
         for user, state in dirty.items():
             try:
                 due = state.next_due
                 if due is not None and not _INT64_MIN <= due <= _INT64_MAX:
                     raise OverflowError(f"next due time {due} is outside 64 bits")
-                rows.append((user, state.dumps(), due))
+                blob, snapshot = stored_forms(state)
+                rows.append((user, blob, due))
+                snapshots.append((user, snapshot))
             except Exception:
                 log.exception("user %r: the state cannot be saved; it stays as last committed", user)
                 if self.metrics is not None:
                     self.metrics.processing_error()
-        return rows
+        return rows, snapshots
 
     async def drain(self) -> None:
         """Write whatever is queued (at shutdown, the writer task gone)."""

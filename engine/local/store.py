@@ -8,6 +8,12 @@ sends and counters never disagree, and nothing is counted twice.
 The outbox keeps a row per (message id, endpoint) after sending (`done` set) for
 `DEDUPE_HORIZON_MS`: a message decided again (an event file replayed, a clock set back)
 finds its row and is not sent or counted twice within that horizon.
+
+Beside each state the table `snapshots` keeps its reach snapshot
+(`engine.shell.reach.snapshot_of`: profile, counters, subscription presence), written in
+the same transaction, so reach and a scheduled run's segment check scan small rows
+instead of parsing whole states. A file from before snapshots gets them when it is
+first opened (`Store._ensure_snapshots`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from pathlib import Path
 from typing import Iterator
 
 import orjson
+
+from engine.shell.reach import snapshot_of
 
 DB_NAME = "pushcast.db"
 DEDUPE_HORIZON_MS = 7 * 24 * 3600 * 1000
@@ -65,7 +73,14 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    user TEXT PRIMARY KEY,
+    snap BLOB NOT NULL
+) WITHOUT ROWID;
 """
+# Set once every stored state has its snapshot (a new file, or an old one migrated).
+SNAPSHOTS_META = "store:snapshots"
+_MIGRATE_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -98,8 +113,34 @@ class Store:
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(_SCHEMA)
+        self._ensure_snapshots()
         self.reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.reader.execute("PRAGMA busy_timeout=5000")
+
+    def _ensure_snapshots(self) -> None:
+        """Give every stored state its snapshot, once: a file written before snapshots
+        existed is migrated in one transaction when first opened (a new file has nothing
+        to migrate), so no reader ever sees a state without its snapshot."""
+        has_flag = "SELECT 1 FROM meta WHERE key = ?"
+        if self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():  # nobody did it meanwhile
+                after = ""
+                while True:
+                    rows = self.db.execute("SELECT user, state FROM users WHERE user > ? ORDER BY user LIMIT ?",
+                                           (after, _MIGRATE_CHUNK)).fetchall()
+                    if not rows:
+                        break
+                    after = rows[-1][0]
+                    Batch(self.db).save_snapshots(
+                        [(user, orjson.dumps(snapshot_of(orjson.loads(state)))) for user, state in rows])
+                Batch(self.db).set_meta(SNAPSHOTS_META, "1")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def open_dir(cls, state_dir: Path | str, **kwargs) -> "Store":
@@ -228,9 +269,19 @@ class Batch:
         return cursor.rowcount == 1
 
     def save_states(self, rows: list[tuple[str, bytes, int | None]]) -> None:
+        """Save (user, state, next due) rows; their snapshots go with `save_snapshots`
+        in the same batch."""
         self.db.executemany(
             "INSERT INTO users(user, state, next_due) VALUES (?, ?, ?) ON CONFLICT(user) DO UPDATE"
             " SET state = excluded.state, next_due = excluded.next_due", rows)
+
+    def save_snapshots(self, rows: list[tuple[str, bytes]]) -> None:
+        """Save (user, reach snapshot) rows (`engine.shell.reach.stored_forms`). Most
+        batches change no user's snapshot (a send, a wake-up), so an unchanged one is
+        not written again."""
+        self.db.executemany(
+            "INSERT INTO snapshots(user, snap) VALUES (?, ?) ON CONFLICT(user) DO UPDATE"
+            " SET snap = excluded.snap WHERE snap != excluded.snap", rows)
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
