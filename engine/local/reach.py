@@ -3,11 +3,11 @@ how many of them can be reached (a live subscription, not a test profile).
 
 Exact: every stored user is read once, from one read snapshot (SQLite WAL), in a
 connection of its own, so it runs in a thread beside the runtime's writer and never
-waits for it. What is read is each user's reach snapshot (the store's `snapshots`
-table: profile, counters, subscription presence), not the whole state; a file whose
-states have no snapshots yet (written before them, not opened by a `Store` since) is
-read state by state, with the same answer. The counting is the shell's
-(`engine.shell.reach`), shared with the Kafka workers.
+waits for it. What is read is each user's reach snapshot (`users.snap`: profile,
+counters, subscription presence), not the whole state; a row without one, or a file
+from before snapshots (not opened by a `Store` since), is read from its states, with
+the same answer. The counting is the shell's (`engine.shell.reach`), shared with the
+Kafka workers.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from engine.core.campaigns import CampaignSet, CompiledCampaign
-from engine.local.store import SNAPSHOTS_META
+from engine.local.store import SNAPSHOT_OR_STATE
 from engine.shell.reach import Reach, count_reach_raw
 
 
@@ -38,16 +38,13 @@ def stored_states(db: sqlite3.Connection) -> Iterator[bytes]:
 
 
 def stored_snapshots(db: sqlite3.Connection) -> Iterator[bytes]:
-    """Every stored user's reach snapshot (as `stored_states`)."""
-    return map(itemgetter(0), db.execute("SELECT snap FROM snapshots"))
+    """Every stored user's reach snapshot, or state where it has none (as `stored_states`)."""
+    return map(itemgetter(0), db.execute(f"SELECT {SNAPSHOT_OR_STATE} FROM users"))
 
 
 def has_snapshots(db: sqlite3.Connection) -> bool:
-    """Does every stored state have its snapshot (a new file, or one migrated)?"""
-    try:
-        return db.execute("SELECT 1 FROM meta WHERE key = ?", (SNAPSHOTS_META,)).fetchone() is not None
-    except sqlite3.OperationalError:  # no meta table: a file from before it
-        return False
+    """Does the file keep reach snapshots (every `Store` since they exist adds them)?"""
+    return "snap" in {row[1] for row in db.execute("PRAGMA table_info(users)")}
 
 
 def reach_of_store(db_path: Path | str, compiled: CompiledCampaign, now: int, campaigns: CampaignSet) -> Reach:

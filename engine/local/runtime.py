@@ -158,9 +158,8 @@ class Runtime:
                         enqueued += self._apply(batch, item, now, dirty, job.replies)
                     for key, value in job.meta.items():
                         batch.set_meta(key, value)
-                rows, snapshots = self._encode(dirty)
+                rows = self._encode(dirty)
                 batch.save_states(rows)
-                batch.save_snapshots(snapshots)
                 batch.flush_counts()
                 commit = asyncio.get_running_loop().run_in_executor(self._commit_thread, self.store.commit)
                 try:
@@ -179,7 +178,7 @@ class Runtime:
             return
         cache = self.states
         earliest = False
-        for user, blob, next_due in rows:
+        for user, blob, next_due, _snapshot in rows:
             cache[user] = blob
             cache.move_to_end(user)
             earliest |= self.timers.set(user, next_due)
@@ -194,27 +193,26 @@ class Runtime:
             if job.future is not None and not job.future.done():
                 job.future.set_result(job.replies)
 
-    def _encode(self, dirty: dict[str, UserState]) -> tuple[list[tuple[str, bytes, int | None]], list[tuple[str, bytes]]]:
-        """The rows to save, and their reach snapshots. A state that cannot be stored (a
-        number beyond 64 bits) is that user's failure, not the batch's: it keeps its last
-        committed state, the rest of the group commit goes ahead, and the failure is
-        logged and counted. (The input checks keep such numbers out; this is the last
+    def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None, bytes]]:
+        """The rows to save, each with its state's reach snapshot. A state that cannot be
+        stored (a number beyond 64 bits) is that user's failure, not the batch's: it keeps
+        its last committed state, the rest of the group commit goes ahead, and the failure
+        is logged and counted. (The input checks keep such numbers out; this is the last
         line, so one user's bad state can never again stop everyone's commits. Sends
         already decided for that user stand.)"""
-        rows, snapshots = [], []
+        rows = []
         for user, state in dirty.items():
             try:
                 due = state.next_due
                 if due is not None and not _INT64_MIN <= due <= _INT64_MAX:
                     raise OverflowError(f"next due time {due} is outside 64 bits")
                 blob, snapshot = stored_forms(state)
-                rows.append((user, blob, due))
-                snapshots.append((user, snapshot))
+                rows.append((user, blob, due, snapshot))
             except Exception:
                 log.exception("user %r: the state cannot be saved; it stays as last committed", user)
                 if self.metrics is not None:
                     self.metrics.processing_error()
-        return rows, snapshots
+        return rows
 
     async def drain(self) -> None:
         """Write whatever is queued (at shutdown, the writer task gone)."""

@@ -20,6 +20,7 @@ import logging
 from collections import deque
 
 from engine.core.schedule import run_times
+from engine.local.store import SNAPSHOT_OR_STATE
 from engine.shell.inputs import ScheduledRun
 from engine.shell.reach import qualifiers
 
@@ -72,7 +73,7 @@ class Scheduler:
         reader = runtime.store.reader
         pending: deque = deque()
         while True:
-            rows = reader.execute("SELECT user, snap FROM snapshots WHERE user > ? ORDER BY user LIMIT ?",
+            rows = reader.execute(f"SELECT user, {SNAPSHOT_OR_STATE} FROM users WHERE user > ? ORDER BY user LIMIT ?",
                                   (after, self.chunk)).fetchall()
             if not rows:
                 break

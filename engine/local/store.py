@@ -9,16 +9,18 @@ The outbox keeps a row per (message id, endpoint) after sending (`done` set) for
 `DEDUPE_HORIZON_MS`: a message decided again (an event file replayed, a clock set back)
 finds its row and is not sent or counted twice within that horizon.
 
-Beside each state the table `snapshots` keeps its reach snapshot
-(`engine.shell.reach.snapshot_of`: profile, counters, subscription presence), written in
-the same transaction, so reach and a scheduled run's segment check scan small rows
-instead of parsing whole states. A file from before snapshots gets them when it is
-first opened (`Store._ensure_snapshots`).
+Beside each state, in the same row, `users.snap` keeps its reach snapshot
+(`engine.shell.reach.snapshot_of`: profile, counters, subscription presence), so reach
+and a scheduled run's segment check parse a small blob instead of the whole state. A
+file from before snapshots gets the column and every state's snapshot when it is first
+opened (`Store._ensure_snapshots`); a row without one (NULL) is read from its state.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,9 @@ from typing import Iterator
 
 import orjson
 
-from engine.shell.reach import snapshot_of
+from engine.shell.reach import encode_snapshot
+
+log = logging.getLogger("pushcast.store")
 
 DB_NAME = "pushcast.db"
 DEDUPE_HORIZON_MS = 7 * 24 * 3600 * 1000
@@ -73,13 +77,11 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS snapshots (
-    user TEXT PRIMARY KEY,
-    snap BLOB NOT NULL
-) WITHOUT ROWID;
 """
 # Set once every stored state has its snapshot (a new file, or an old one migrated).
 SNAPSHOTS_META = "store:snapshots"
+# What reach reads of a user: the snapshot, or the state where a row has none.
+SNAPSHOT_OR_STATE = "coalesce(snap, state)"
 _MIGRATE_CHUNK = 5000
 
 
@@ -119,24 +121,30 @@ class Store:
 
     def _ensure_snapshots(self) -> None:
         """Give every stored state its snapshot, once: a file written before snapshots
-        existed is migrated in one transaction when first opened (a new file has nothing
-        to migrate), so no reader ever sees a state without its snapshot."""
+        existed gets the column (last in `users`, so no table rebuild) and is filled in
+        one transaction when first opened; a new file only gets the column."""
         has_flag = "SELECT 1 FROM meta WHERE key = ?"
         if self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             if not self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():  # nobody did it meanwhile
-                after = ""
+                if "snap" not in {row[1] for row in self.db.execute("PRAGMA table_info(users)")}:
+                    self.db.execute("ALTER TABLE users ADD COLUMN snap BLOB")
+                started, after, filled = time.perf_counter(), "", 0
                 while True:
                     rows = self.db.execute("SELECT user, state FROM users WHERE user > ? ORDER BY user LIMIT ?",
                                            (after, _MIGRATE_CHUNK)).fetchall()
                     if not rows:
                         break
                     after = rows[-1][0]
-                    Batch(self.db).save_snapshots(
-                        [(user, orjson.dumps(snapshot_of(orjson.loads(state)))) for user, state in rows])
+                    filled += len(rows)
+                    self.db.executemany("UPDATE users SET snap = ? WHERE user = ?",
+                                        [(encode_snapshot(orjson.loads(state)), user) for user, state in rows])
                 Batch(self.db).set_meta(SNAPSHOTS_META, "1")
+                if filled:
+                    log.info("%s: added the reach snapshots of %d stored user state(s) in %.1f s (once)",
+                             self.path, filled, time.perf_counter() - started)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -268,20 +276,11 @@ class Batch:
         cursor = self.db.execute("INSERT OR IGNORE INTO reports(message_id, kind, at) VALUES (?, ?, ?)", (message_id, kind, at))
         return cursor.rowcount == 1
 
-    def save_states(self, rows: list[tuple[str, bytes, int | None]]) -> None:
-        """Save (user, state, next due) rows; their snapshots go with `save_snapshots`
-        in the same batch."""
+    def save_states(self, rows: list[tuple[str, bytes, int | None, bytes]]) -> None:
+        """Save (user, state, next due, reach snapshot) rows (`engine.shell.reach.stored_forms`)."""
         self.db.executemany(
-            "INSERT INTO users(user, state, next_due) VALUES (?, ?, ?) ON CONFLICT(user) DO UPDATE"
-            " SET state = excluded.state, next_due = excluded.next_due", rows)
-
-    def save_snapshots(self, rows: list[tuple[str, bytes]]) -> None:
-        """Save (user, reach snapshot) rows (`engine.shell.reach.stored_forms`). Most
-        batches change no user's snapshot (a send, a wake-up), so an unchanged one is
-        not written again."""
-        self.db.executemany(
-            "INSERT INTO snapshots(user, snap) VALUES (?, ?) ON CONFLICT(user) DO UPDATE"
-            " SET snap = excluded.snap WHERE snap != excluded.snap", rows)
+            "INSERT INTO users(user, state, next_due, snap) VALUES (?, ?, ?, ?) ON CONFLICT(user) DO UPDATE"
+            " SET state = excluded.state, next_due = excluded.next_due, snap = excluded.snap", rows)
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

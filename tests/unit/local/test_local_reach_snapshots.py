@@ -1,6 +1,7 @@
-"""Reach snapshots in the embedded store: each saved state's snapshot is written with it,
-reach and scheduled runs read the snapshots with the same answers as the whole states,
-and a store file from before snapshots is read correctly, then migrated when opened."""
+"""Reach snapshots in the embedded store: each saved state's snapshot is written in its
+row, reach and scheduled runs read the snapshots with the same answers as the whole
+states, and a store file from before snapshots is read correctly, then migrated when
+opened."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from engine.core.reach import count_reach
 from engine.local.reach import has_snapshots, open_reader, reach_of_store
 from engine.local.store import SNAPSHOTS_META, Store
 from engine.rules.model import GlobalConfig
+from engine.shell.inputs import ScheduledRun
 from engine.shell.reach import count_reach_raw, snapshot_of, stored_forms
 from tests.unit.core.test_schedule_reach import SEGMENT, random_events
 from tests.unit.core_helpers import DAY, T0, campaigns
@@ -46,6 +48,9 @@ async def filled_store(tmp_path, n: int = 300):
         # later batches change profiles and counters of users already stored
         await runtime.submit([Event(f"u{i:04d}", "$profile", T0 - DAY, {"plan": "gold"}) for i in range(0, n, 3)])
         await runtime.submit([Event(f"u{i:04d}", "App Launched", T0 - 2 * DAY, {}) for i in range(0, n, 2)])
+        # a run changes the send history of who it reaches, not their snapshots
+        await runtime.submit([ScheduledRun(f"u{i:04d}", "gold-launchers", "2026-12-24T10:00", T0) for i in range(n)])
+        assert runtime.store.pending_count() > 0
     finally:
         await running.stop()
     return tmp_path / "pushcast.db"
@@ -63,8 +68,8 @@ def test_a_snapshot_holds_only_what_reach_reads():
 
 async def test_every_saved_state_has_its_snapshot_and_reach_reads_them(tmp_path):
     db_path = await filled_store(tmp_path)
-    states, snaps = rows(db_path, "users", "state"), rows(db_path, "snapshots", "snap")
-    assert snaps.keys() == states.keys() and len(snaps) == 300
+    states, snaps = rows(db_path, "users", "state"), rows(db_path, "users", "snap")
+    assert len(states) == 300
     assert all(orjson.loads(snaps[user]) == snapshot_of(orjson.loads(blob)) for user, blob in states.items())
     assert sum(map(len, snaps.values())) < sum(map(len, states.values())) / 2
     found = reach_of_store(db_path, COMPILED, T0, CAMPAIGNS)
@@ -74,11 +79,11 @@ async def test_every_saved_state_has_its_snapshot_and_reach_reads_them(tmp_path)
     assert 0 < found.reachable < found.qualified < found.users == 300
 
 
-async def test_a_store_from_before_snapshots_is_read_then_migrated(tmp_path, monkeypatch):
+async def test_a_store_from_before_snapshots_is_read_then_migrated(tmp_path, monkeypatch, caplog):
     db_path = await filled_store(tmp_path)
     expected = expected_reach(db_path)
     db = sqlite3.connect(db_path)  # as the previous version left its files
-    db.execute("DROP TABLE snapshots")
+    db.execute("ALTER TABLE users DROP COLUMN snap")
     db.execute("DELETE FROM meta WHERE key = ?", (SNAPSHOTS_META,))
     db.commit()
     db.close()
@@ -90,8 +95,12 @@ async def test_a_store_from_before_snapshots_is_read_then_migrated(tmp_path, mon
     assert (old.qualified, old.reachable, old.users) == (*expected, 300)
 
     monkeypatch.setattr(store_module, "_MIGRATE_CHUNK", 7)  # several chunks
+    caplog.set_level("INFO", logger="pushcast.store")
     Store(db_path).close()
-    states, snaps = rows(db_path, "users", "state"), rows(db_path, "snapshots", "snap")
+    assert "added the reach snapshots of 300 stored user state(s)" in caplog.text
+    Store(db_path).close()  # once: the next open finds them
+    assert caplog.text.count("added the reach snapshots") == 1
+    states, snaps = rows(db_path, "users", "state"), rows(db_path, "users", "snap")
     assert snaps == {user: orjson.dumps(snapshot_of(orjson.loads(blob))) for user, blob in states.items()}
     reader = open_reader(db_path)
     assert has_snapshots(reader)
@@ -100,7 +109,18 @@ async def test_a_store_from_before_snapshots_is_read_then_migrated(tmp_path, mon
     assert new.to_dict() | {"seconds": 0} == old.to_dict() | {"seconds": 0}
 
 
-def test_a_file_without_a_meta_table_is_read_state_by_state(tmp_path):
+async def test_a_row_without_a_snapshot_is_read_from_its_state(tmp_path):
+    db_path = await filled_store(tmp_path)
+    expected = reach_of_store(db_path, COMPILED, T0, CAMPAIGNS)
+    db = sqlite3.connect(db_path)
+    assert db.execute("UPDATE users SET snap = NULL WHERE user < 'u0100'").rowcount == 100
+    db.commit()
+    db.close()
+    found = reach_of_store(db_path, COMPILED, T0, CAMPAIGNS)
+    assert found.to_dict() | {"seconds": 0} == expected.to_dict() | {"seconds": 0}
+
+
+def test_a_file_of_the_old_schema_opened_by_no_store_is_read_state_by_state(tmp_path):
     db_path = tmp_path / "old.db"
     db = sqlite3.connect(db_path)
     db.execute("CREATE TABLE users (user TEXT PRIMARY KEY, state BLOB NOT NULL, next_due INTEGER) WITHOUT ROWID")
