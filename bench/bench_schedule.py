@@ -11,14 +11,18 @@ campaign with a three-condition segment, then measures:
    users who qualify (`engine.local.reach.qualifies_raw`). Both must make the same sends.
 2. reach: `engine.shell.reach.count_reach_raw` over the same bytes, beside the same
    count as it was before the reach work (`segment_before.py`: the baseline, in this
-   run), and `reach_of_store` end to end over a real SQLite store of the states
-   (`--no-store` skips writing it); all checked against the core's `count_reach`.
+   run), and `reach_of_store` end to end over a real SQLite store of the states and
+   their reach snapshots (`--no-store` skips writing it), alternated with the same call
+   over a copy of the store as files were before snapshots (no `snap` column: read
+   state by state); all checked against the core's `count_reach`. Last, that copy's
+   migration at its first open is timed.
 
 3. the embedded runtime's own scheduled run end to end (`--runtime N` users, default
    100,000): `Scheduler._run` through the writer into SQLite, as `pushcast run` does it,
    as a share of the core's segment-first scan (1b) of the same users, alternated.
 
     .venv/bin/python bench/bench_schedule.py [--users 1000000] [--no-store] [--runtime 100000] [--repeat 3]
+        [--reach-only]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import gc
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -42,9 +47,9 @@ from engine.core import CampaignSet, Notify, UserState  # noqa: E402
 from engine.core.reach import count_reach  # noqa: E402
 from engine.core.schedule import process_scheduled_run  # noqa: E402
 from engine.core.state import Sent  # noqa: E402
-from engine.local.reach import reach_of_store  # noqa: E402
+from engine.local.reach import open_reader, reach_of_store  # noqa: E402
 from engine.shell.collector import GC_THRESHOLDS  # noqa: E402
-from engine.shell.reach import count_reach_raw, qualifies_raw  # noqa: E402
+from engine.shell.reach import count_reach_raw, encode_snapshot, qualifies_raw  # noqa: E402
 from engine.local.store import Store  # noqa: E402
 from engine.rules.loader import parse_campaign  # noqa: E402
 from engine.rules.model import GlobalConfig, FrequencyLimit  # noqa: E402
@@ -126,8 +131,7 @@ def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str) -> tuple[i
     from engine.local.schedule import Scheduler
 
     store = Store.open_dir(tmp, synchronous="NORMAL")
-    with store.batch() as batch:
-        batch.save_states([(orjson.loads(blob)["u"], blob, None) for blob in blobs])
+    save_users(store, blobs)
 
     async def go() -> tuple[float, float]:
         runtime = Runtime(store, campaigns, secret=b"bench", clock=ManualClock(NOW))
@@ -150,6 +154,34 @@ def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str) -> tuple[i
     return queued, seconds, cpu
 
 
+def save_users(store: Store, blobs: list[bytes]) -> None:
+    """Store the states and their reach snapshots, as the runtime's writer does."""
+    with store.batch() as batch:
+        batch.save_states([(data["u"], blob, None, encode_snapshot(data))
+                           for blob, data in zip(blobs, map(orjson.loads, blobs))])
+
+
+def make_old(db_path: Path) -> None:
+    """Make a store file as it was before reach snapshots: no `snap` column, no flag."""
+    import sqlite3
+
+    from engine.local.store import SNAPSHOTS_META
+    db = sqlite3.connect(db_path)
+    db.execute("ALTER TABLE users DROP COLUMN snap")
+    db.execute("DELETE FROM meta WHERE key = ?", (SNAPSHOTS_META,))
+    db.commit()
+    db.execute("VACUUM")
+    db.close()
+
+
+def migrate_seconds(db_path: Path) -> float:
+    """The first open's migration of a file from before snapshots (the column added,
+    every row's snapshot filled)."""
+    started = time.perf_counter()
+    Store(db_path, synchronous="NORMAL").close()
+    return time.perf_counter() - started
+
+
 def timed(label: str, fn, n: int):
     started, cpu = time.perf_counter(), time.process_time()
     result = fn()
@@ -166,6 +198,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="reach measures alternated this many times")
     parser.add_argument("--runtime", type=int, default=100_000, metavar="N",
                         help="users in the runtime's end-to-end scheduled run (0: skip)")
+    parser.add_argument("--reach-only", action="store_true", help="measure reach only (skip 1 and 3)")
     args = parser.parse_args()
     config = GlobalConfig(limits=(FrequencyLimit(3, 86400),), test_users=("user-0000007",))
     campaigns = CampaignSet([parse_campaign(CAMPAIGN)], config)
@@ -176,11 +209,12 @@ def main() -> int:
     size = sum(map(len, blobs)) / len(blobs)
     print(f"generated {args.users:,} user states in {time.perf_counter() - started:.1f} s (mean {size:.0f} bytes stored)")
 
-    print("scheduled run (segment: profile in [gold, platinum], did App Launched >= 2 in 30d, not did Charged in 7d):")
-    base, base_s = timed("baseline: decode every UserState", lambda: run_baseline(blobs, campaigns), args.users)
-    fast, fast_s = timed("segment first on the stored JSON", lambda: run_segment_first(blobs, campaigns), args.users)
-    assert base == fast, f"different decisions: {base} != {fast}"
-    print(f"  speed-up x{base_s / fast_s:.1f}; {fast[0]:,} sends decided")
+    if not args.reach_only:
+        print("scheduled run (segment: profile in [gold, platinum], did App Launched >= 2 in 30d, not did Charged in 7d):")
+        base, base_s = timed("baseline: decode every UserState", lambda: run_baseline(blobs, campaigns), args.users)
+        fast, fast_s = timed("segment first on the stored JSON", lambda: run_segment_first(blobs, campaigns), args.users)
+        assert base == fast, f"different decisions: {base} != {fast}"
+        print(f"  speed-up x{base_s / fast_s:.1f}; {fast[0]:,} sends decided")
 
     print("reach:")
     core, _ = timed("core count_reach over UserStates",
@@ -203,22 +237,37 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             store = Store.open_dir(tmp, synchronous="OFF")
             started = time.perf_counter()
-            with store.batch() as batch:
-                batch.save_states([(f"user-{i:07d}", blob, None) for i, blob in enumerate(blobs)])
+            save_users(store, blobs)
             store.close()
-            print(f"  (wrote the SQLite store in {time.perf_counter() - started:.1f} s, "
-                  f"{(Path(tmp) / 'pushcast.db').stat().st_size / 1e6:.0f} MB)")
-            store_s = []
-            for _ in range(args.repeat):
-                found, seconds = timed("reach_of_store: SQLite scan, end to end",
-                                       lambda: reach_of_store(Path(tmp) / "pushcast.db", compiled, NOW, campaigns),
-                                       args.users)
+            db_path = Path(tmp) / "pushcast.db"
+            db = open_reader(db_path)
+            states_mb, snaps_mb = db.execute("SELECT sum(length(state)) / 1e6, sum(length(snap)) / 1e6 FROM users").fetchone()
+            db.close()
+            print(f"  (wrote the SQLite store in {time.perf_counter() - started:.1f} s, {db_path.stat().st_size / 1e6:.0f}"
+                  f" MB; stored states {states_mb:.0f} MB, snapshots {snaps_mb:.0f} MB)")
+            old_path = Path(tmp) / "before.db"
+            shutil.copy(db_path, old_path)
+            make_old(old_path)
+            whole_s, store_s, whole_cpu, store_cpu = [], [], [], []
+            for _ in range(args.repeat):  # alternated: a file from before snapshots, then one with them
+                cpu = time.process_time()
+                found, seconds = timed("before: a store without snapshots (whole states)",
+                                       lambda: reach_of_store(old_path, compiled, NOW, campaigns), args.users)
+                whole_s.append(seconds)
+                whole_cpu.append(time.process_time() - cpu)
+                assert (found.qualified, found.reachable) == core
+                cpu = time.process_time()
+                found, seconds = timed("reach_of_store: the store's snapshots",
+                                       lambda: reach_of_store(db_path, compiled, NOW, campaigns), args.users)
                 store_s.append(seconds)
+                store_cpu.append(time.process_time() - cpu)
                 assert (found.qualified, found.reachable) == core
             print(f"  qualified {found.qualified:,}, reachable {found.reachable:,} of {found.users:,}: best "
-                  f"{min(store_s):.2f} s end to end, x{min(store_s) / min(before_s):.2f} of the in-memory "
-                  f"baseline (target: 2 s at 1,000,000 users)")
-    if args.runtime:
+                  f"{min(store_s):.2f} s end to end ({min(store_cpu):.2f} s CPU), x{min(store_s) / min(whole_s):.2f} "
+                  f"of the whole-state scan's {min(whole_s):.2f} s ({min(whole_cpu):.2f} s CPU) "
+                  f"(target: 2 s at 1,000,000 users)")
+            print(f"  migrating the file from before snapshots at its first open: {migrate_seconds(old_path):.1f} s")
+    if args.runtime and not args.reach_only:
         n = min(args.runtime, len(blobs))
         core_s, run_s, core_cpu, run_cpu = [], [], [], []
         for _ in range(args.repeat):  # alternated with the core's scan of the same users

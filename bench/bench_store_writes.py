@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.local.store import WAL_CHECKPOINT_PAGES, WRITER_CACHE_KIB, Store  # noqa: E402
+from engine.shell.reach import encode_snapshot  # noqa: E402
 
 T0 = 1_800_000_000_000
 
@@ -33,6 +34,11 @@ def state(rng: random.Random, user: int, version: int) -> bytes:
     stamps = [T0 + k for k in range(rng.randrange(1, 12))]
     return orjson.dumps({"u": f"u{user}", "p": {"plan": "gold", "country": "DE", "v": version},
                          "c": {"a1": stamps}, "d": [[1, "x", 2, "c"]] * 2})
+
+
+def with_snapshot(user: str, blob: bytes, next_due: int | None) -> tuple:
+    """A row as the runtime writes it: with the state's reach snapshot."""
+    return user, blob, next_due, encode_snapshot(orjson.loads(blob))
 
 
 def due(user: int) -> int | None:
@@ -48,15 +54,15 @@ def run(variant: str, args) -> tuple[float, float]:
             store.db.execute("PRAGMA cache_size=-2000")
             store.db.execute("PRAGMA wal_autocheckpoint=1000")
         with store.batch() as batch:
-            batch.save_states([(f"u{i}", state(rng, i, 0), due(i)) for i in range(args.users)])
+            batch.save_states([with_snapshot(f"u{i}", state(rng, i, 0), due(i)) for i in range(args.users)])
         writes = commits = 0.0
         for n in range(args.batches):
             users = rng.sample(range(args.users), args.batch)
-            rows = [(f"u{i}", state(rng, i, n + 1), due(i)) for i in users]
+            rows = [with_snapshot(f"u{i}", state(rng, i, n + 1), due(i)) for i in users]
             batch = store.begin()
             started = time.process_time()
             if variant == "state alone (UPDATE)":
-                batch.update_states([(blob, user) for user, blob, _ in rows])
+                batch.update_states([(blob, snap, user) for user, blob, _, snap in rows])
             else:
                 batch.save_states(rows)
             middle = time.process_time()

@@ -22,6 +22,7 @@ from engine.local.state_cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_USERS, State
 from engine.local.store import Batch, OutboxRow, Store, payload_variant
 from engine.shell.clock import SystemClock
 from engine.shell.inputs import Report, ScheduledRun, WakeUp, report_event
+from engine.shell.reach import stored_forms
 from engine.shell.step import apply, counts, message_stats
 from engine.shell.timers import Timers
 
@@ -185,7 +186,7 @@ class Runtime:
             return
         cache = self.states
         earliest = False
-        for user, blob, next_due in rows:
+        for user, blob, next_due, _snapshot in rows:
             cache[user] = blob
             cache.move_to_end(user)
             earliest |= self.timers.set(user, next_due)
@@ -201,11 +202,11 @@ class Runtime:
                 job.future.set_result(job.replies)
 
     @staticmethod
-    def _save(batch: Batch, rows: list[tuple[str, bytes, int | None]], committed: dict) -> None:
+    def _save(batch: Batch, rows: list[tuple[str, bytes, int | None, bytes]], committed: dict) -> None:
         """Write the batch's states, each the cheapest way: not at all when the step left
-        it as committed (a search no campaign reads), the state alone when its next due
-        time is unchanged (no `next_due` index entry to move), the whole row otherwise
-        (new users, timers moved)."""
+        it as committed (a search no campaign reads), the state and its reach snapshot
+        alone when its next due time is unchanged (no `next_due` index entry to move), the
+        whole row otherwise (new users, timers moved)."""
         upserts, updates = [], []
         for row in rows:
             before = committed.get(row[0])
@@ -213,7 +214,7 @@ class Runtime:
                 upserts.append(row)
             elif row[1] != before[0]:
                 if row[2] == before[1]:
-                    updates.append((row[1], row[0]))
+                    updates.append((row[1], row[3], row[0]))
                 else:
                     upserts.append(row)
         if upserts:
@@ -221,19 +222,21 @@ class Runtime:
         if updates:
             batch.update_states(updates)
 
-    def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None]]:
-        """The rows to save. A state that cannot be stored (a number beyond 64 bits) is
-        that user's failure, not the batch's: it keeps its last committed state, the rest
-        of the group commit goes ahead, and the failure is logged and counted. (The input
-        checks keep such numbers out; this is the last line, so one user's bad state can
-        never again stop everyone's commits. Sends already decided for that user stand.)"""
+    def _encode(self, dirty: dict[str, UserState]) -> list[tuple[str, bytes, int | None, bytes]]:
+        """The rows to save, each with its state's reach snapshot. A state that cannot be
+        stored (a number beyond 64 bits) is that user's failure, not the batch's: it keeps
+        its last committed state, the rest of the group commit goes ahead, and the failure
+        is logged and counted. (The input checks keep such numbers out; this is the last
+        line, so one user's bad state can never again stop everyone's commits. Sends
+        already decided for that user stand.)"""
         rows = []
         for user, state in dirty.items():
             try:
                 due = state.next_due
                 if due is not None and not _INT64_MIN <= due <= _INT64_MAX:
                     raise OverflowError(f"next due time {due} is outside 64 bits")
-                rows.append((user, state.dumps(), due))
+                blob, snapshot = stored_forms(state)
+                rows.append((user, blob, due, snapshot))
             except Exception:
                 log.exception("user %r: the state cannot be saved; it stays as last committed", user)
                 if self.metrics is not None:

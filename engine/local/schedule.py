@@ -1,9 +1,9 @@
 """Scheduled campaigns in the embedded runtime: at each run time, every stored user is
-read once, in chunks of (user, state) from the store, and the segment is evaluated on
-the stored JSON (`engine.shell.reach.qualifiers`); only the users in it are offered to
-the campaign (`engine.core.schedule.process_scheduled_run`) through the writer, like any
-other work, which decides each of them again on their state as it is then. For the
-others the core would change nothing, so nothing is written for them.
+read once, in chunks of (user, reach snapshot) from the store, and the segment is
+evaluated on the snapshot's JSON (`engine.shell.reach.qualifiers`); only the users in
+it are offered to the campaign (`engine.core.schedule.process_scheduled_run`) through
+the writer, like any other work, which decides each of them again on their state as it
+is then. For the others the core would change nothing, so nothing is written for them.
 
 The last run time of each campaign is kept in the store (`schedule:<id>`): runs missed
 while the runtime was down are made at the next start; a campaign seen for the first
@@ -20,6 +20,7 @@ import logging
 from collections import deque
 
 from engine.core.schedule import run_times
+from engine.local.store import SNAPSHOT_OR_STATE
 from engine.shell.inputs import ScheduledRun
 from engine.shell.reach import qualifiers
 
@@ -72,7 +73,7 @@ class Scheduler:
         reader = runtime.store.reader
         pending: deque = deque()
         while True:
-            rows = reader.execute("SELECT user, state FROM users WHERE user > ? ORDER BY user LIMIT ?",
+            rows = reader.execute(f"SELECT user, {SNAPSHOT_OR_STATE} FROM users WHERE user > ? ORDER BY user LIMIT ?",
                                   (after, self.chunk)).fetchall()
             if not rows:
                 break

@@ -8,18 +8,27 @@ sends and counters never disagree, and nothing is counted twice.
 The outbox keeps a row per (message id, endpoint) after sending (`done` set) for
 `DEDUPE_HORIZON_MS`: a message decided again (an event file replayed, a clock set back)
 finds its row and is not sent or counted twice within that horizon.
+
+Beside each state, in the same row, `users.snap` keeps its reach snapshot
+(`engine.shell.reach.snapshot_of`: profile, counters, subscription presence), so reach
+and a scheduled run's segment check parse a small blob instead of the whole state. A
+file from before snapshots gets the column and every state's snapshot when it is first
+opened (`Store._ensure_snapshots`); a row without one (NULL) is read from its state.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import orjson
+
+from engine.shell.reach import encode_snapshot
 
 log = logging.getLogger("pushcast.store")
 
@@ -73,6 +82,11 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 _ENQUEUE = ("INSERT OR IGNORE INTO outbox(message_id, endpoint, user, campaign, p256dh, auth, payload, ttl, urgency,"
             " test, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# Set once every stored state has its snapshot (a new file, or an old one migrated).
+SNAPSHOTS_META = "store:snapshots"
+# What reach reads of a user: the snapshot, or the state where a row has none.
+SNAPSHOT_OR_STATE = "coalesce(snap, state)"
+_MIGRATE_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,40 @@ class Store:
         self.db.execute(f"PRAGMA cache_size={-WRITER_CACHE_KIB}")
         self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self.db.executescript(_SCHEMA)
+        self._ensure_snapshots()
         self.reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.reader.execute("PRAGMA busy_timeout=5000")
+
+    def _ensure_snapshots(self) -> None:
+        """Give every stored state its snapshot, once: a file written before snapshots
+        existed gets the column (last in `users`, so no table rebuild) and is filled in
+        one transaction when first opened; a new file only gets the column."""
+        has_flag = "SELECT 1 FROM meta WHERE key = ?"
+        if self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():  # nobody did it meanwhile
+                if "snap" not in {row[1] for row in self.db.execute("PRAGMA table_info(users)")}:
+                    self.db.execute("ALTER TABLE users ADD COLUMN snap BLOB")
+                started, after, filled = time.perf_counter(), "", 0
+                while True:
+                    rows = self.db.execute("SELECT user, state FROM users WHERE user > ? ORDER BY user LIMIT ?",
+                                           (after, _MIGRATE_CHUNK)).fetchall()
+                    if not rows:
+                        break
+                    after = rows[-1][0]
+                    filled += len(rows)
+                    self.db.executemany("UPDATE users SET snap = ? WHERE user = ?",
+                                        [(encode_snapshot(orjson.loads(state)), user) for user, state in rows])
+                Batch(self.db).set_meta(SNAPSHOTS_META, "1")
+                if filled:
+                    log.info("%s: added the reach snapshots of %d stored user state(s) in %.1f s (once)",
+                             self.path, filled, time.perf_counter() - started)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def open_dir(cls, state_dir: Path | str, **kwargs) -> "Store":
@@ -268,15 +314,16 @@ class Batch:
         cursor = self.db.execute("INSERT OR IGNORE INTO reports(message_id, kind, at) VALUES (?, ?, ?)", (message_id, kind, at))
         return cursor.rowcount == 1
 
-    def save_states(self, rows: list[tuple[str, bytes, int | None]]) -> None:
+    def save_states(self, rows: list[tuple[str, bytes, int | None, bytes]]) -> None:
+        """Save (user, state, next due, reach snapshot) rows (`engine.shell.reach.stored_forms`)."""
         self.db.executemany(
-            "INSERT INTO users(user, state, next_due) VALUES (?, ?, ?) ON CONFLICT(user) DO UPDATE"
-            " SET state = excluded.state, next_due = excluded.next_due", rows)
+            "INSERT INTO users(user, state, next_due, snap) VALUES (?, ?, ?, ?) ON CONFLICT(user) DO UPDATE"
+            " SET state = excluded.state, next_due = excluded.next_due, snap = excluded.snap", rows)
 
-    def update_states(self, rows: list[tuple[bytes, str]]) -> None:
-        """(state, user) of stored users whose next due time is unchanged: the row's
-        state alone, so the `next_due` index is not touched."""
-        self.db.executemany("UPDATE users SET state = ? WHERE user = ?", rows)
+    def update_states(self, rows: list[tuple[bytes, bytes, str]]) -> None:
+        """(state, reach snapshot, user) of stored users whose next due time is unchanged:
+        the row's state and snapshot alone, so the `next_due` index is not touched."""
+        self.db.executemany("UPDATE users SET state = ?, snap = ? WHERE user = ?", rows)
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

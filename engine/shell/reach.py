@@ -3,6 +3,10 @@ campaign now, and how many of them can be reached (a live subscription, not a te
 profile). The answer is the core's `engine.core.reach.reach_of` for each user; to go
 fast it reads the stored JSON straight into the segment check instead of building each
 `UserState` (waits and send history are not needed to decide who qualifies).
+
+A store can keep, beside each state, its reach snapshot (`snapshot_of`): the same JSON
+keys, holding only what a segment and reach read (half the bytes of a state or less),
+so a scan parses less. Every reader here takes a stored state or its snapshot alike.
 """
 
 from __future__ import annotations
@@ -14,8 +18,32 @@ import orjson
 
 from engine.core.best_time import peak_hour
 from engine.core.campaigns import CampaignSet, CompiledCampaign
+from engine.core.state import UserState
 
 _EMPTY: dict = {}
+# The stored keys a segment and reach read: the user (test users), profile, counters,
+# hour weights (best_time). Subscriptions are kept as presence only ("s": 1).
+_SNAPSHOT_KEYS = ("u", "p", "c", "t")
+
+
+def snapshot_of(data: dict) -> dict:
+    """The reach snapshot of a stored state (its dict form): what `count_reach_raw` and
+    the compiled segment read of it, under the same keys, and nothing else."""
+    snapshot = {key: data[key] for key in _SNAPSHOT_KEYS if key in data}
+    if data.get("s"):
+        snapshot["s"] = 1
+    return snapshot
+
+
+def encode_snapshot(data: dict) -> bytes:
+    """The stored form of a state's reach snapshot (the state in its dict form)."""
+    return orjson.dumps(snapshot_of(data))
+
+
+def stored_forms(state: UserState) -> tuple[bytes, bytes]:
+    """(the stored state, its reach snapshot), from one `to_dict`: what a writer saves."""
+    data = state.to_dict()
+    return orjson.dumps(data), encode_snapshot(data)
 
 
 @dataclass(frozen=True)
@@ -44,7 +72,7 @@ def qualifies_raw(blob: bytes, compiled: CompiledCampaign, now: int) -> dict | N
 
 
 def qualifiers(rows: Iterable[tuple[str, bytes]], compiled: CompiledCampaign, now: int) -> list[str]:
-    """The users among (user, stored state) rows who qualify now (`qualifies_raw`)."""
+    """The users among (user, stored state or snapshot) rows who qualify now."""
     loads, segment = orjson.loads, compiled.segment
     found = []
     for user, blob in rows:
@@ -55,7 +83,8 @@ def qualifiers(rows: Iterable[tuple[str, bytes]], compiled: CompiledCampaign, no
 
 
 def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int, campaigns: CampaignSet) -> Reach:
-    """`engine.core.reach.count_reach` over stored states, without building `UserState`s."""
+    """`engine.core.reach.count_reach` over stored states (or their snapshots), without
+    building `UserState`s."""
     loads = orjson.loads
     segment = compiled.segment
     test_users = frozenset(campaigns.config.test_users)

@@ -16,7 +16,7 @@ def test_a_batch_is_all_or_nothing(tmp_path):
     store = Store.open_dir(tmp_path)
     with pytest.raises(RuntimeError):
         with store.batch() as batch:
-            batch.save_states([("u1", b"{}", 5)])
+            batch.save_states([("u1", b"{}", 5, b"{}")])
             assert enqueue(batch)
             batch.count("c", "sent")
             batch.flush_counts()
