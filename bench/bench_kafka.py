@@ -18,7 +18,8 @@ trigger-to-send latency of a live campaign; wait lateness.
    sends too: `--waits` over `--seconds` adds to the offered rate, and is printed). With
    the worker's CPU use and the time its threads waited for a CPU (the kernel's run-queue
    wait, /proc/PID/task/*/schedstat) over the live part: a worker that waited for a CPU
-   longer than it ran was short of CPU (other jobs), not waiting in its own code.
+   longer than it ran was short of CPU (other jobs), not waiting in its own code. And
+   the worker at rest before it (CPU and wake-ups a second: its timers).
 
     .venv/bin/python bench/bench_kafka.py [--users 100000] [--events 1000000]
 
@@ -149,6 +150,26 @@ def run_queue_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def wake_ups(pid: int) -> int:
+    """Times the process's threads have gone to sleep and been woken so far (voluntary
+    context switches): an idle worker's timers show here."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int(next(line for line in (task / "status").read_text().splitlines()
+                              if line.startswith("voluntary_ctxt_switches")).split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def idle(pid: int, seconds: float = 5) -> dict:
+    """CPU s/s and wake-ups/s of a worker with nothing to do."""
+    cpu0, woken0 = cpu_seconds(pid), wake_ups(pid)
+    time.sleep(seconds)
+    return {"cpu": round((cpu_seconds(pid) - cpu0) / seconds, 3), "wake_ups": round((wake_ups(pid) - woken0) / seconds)}
+
+
 def floor(harness: KafkaRuntimeHarness, count: int, name: str, uvloop: bool = False) -> dict:
     """The Faust floor over the same events topic, its own group: events/s as the worker's."""
     group = f"{harness.prefix}{name}"
@@ -218,6 +239,8 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
     worker = harness.start_worker("latency", dry_run=True, store=STORE, commit_interval=COMMIT_INTERVAL)
     try:
         harness.wait_members(1, timeout=120)
+        time.sleep(3)  # past the start-up's own work
+        at_rest = idle(worker.process.pid)
         subs = [(f"v{u}".encode(), orjson.dumps({"user": f"v{u}", "event": "$push_subscribe",
                 "props": {"endpoint": f"https://fcm.googleapis.com/fcm/send/v{u}", "keys": SUB_KEYS}}))
                 for u in range(2000)]
@@ -259,7 +282,7 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
             "steady_trigger_to_send_ms": _percentiles(steady),
             "event_to_decision_ms": _percentiles(decide), "decision_to_report_ms": _percentiles(deliver),
             "live_sends": len(trigger_to_send), "wakes": len(lateness), "rate": rate,
-            "waits_per_s": round(waits / seconds), "worker_cpu": round(cpu, 2), "worker_cpu_wait": round(queued, 2)}
+            "waits_per_s": round(waits / seconds), "worker_cpu": round(cpu, 2), "worker_cpu_wait": round(queued, 2), "idle": at_rest}
 
 
 async def _produce_live(harness, rate: int, seconds: float) -> None:
@@ -362,9 +385,10 @@ def main() -> None:
                     spinner.wait()
             label = "with a busy loop on one core" if busy else "no extra load"
             print(f"[{label}] live trigger -> send (dry run) at {result['rate']} events/s (+ {result['waits_per_s']} "
-                  f"wake-ups/s), {result['live_sends']} sends, {STORE} store: {result['trigger_to_send_ms']} ms")
+                  f"waits due/s), {result['live_sends']} sends, {STORE} store: {result['trigger_to_send_ms']} ms")
             print(f"  worker over the live part: {result['worker_cpu']} CPU s/s, waited for a CPU "
-                  f"{result['worker_cpu_wait']} s/s")
+                  f"{result['worker_cpu_wait']} s/s; idle before it: {result['idle']['cpu']} CPU s/s, "
+                  f"{result['idle']['wake_ups']} wake-ups/s")
             print(f"  after the first 3 s: {result['steady_trigger_to_send_ms']} ms")
             print(f"  of which event -> Notify on the sends topic: {result['event_to_decision_ms']} ms, "
                   f"Notify -> sent and reported: {result['decision_to_report_ms']} ms")
