@@ -14,7 +14,12 @@ trigger-to-send latency of a live campaign; wait lateness.
    floor + 1 / ceiling), per CPU second).
 3. Latency: a live campaign (no delay) under a steady event rate on the system clock:
    from the event's time to the sender's report (`$notification_sent` ts), and waits due
-   at known times: from the due time to the wake-up record's Kafka timestamp.
+   at known times: from the due time to the wake-up record's Kafka timestamp (each wait
+   sends too: `--waits` over `--seconds` adds to the offered rate, and is printed). With
+   the worker's CPU use and the time its threads waited for a CPU (the kernel's run-queue
+   wait, /proc/PID/task/*/schedstat) over the live part: a worker that waited for a CPU
+   longer than it ran was short of CPU (other jobs), not waiting in its own code. And
+   the worker at rest before it (CPU and wake-ups a second: its timers).
 
     .venv/bin/python bench/bench_kafka.py [--users 100000] [--events 1000000]
 
@@ -134,6 +139,37 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the process's threads have waited for a CPU so far (runnable, not running)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
+
+
+def wake_ups(pid: int) -> int:
+    """Times the process's threads have gone to sleep and been woken so far (voluntary
+    context switches): an idle worker's timers show here."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int(next(line for line in (task / "status").read_text().splitlines()
+                              if line.startswith("voluntary_ctxt_switches")).split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def idle(pid: int, seconds: float = 5) -> dict:
+    """CPU s/s and wake-ups/s of a worker with nothing to do."""
+    cpu0, woken0 = cpu_seconds(pid), wake_ups(pid)
+    time.sleep(seconds)
+    return {"cpu": round((cpu_seconds(pid) - cpu0) / seconds, 3), "wake_ups": round((wake_ups(pid) - woken0) / seconds)}
+
+
 def floor(harness: KafkaRuntimeHarness, count: int, name: str, uvloop: bool = False) -> dict:
     """The Faust floor over the same events topic, its own group: events/s as the worker's."""
     group = f"{harness.prefix}{name}"
@@ -188,7 +224,8 @@ async def _group_lag(bootstrap: str, group: str, topic: str, partitions: int) ->
         await admin.close()
 
 
-def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits: int) -> dict:
+def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits: int,
+            worker_args: list[str] = ()) -> dict:
     (directory / "campaigns").mkdir(parents=True)
     (directory / "campaigns" / "live.yaml").write_text(
         "campaign: live\nname: live\nwho:\n  on: {event: Signed Up}\nwhat:\n  title: Hi\n  ttl: 1h\n")
@@ -198,9 +235,12 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
     harness = KafkaRuntimeHarness(bootstrap, redis, directory, [directory / "campaigns"], config, partitions=4,
                                   controlled_clock=False)
     harness.create_topics()
+    harness.extra_args = list(worker_args)
     worker = harness.start_worker("latency", dry_run=True, store=STORE, commit_interval=COMMIT_INTERVAL)
     try:
         harness.wait_members(1, timeout=120)
+        time.sleep(3)  # past the start-up's own work
+        at_rest = idle(worker.process.pid)
         subs = [(f"v{u}".encode(), orjson.dumps({"user": f"v{u}", "event": "$push_subscribe",
                 "props": {"endpoint": f"https://fcm.googleapis.com/fcm/send/v{u}", "keys": SUB_KEYS}}))
                 for u in range(2000)]
@@ -209,7 +249,11 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
         # Waits due in 10 s, spread over `seconds`: lateness is measured on real time.
         harness.produce([(f"v{u}".encode(), orjson.dumps({"user": f"v{u}", "event": "Remind Me",
                           "ts": now + int(u * seconds * 1000 / waits)})) for u in range(waits)])
+        pid = worker.process.pid
+        t0, cpu0, queued0 = time.perf_counter(), cpu_seconds(pid), run_queue_seconds(pid)
         _run(_produce_live(harness, rate, seconds))
+        elapsed = time.perf_counter() - t0
+        cpu, queued = (cpu_seconds(pid) - cpu0) / elapsed, (run_queue_seconds(pid) - queued0) / elapsed
         time.sleep(12)
         harness.wait_idle(timeout=120)
     finally:
@@ -237,7 +281,8 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
     return {"trigger_to_send_ms": _percentiles(trigger_to_send), "wait_lateness_ms": _percentiles(lateness),
             "steady_trigger_to_send_ms": _percentiles(steady),
             "event_to_decision_ms": _percentiles(decide), "decision_to_report_ms": _percentiles(deliver),
-            "live_sends": len(trigger_to_send), "wakes": len(lateness), "rate": rate}
+            "live_sends": len(trigger_to_send), "wakes": len(lateness), "rate": rate,
+            "waits_per_s": round(waits / seconds), "worker_cpu": round(cpu, 2), "worker_cpu_wait": round(queued, 2), "idle": at_rest}
 
 
 async def _produce_live(harness, rate: int, seconds: float) -> None:
@@ -276,6 +321,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, help="live events/s for the latency runs (default: half the "
                         "worker's events/s measured in this run, 300 with --skip-throughput)")
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--waits", type=int, default=500, help="waits due over the latency run (each wake-up "
+                        "sends: they add waits / seconds to the offered rate)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="floor/worker pairs, each on fresh topics")
@@ -330,14 +377,18 @@ def main() -> None:
         for busy in (False, True):  # the second run with one core taken by a busy loop
             spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
             try:
-                result = latency(bootstrap, redis, tmp / f"latency-{busy}", rate, args.seconds, waits=2000)
+                result = latency(bootstrap, redis, tmp / f"latency-{busy}", rate, args.seconds, waits=args.waits,
+                                 worker_args=args.worker_arg + (["--uvloop"] if args.uvloop else []))
             finally:
                 if spinner is not None:
                     spinner.kill()
                     spinner.wait()
             label = "with a busy loop on one core" if busy else "no extra load"
-            print(f"[{label}] live trigger -> send (dry run) at {result['rate']} events/s, {result['live_sends']} "
-                  f"sends: {result['trigger_to_send_ms']} ms")
+            print(f"[{label}] live trigger -> send (dry run) at {result['rate']} events/s (+ {result['waits_per_s']} "
+                  f"waits due/s), {result['live_sends']} sends, {STORE} store: {result['trigger_to_send_ms']} ms")
+            print(f"  worker over the live part: {result['worker_cpu']} CPU s/s, waited for a CPU "
+                  f"{result['worker_cpu_wait']} s/s; idle before it: {result['idle']['cpu']} CPU s/s, "
+                  f"{result['idle']['wake_ups']} wake-ups/s")
             print(f"  after the first 3 s: {result['steady_trigger_to_send_ms']} ms")
             print(f"  of which event -> Notify on the sends topic: {result['event_to_decision_ms']} ms, "
                   f"Notify -> sent and reported: {result['decision_to_report_ms']} ms")

@@ -29,6 +29,7 @@ from faust.types import TP
 
 from engine.agents import faust_private, reach, stats
 from engine.agents.faust_app import build_app, quiet_root_logger
+from engine.agents.faust_take import take_batches
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.peers import watch_peers
 from engine.agents.records import (
@@ -343,14 +344,14 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     runtime.table = table
 
     async def user_agent(stream):
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+        async for events in take_batches(stream, settings.batch_size, settings.batch_within):
             await runtime.handle_user_batch(events)
 
     app.agent(runtime.events_topic, name="users")(user_agent)
 
     if sends is not None:
         async def sender_agent(stream):
-            async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            async for events in take_batches(stream, settings.batch_size, settings.batch_within):
                 await runtime.handle_send_batch(events)
 
         app.agent(runtime.sends_topic, name="sender")(sender_agent)

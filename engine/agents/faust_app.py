@@ -30,7 +30,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=settings.batch_size * 4,
         stream_buffer_maxsize=settings.batch_size * 8,
-        producer_linger=0.002,
+        producer_linger=settings.producer_linger,
         web_enabled=False,
         autodiscover=False,
         # Every record is bytes this module encodes itself (the table's changelog too).

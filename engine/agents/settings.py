@@ -39,6 +39,10 @@ class WorkerSettings:
     heartbeat_interval: float = 0.5  # how soon a worker hears of a rebalance (peers.py: a removal)
     peer_timeout: float = 2.0  # a peer silent this long is removed from the group (peers.py); 0: off
     fetch_wait_ms: int = 50  # longest a Kafka fetch waits for data (Faust's own: 1500)
+    # Seconds a produce request waits for more records. 0: aiokafka sends at once and
+    # batches what comes while a request to the broker is out (one at a time per broker),
+    # so a linger only delays the notifications and results of a lightly loaded worker.
+    producer_linger: float = 0.0
     timer_tick: float = 0.01  # seconds between checks of the wake index
     refire_ms: int = 30_000
     reload_interval: float = 5.0
