@@ -30,6 +30,7 @@ from faust.types import TP
 from engine.agents import faust_private, reach, stats
 from engine.agents.faust_app import build_app, quiet_root_logger
 from engine.agents.offsets import OffsetGuard, seek_guarded
+from engine.agents.partition_runs import expand_runs
 from engine.agents.peers import watch_peers
 from engine.agents.records import (
     DLQ_FIELD,
@@ -38,6 +39,7 @@ from engine.agents.records import (
     decode_notify,
     encode_notify,
     encode_wake,
+    is_partition_run,
     is_schedule_cursor,
     peek_due,
 )
@@ -114,6 +116,11 @@ class Worker:
                            and not stats.is_request(r.headers) and not is_decision(r.headers)]
             table, batch = self.table, TableBatch()
             self.winners.write(table, batch, decisions)  # a winner counts from the batch that brings it
+            announced = [r for r in records if is_partition_run(r.headers)]
+            if announced:  # each scheduled run over its partition's users, in its place
+                records, runs = await expand_runs(table, self.campaigns(), self.clock.now(), records)
+            else:
+                runs = []
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
@@ -141,8 +148,8 @@ class Worker:
             for user, (stored, record) in result.states.items():
                 batch.put(record.partition, user.encode(), stored.dumps())
                 self.index.set(user, stored.state.next_due, stored.partition)
-            write_cursors(batch, cursors)
-            write_applied(batch, records + questions + cursors + asks + decisions)
+            write_cursors(batch, cursors + runs)
+            write_applied(batch, announced + records + questions + cursors + asks + decisions)
             await write_batch(table, self.app.producer, batch)
             # After the notifications: `sent` means queued; stats count this batch.
             for reply in result.test_replies + self.stats_book.answer(
