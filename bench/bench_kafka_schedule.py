@@ -118,7 +118,57 @@ def ceilings(blobs: list[bytes], campaigns: CampaignSet, batch: int = 500) -> di
             table[user] = stored.dumps()
     out["processor"] = n / (time.perf_counter() - started)
     out["processor_sends"] = sends
+    out["in_place"], out["in_place_sends"] = in_place_ceiling(blobs, campaigns)
     return out
+
+
+def in_place_ceiling(blobs: list[bytes], campaigns: CampaignSet) -> tuple[float, int]:
+    """Users/s of the worker's in-place run without Kafka: its steps (partition_runs.py)
+    over a RocksDB database holding the states, each step's run inputs applied by
+    `UserProcessor` and its states written back; (users/s, sends)."""
+    from faust.stores.rocksdb import Store as RocksDBStore
+    from rocksdict import Options, Rdict
+
+    from engine.agents.partition_runs import STEP, expand_runs
+    from engine.agents.records import encode_partition_run
+
+    class Store(RocksDBStore):  # Faust's RocksDB store over one database, not started
+        use_rocksdict = True
+
+        def __init__(self, db):
+            self._dbs = {0: db}
+
+        def _db_for_partition(self, partition):
+            return self._dbs[partition]
+
+    class Table:
+        def __init__(self, db):
+            self.data = Store(db)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Rdict(tmp, Options(raw_mode=True))
+        try:
+            for i, blob in enumerate(blobs):
+                db[user_of(i).encode()] = StoredState(UserState.loads(blob), 0, -1).dumps()
+            table = Table(db)
+            processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: NOW)
+            value, headers = encode_partition_run("xmas", SLOT, NOW)
+            pending, offset, sends = [Record(None, value, headers, NOW, 0, 0)], 0, 0
+            started = time.perf_counter()
+            while pending:
+                records, steps = expand_runs(table, campaigns, NOW, pending, STEP)
+                result = processor.process(records, lambda user, record: db.get(user.encode()))
+                sends += len(result.notifications)
+                for user, (stored, _record) in result.states.items():
+                    db[user.encode()] = stored.dumps()
+                for (_partition, key), entry in steps.entries.items():
+                    if entry is not None:
+                        db[key] = entry
+                offset += 1
+                pending = [Record(None, v, h, NOW, 0, offset) for _p, v, h in steps.following]
+            return len(blobs) / (time.perf_counter() - started), sends
+        finally:
+            db.close()
 
 
 async def _load_changelog(bootstrap: str, topic: str, partitions: int,
@@ -224,7 +274,10 @@ def main() -> int:
             ceiling = ceilings(blobs, campaigns)
             print(f"ceiling, no Kafka: core baseline {ceiling['baseline']:,.0f} users/s "
                   f"(sends, written: {ceiling['baseline_result']}), segment first {ceiling['segment_first']:,.0f} "
-                  f"users/s, UserProcessor {ceiling['processor']:,.0f} users/s ({ceiling['processor_sends']:,} sends)")
+                  f"users/s, UserProcessor {ceiling['processor']:,.0f} users/s ({ceiling['processor_sends']:,} sends), "
+                  f"the worker's in-place run steps over RocksDB {ceiling['in_place']:,.0f} users/s "
+                  f"({ceiling['in_place_sends']:,} sends; {ceiling['in_place'] / ceiling['segment_first']:.3f} "
+                  f"of segment first)")
 
         harness = KafkaRuntimeHarness(bootstrap, redis, tmp, [tmp / "campaigns"], config,
                                       partitions=args.partitions, sends_partitions=args.partitions)
@@ -309,7 +362,8 @@ def main() -> int:
                 print(f"  the core's segment-first scan in this process: {ceiling['segment_first']:,.0f} users/s; "
                       f"the Kafka run is {n / run_s / ceiling['segment_first']:.3f} of it (target 0.8); "
                       f"{n / run_s / ceiling['baseline']:.3f} of the core baseline, "
-                      f"{n / run_s / ceiling['processor']:.3f} of UserProcessor")
+                      f"{n / run_s / ceiling['processor']:.3f} of UserProcessor, "
+                      f"{n / run_s / ceiling['in_place']:.3f} of the in-place steps without Kafka")
         finally:
             harness.stop()
             try:

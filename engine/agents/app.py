@@ -117,10 +117,10 @@ class Worker:
             table, batch = self.table, TableBatch()
             self.winners.write(table, batch, decisions)  # a winner counts from the batch that brings it
             announced = [r for r in records if is_partition_run(r.headers)]
-            if announced:  # each scheduled run over its partition's users, in its place
-                records, runs = await expand_runs(table, self.campaigns(), self.clock.now(), records)
-            else:
-                runs = []
+            # Each scheduled run's step over its partition's users, in its place; the next
+            # steps are in Kafka before this batch's writes (partition_runs.py).
+            records, runs = expand_runs(table, self.campaigns(), self.clock.now(), records, self.settings.run_step)
+            await runs.announce(self.events_topic)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
@@ -148,7 +148,8 @@ class Worker:
             for user, (stored, record) in result.states.items():
                 batch.put(record.partition, user.encode(), stored.dumps())
                 self.index.set(user, stored.state.next_due, stored.partition)
-            write_cursors(batch, cursors + runs)
+            write_cursors(batch, cursors)
+            runs.write(batch)
             write_applied(batch, announced + records + questions + cursors + asks + decisions)
             await write_batch(table, self.app.producer, batch)
             # After the notifications: `sent` means queued; stats count this batch.

@@ -119,20 +119,26 @@ def decode_schedule_cursor(value: bytes | None) -> tuple[str, int]:
     return str(raw["campaign"]), int(raw["at"])
 
 
-def encode_partition_run(campaign: str, slot: str, at: int) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """The run of `campaign` at `at` (wall-time `slot`), over every user of the partition
-    this record goes to."""
-    return orjson.dumps({"campaign": campaign, "slot": slot, "at": at}), [(INTERNAL_HEADER, PARTITION_RUN)]
+def encode_partition_run(campaign: str, slot: str, at: int,
+                         after: str | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The run of `campaign` at `at` (wall-time `slot`), over the users of the partition
+    this record goes to: all of them, or (`after`: a step of a run under way) those whose
+    key sorts after `after`."""
+    raw = {"campaign": campaign, "slot": slot, "at": at}
+    if after is not None:
+        raw["after"] = after
+    return orjson.dumps(raw), [(INTERNAL_HEADER, PARTITION_RUN)]
 
 
 def is_partition_run(headers) -> bool:
     return header(headers, INTERNAL_HEADER) == PARTITION_RUN
 
 
-def decode_partition_run(value: bytes | None) -> tuple[str, str, int]:
-    """(campaign, slot, at) of a partition-run record; raises on a malformed one."""
+def decode_partition_run(value: bytes | None) -> tuple[str, str, int, str | None]:
+    """(campaign, slot, at, after) of a partition-run record; raises on a malformed one."""
     raw = orjson.loads(value or b"null")
-    return str(raw["campaign"]), str(raw["slot"]), int(raw["at"])
+    after = raw.get("after")
+    return str(raw["campaign"]), str(raw["slot"]), int(raw["at"]), None if after is None else str(after)
 
 
 def encode_notify(notify: Notify, partition: int, secret: bytes | None = None) -> bytes:

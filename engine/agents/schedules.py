@@ -2,10 +2,10 @@
 partitions this worker owns, from a cursor per partition and campaign.
 
 One `partition-run` record per partition and run, never one per user: the partition's
-owner applies the run to the users it stores when it reads the record (partition_runs.py).
+owner applies the run to the users it stores, a step at a time (partition_runs.py).
 The cursor is durable: the user agent writes it into the state table with the run's
-users (`write_cursors`). A crash before it announces the run again (the second
-announcement is skipped once the first was applied); after an outage of any length the
+last step. A crash before it announces the run again (an announcement of a run under
+way or made is skipped); after an outage of any length the
 next owner reads the cursor and makes every run missed, decided then (a run made late
 follows `late:`, as in the embedded runtime). A campaign first seen runs from then on.
 """
@@ -14,13 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from engine.agents.records import (
-    decode_partition_run,
-    decode_schedule_cursor,
-    encode_partition_run,
-    encode_schedule_cursor,
-    is_partition_run,
-)
+from engine.agents.records import decode_schedule_cursor, encode_partition_run, encode_schedule_cursor
 from engine.agents.table import schedule_cursor, write_schedule_cursor
 from engine.core.schedule import run_times
 
@@ -102,14 +96,11 @@ class ScheduleRunner:
 
 
 def write_cursors(batch, records) -> None:
-    """The user agent's part, after the states: cursor and partition-run records into
-    their partitions' table entries (a `table.TableBatch`)."""
+    """The user agent's part: cursor records into their partitions' table entries
+    (a `table.TableBatch`; a run's own cursor is written by partition_runs.py)."""
     for record in records:
         try:
-            if is_partition_run(record.headers):
-                campaign, _slot, at = decode_partition_run(record.value)
-            else:
-                campaign, at = decode_schedule_cursor(record.value)
+            campaign, at = decode_schedule_cursor(record.value)
         except Exception:
             log.warning("ignoring a malformed schedule cursor record at %s[%d]@%d",
                         record.topic, record.partition, record.offset)
