@@ -111,8 +111,8 @@ def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
         progress = progress_key(partition, campaign, at)
         done = entry(partition, progress)
         if after is None:  # the run's announcement: skipped if the run is under way or made
-            cursor = entry(partition, schedule_key(partition, campaign))
-            if done is not None or (cursor is not None and int(cursor) >= at):
+            made = entry(partition, schedule_key(partition, campaign))
+            if done is not None or (made is not None and int(made) >= at):
                 continue
             start = b""
         else:
@@ -135,7 +135,10 @@ def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
             steps.entries[(partition, progress)] = last
         else:
             steps.entries[(partition, progress)] = None
-            steps.entries[(partition, schedule_key(partition, campaign))] = str(at).encode()
+            cursor_key = schedule_key(partition, campaign)
+            cursor = entry(partition, cursor_key)
+            if cursor is None or int(cursor) < at:  # runs due together may end in any order
+                steps.entries[(partition, cursor_key)] = str(at).encode()
             log.info("campaign %s: run %s over partition %d applied", campaign, slot, partition)
     return out, steps
 

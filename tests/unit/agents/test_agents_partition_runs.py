@@ -184,3 +184,17 @@ def test_a_step_reads_a_rocksdb_partition_in_key_order_after_the_last_key(tmp_pa
         assert stored_after(table, 5, b"", 2) == ([], False)  # a partition not open here
     finally:
         db.close()
+
+
+def test_runs_due_together_leave_the_cursor_at_the_latest_whichever_ends_last():
+    campaigns, _processor, table = setup()
+    later = RUN_AT + 86_400_000
+    # the earlier run is under way when the later one (announced after it) starts and ends
+    written(table, expand(table, campaigns, [announcement(12)], step=2)[1])
+    written(table, expand(table, campaigns, [announcement(13, at=later)], step=10)[1])
+    assert table.data[schedule_key(0, "news")] == str(later).encode()
+    records, steps = expand(table, campaigns, [announcement(14, after="b")], step=10)
+    assert records == [] and steps.following == []  # c is not in the segment: the earlier run ends
+    written(table, steps)
+    assert table.data[schedule_key(0, "news")] == str(later).encode()
+    assert progress_key(0, "news", RUN_AT) not in table.data
