@@ -13,13 +13,17 @@ campaign with a three-condition segment), on the same global config. Then:
 2. Reach: `request_reach` for the campaign, repeated; the count must equal the core's
    `count_reach` over the same states in this process.
 3. Scheduled run: the worker's clock (PUSHCAST_CLOCK_FILE) moves past the campaign's
-   `schedule.at`; the worker evaluates the segment over every stored state and makes a
-   run record for each user in it. Measured from then until the user agent has applied
-   them all (`pushcast_events_consumed_total{type="run"}` reaching the core's qualified
-   count), and until the group is idle (the sends made, delivered dry and reported back,
-   every offset committed). Users evaluated per second = all N stored users over that time.
-   Ceilings, in this process, before the worker starts: bench_schedule's core functions
-   and the user agent's batch logic (`UserProcessor`) over the same states, no Kafka.
+   `schedule.at`; the worker's timer announces the run with one record per partition, and
+   the user agent applies it in place to the partition's users in its RocksDB store
+   (segment first over the stored bytes; engine/agents/partition_runs.py). Measured from
+   then until the user agent has applied the run to every user in the segment
+   (`pushcast_events_consumed_total{type="run"}` reaching the core's qualified count),
+   and until the group is idle (the sends made, delivered dry and reported back, every
+   offset committed). Users evaluated per second = all N stored users over that time,
+   printed beside the core's segment-first scan (bench_schedule.run_segment_first) over
+   the same states in this process, as a ratio. Ceilings, in this process, before the
+   worker starts: bench_schedule's core functions and the user agent's batch logic
+   (`UserProcessor`) over the same states, no Kafka.
 
     .venv/bin/python bench/bench_kafka_schedule.py [--users 200000] [--partitions 8]
         [--reach-repeat 5] [--profile DIR]
@@ -114,7 +118,57 @@ def ceilings(blobs: list[bytes], campaigns: CampaignSet, batch: int = 500) -> di
             table[user] = stored.dumps()
     out["processor"] = n / (time.perf_counter() - started)
     out["processor_sends"] = sends
+    out["in_place"], out["in_place_sends"] = in_place_ceiling(blobs, campaigns)
     return out
+
+
+def in_place_ceiling(blobs: list[bytes], campaigns: CampaignSet) -> tuple[float, int]:
+    """Users/s of the worker's in-place run without Kafka: its steps (partition_runs.py)
+    over a RocksDB database holding the states, each step's run inputs applied by
+    `UserProcessor` and its states written back; (users/s, sends)."""
+    from faust.stores.rocksdb import Store as RocksDBStore
+    from rocksdict import Options, Rdict
+
+    from engine.agents.partition_runs import STEP, expand_runs
+    from engine.agents.records import encode_partition_run
+
+    class Store(RocksDBStore):  # Faust's RocksDB store over one database, not started
+        use_rocksdict = True
+
+        def __init__(self, db):
+            self._dbs = {0: db}
+
+        def _db_for_partition(self, partition):
+            return self._dbs[partition]
+
+    class Table:
+        def __init__(self, db):
+            self.data = Store(db)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Rdict(tmp, Options(raw_mode=True))
+        try:
+            for i, blob in enumerate(blobs):
+                db[user_of(i).encode()] = StoredState(UserState.loads(blob), 0, -1).dumps()
+            table = Table(db)
+            processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: NOW)
+            value, headers = encode_partition_run("xmas", SLOT, NOW)
+            pending, offset, sends = [Record(None, value, headers, NOW, 0, 0)], 0, 0
+            started = time.perf_counter()
+            while pending:
+                records, steps = expand_runs(table, campaigns, NOW, pending, STEP)
+                result = processor.process(records, lambda user, record: db.get(user.encode()))
+                sends += len(result.notifications)
+                for user, (stored, _record) in result.states.items():
+                    db[user.encode()] = stored.dumps()
+                for (_partition, key), entry in steps.entries.items():
+                    if entry is not None:
+                        db[key] = entry
+                offset += 1
+                pending = [Record(None, v, h, NOW, 0, offset) for _p, v, h in steps.following]
+            return len(blobs) / (time.perf_counter() - started), sends
+        finally:
+            db.close()
 
 
 async def _load_changelog(bootstrap: str, topic: str, partitions: int,
@@ -220,7 +274,10 @@ def main() -> int:
             ceiling = ceilings(blobs, campaigns)
             print(f"ceiling, no Kafka: core baseline {ceiling['baseline']:,.0f} users/s "
                   f"(sends, written: {ceiling['baseline_result']}), segment first {ceiling['segment_first']:,.0f} "
-                  f"users/s, UserProcessor {ceiling['processor']:,.0f} users/s ({ceiling['processor_sends']:,} sends)")
+                  f"users/s, UserProcessor {ceiling['processor']:,.0f} users/s ({ceiling['processor_sends']:,} sends), "
+                  f"the worker's in-place run steps over RocksDB {ceiling['in_place']:,.0f} users/s "
+                  f"({ceiling['in_place_sends']:,} sends; {ceiling['in_place'] / ceiling['segment_first']:.3f} "
+                  f"of segment first)")
 
         harness = KafkaRuntimeHarness(bootstrap, redis, tmp, [tmp / "campaigns"], config,
                                       partitions=args.partitions, sends_partitions=args.partitions)
@@ -266,24 +323,21 @@ def main() -> int:
                   f"reachable {found.reachable:,} = the core's")
 
             harness.wait_idle(timeout=args.timeout)
-            in_segment = found.qualified  # one run record each (checked against the core above)
+            in_segment = found.qualified  # the users the run applies to (checked against the core above)
             end_before = events_end(harness)
             spy = None
             if args.profile:
                 spy = profile(worker.process.pid, args.profile_seconds, args.profile / "run.txt")
             t0 = time.perf_counter()
             harness.set_clock(NOW + 1000)
-            produced_at = applied_at = None
+            applied_at = None
             deadline = time.monotonic() + args.timeout
             while applied_at is None:
                 harness.check_alive()
                 assert time.monotonic() < deadline, f"run not applied in {args.timeout:g}s\n{harness.logs()}"
-                if produced_at is None and events_end(harness) - end_before >= in_segment:
-                    produced_at = time.perf_counter()
                 if runs_applied(worker) >= in_segment:
                     applied_at = time.perf_counter()
-                    produced_at = produced_at or applied_at
-                time.sleep(0.2)
+                time.sleep(0.05)
             harness.wait_idle(timeout=args.timeout, settle=2.0)
             idle_at = time.perf_counter()
             text = worker.metrics()
@@ -295,17 +349,21 @@ def main() -> int:
             if spy is not None:
                 spy.wait()
             run_s, idle_s = applied_at - t0, idle_at - t0
-            print(f"scheduled run over Kafka, one worker: {n:,} users evaluated, {in_segment:,} run records "
-                  f"applied in {run_s:.1f} s = {n / run_s:,.0f} users/s (target 100,000); run records produced "
-                  f"by the timer within "
-                  f"{produced_at - t0:.1f} s; idle (sends delivered dry, offsets committed) at {idle_s:.1f} s")
+            print(f"scheduled run over Kafka, one worker, RocksDB store: {n:,} users evaluated, the run applied "
+                  f"to {in_segment:,} users in the segment in {run_s:.1f} s = {n / run_s:,.0f} users/s; "
+                  f"{events_end(harness) - end_before:,} records in the events topic since the clock moved "
+                  f"(run announcements, send results); idle (sends delivered dry, offsets committed) "
+                  f"at {idle_s:.1f} s")
             print(f"  notifications decided {notifications:,.0f}; deliveries {sent:,.0f} (dry run), "
                   f"{duplicates:,.0f} already done by an earlier run (Redis de-duplication)")
             if ceiling:
                 assert notifications == ceiling["baseline_result"][0], \
                     f"the worker decided {notifications:,.0f} sends, the core {ceiling['baseline_result'][0]:,}"
-                print(f"  of the ceiling: {n / run_s / ceiling['baseline']:.3f} of the core baseline, "
-                      f"{n / run_s / ceiling['processor']:.3f} of UserProcessor")
+                print(f"  the core's segment-first scan in this process: {ceiling['segment_first']:,.0f} users/s; "
+                      f"the Kafka run is {n / run_s / ceiling['segment_first']:.3f} of it (target 0.8); "
+                      f"{n / run_s / ceiling['baseline']:.3f} of the core baseline, "
+                      f"{n / run_s / ceiling['processor']:.3f} of UserProcessor, "
+                      f"{n / run_s / ceiling['in_place']:.3f} of the in-place steps without Kafka")
         finally:
             harness.stop()
             try:

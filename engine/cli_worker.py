@@ -51,6 +51,9 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--dry-run", action="store_true",
                         help="decide and report, but accept every send without contacting a push service")
     worker.add_argument("--batch-size", type=int, default=d.batch_size)
+    worker.add_argument("--run-step", type=int, default=d.run_step,
+                        help="stored users a scheduled run reads per step; live events are applied between "
+                             "steps (default %(default)s)")
     worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
     worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
                         help="seconds before Kafka itself moves a silent worker's partitions (at least the "
@@ -71,7 +74,7 @@ def add_worker_parser(sub) -> None:
 
 def _check_flags(args: argparse.Namespace) -> None:
     for flag, value in (("--partitions", args.partitions), ("--sends-partitions", args.sends_partitions),
-                        ("--replication", args.replication)):
+                        ("--replication", args.replication), ("--run-step", args.run_step)):
         if value < 1:
             raise PushcastError(f"{flag}: must be at least 1, got {value}")
     for flag, value in (("--metrics-port", args.metrics_port), ("--api-port", args.api_port)):
@@ -115,6 +118,7 @@ def settings_from_args(args: argparse.Namespace):
         admin_token=_api_token(config) if args.api_port else None,
         track_secret=track_secret(config),
         batch_size=args.batch_size,
+        run_step=args.run_step,
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,
         heartbeat_interval=args.heartbeat_interval,

@@ -31,6 +31,7 @@ from engine.agents import faust_private, reach, stats
 from engine.agents.faust_app import build_app, quiet_root_logger
 from engine.agents.faust_take import take_batches
 from engine.agents.offsets import OffsetGuard, seek_guarded
+from engine.agents.partition_runs import expand_runs
 from engine.agents.peers import watch_peers
 from engine.agents.records import (
     DLQ_FIELD,
@@ -39,6 +40,7 @@ from engine.agents.records import (
     decode_notify,
     encode_notify,
     encode_wake,
+    is_partition_run,
     is_schedule_cursor,
     peek_due,
 )
@@ -115,6 +117,11 @@ class Worker:
                            and not stats.is_request(r.headers) and not is_decision(r.headers)]
             table, batch = self.table, TableBatch()
             self.winners.write(table, batch, decisions)  # a winner counts from the batch that brings it
+            announced = [r for r in records if is_partition_run(r.headers)]
+            # Each scheduled run's step over its partition's users, in its place; the next
+            # steps are in Kafka before this batch's writes (partition_runs.py).
+            records, runs = expand_runs(table, self.campaigns(), self.clock.now(), records, self.settings.run_step)
+            await runs.announce(self.events_topic)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
 
@@ -143,7 +150,8 @@ class Worker:
                 batch.put(record.partition, user.encode(), stored.dumps())
                 self.index.set(user, stored.state.next_due, stored.partition)
             write_cursors(batch, cursors)
-            write_applied(batch, records + questions + cursors + asks + decisions)
+            runs.write(batch)
+            write_applied(batch, announced + records + questions + cursors + asks + decisions)
             await write_batch(table, self.app.producer, batch)
             # After the notifications: `sent` means queued; stats count this batch.
             for reply in result.test_replies + self.stats_book.answer(

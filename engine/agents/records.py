@@ -1,9 +1,10 @@
 """What travels on the Kafka topics, and the stored form of a user's state.
 
 - events topic: a user's JSON event (docs/events.md), or an internal record (a Kafka header
-  `pushcast-internal`: `wake`, `run` or `send-test`) that only pushcast writes: a wake-up
-  for a due wait, one user's share of a scheduled run, or a test send to one user (see
-  send_test.py). Internal records are not JSON events, so no producer of user events
+  `pushcast-internal`: `wake`, `run`, `partition-run` or `send-test`) that only pushcast
+  writes: a wake-up for a due wait, one user's share of a scheduled run, a scheduled run
+  over every user of the partition it is in (partition_runs.py), or a test send to one
+  user (see send_test.py). Internal records are not JSON events, so no producer of user events
   (HTTP, files) can express one.
 - sends topic: one `Notify` as JSON, with the partition of the user's events (`p`), so that
   delivery reports go back to the partition that holds the user's state.
@@ -33,6 +34,7 @@ WAKE = b"wake"
 RUN = b"run"
 SEND_TEST = b"send-test"
 SCHEDULE_CURSOR = b"schedule-cursor"
+PARTITION_RUN = b"partition-run"
 DLQ_REASON = "pushcast-dlq-reason"
 DLQ_FIELD = "pushcast-dlq-field"
 DLQ_SOURCE = "pushcast-dlq-source"  # topic/partition/offset of the original record
@@ -115,6 +117,28 @@ def is_schedule_cursor(headers) -> bool:
 def decode_schedule_cursor(value: bytes | None) -> tuple[str, int]:
     raw = orjson.loads(value or b"null")
     return str(raw["campaign"]), int(raw["at"])
+
+
+def encode_partition_run(campaign: str, slot: str, at: int,
+                         after: str | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The run of `campaign` at `at` (wall-time `slot`), over the users of the partition
+    this record goes to: all of them, or (`after`: a step of a run under way) those whose
+    key sorts after `after`."""
+    raw = {"campaign": campaign, "slot": slot, "at": at}
+    if after is not None:
+        raw["after"] = after
+    return orjson.dumps(raw), [(INTERNAL_HEADER, PARTITION_RUN)]
+
+
+def is_partition_run(headers) -> bool:
+    return header(headers, INTERNAL_HEADER) == PARTITION_RUN
+
+
+def decode_partition_run(value: bytes | None) -> tuple[str, str, int, str | None]:
+    """(campaign, slot, at, after) of a partition-run record; raises on a malformed one."""
+    raw = orjson.loads(value or b"null")
+    after = raw.get("after")
+    return str(raw["campaign"]), str(raw["slot"]), int(raw["at"]), None if after is None else str(after)
 
 
 def encode_notify(notify: Notify, partition: int, secret: bytes | None = None) -> bytes:

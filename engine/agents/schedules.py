@@ -1,23 +1,22 @@
-"""Scheduled campaigns on a Kafka worker: each run due by now is made over the partitions
-this worker owns, from a cursor per partition and campaign.
+"""Scheduled campaigns on a Kafka worker: each run due by now is announced to the
+partitions this worker owns, from a cursor per partition and campaign.
 
-The cursor is durable: after a run's records, a cursor record goes to the same partition,
-and the user agent writes it into the state table (`write_cursors`). A crash before it
-makes the run again (a no-op for users it reached: same message ids); after an outage of
-any length the next owner reads the cursor and makes every run missed, decided then (a
-run made late follows `late:`, as in the embedded runtime). A campaign first seen runs
-from then on.
+One `partition-run` record per partition and run, never one per user: the partition's
+owner applies the run to the users it stores, a step at a time (partition_runs.py).
+The cursor is durable: the user agent writes it into the state table with the run's
+last step. A crash before it announces the run again (an announcement of a run under
+way or made is skipped); after an outage of any length the
+next owner reads the cursor and makes every run missed, decided then (a run made late
+follows `late:`, as in the embedded runtime). A campaign first seen runs from then on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from engine.agents.records import decode_schedule_cursor, encode_run, encode_schedule_cursor, peek_due
-from engine.agents.table import schedule_cursor, scan_users, user_items, write_schedule_cursor
+from engine.agents.records import decode_schedule_cursor, encode_partition_run, encode_schedule_cursor
+from engine.agents.table import schedule_cursor, write_schedule_cursor
 from engine.core.schedule import run_times
-from engine.shell.reach import qualifies_raw
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +44,10 @@ class ScheduleRunner:
             self.cursors[partition] = {}
 
     async def run_due(self) -> None:
-        """Make every run due by now over the partitions owned."""
+        """Announce every run due by now to the partitions owned."""
         worker = self.worker
         now = worker.clock.now()
         runs: dict[tuple[int, str, str], set[int]] = {}  # (at, campaign, slot) -> partitions
-        compiled_of = {}
         campaigns = worker.campaigns()
         if campaigns is not self.quiet_for:  # reloaded: schedules may have changed
             self.quiet_until, self.quiet_for = {}, campaigns
@@ -57,7 +55,6 @@ class ScheduleRunner:
         for compiled in campaigns.by_id.values():
             if compiled.campaign.when.schedule is None:
                 continue
-            compiled_of[compiled.id] = compiled
             for partition, cursors in list(self.cursors.items()):
                 cursor = cursors.get(compiled.id)
                 if cursor is None:
@@ -68,22 +65,13 @@ class ScheduleRunner:
                 cursors[compiled.id] = cursor
                 for slot, at in self.due_runs(compiled, cursor, now, quiet):
                     runs.setdefault((at, compiled.id, slot), set()).add(partition)
-        if not runs:
-            return
-        users = await self._stored_users(set().union(*runs.values()))
         for (at, campaign, slot), partitions in sorted(runs.items()):
             worker.metrics.scheduled_runs.labels(campaign).inc()
-            # Only users in the segment get a run record: for the others the core would
-            # change nothing (as in the embedded runtime). Read off the event loop.
-            here = [u for u in users if u[1] in partitions]
-            targets = await asyncio.to_thread(_in_segment, here, compiled_of[campaign], now)
-            for i, (user, partition) in enumerate(targets):
-                value, headers = encode_run(user, campaign, slot, at)
-                await worker.events_topic.send(key=user.encode(), value=value, partition=partition, headers=headers)
-                if i % 1000 == 999:
-                    await asyncio.sleep(0)
-            for partition in partitions:
-                await self.advance(partition, campaign, at)
+            value, headers = encode_partition_run(campaign, slot, at)
+            for partition in sorted(partitions):
+                await worker.events_topic.send(key=None, value=value, partition=partition, headers=headers)
+                if partition in self.cursors:  # in the table once the announcement is applied
+                    self.cursors[partition][campaign] = at
 
     def due_runs(self, compiled, cursor: int, now: int, quiet: dict) -> list[tuple[str, int]]:
         """`run_times(compiled, cursor, now)`, computed only once a run can be due: the
@@ -106,24 +94,10 @@ class ScheduleRunner:
         value, headers = encode_schedule_cursor(campaign, at)
         await self.worker.events_topic.send(key=None, value=value, partition=partition, headers=headers)
 
-    async def _stored_users(self, partitions: set[int]) -> list[tuple[str, int, bytes]]:
-        table = self.worker.table
-        try:
-            stored = await scan_users(table, partitions)
-        except Exception:  # a rebalance closed a store being read: read what is owned now
-            log.warning("reading the table in slices failed; reading it at once", exc_info=True)
-            stored = user_items(table)
-        users = []
-        for user, value in stored:
-            partition, _ = peek_due(value)
-            if partition in partitions:
-                users.append((user, partition, value))
-        return users
-
 
 def write_cursors(batch, records) -> None:
     """The user agent's part: cursor records into their partitions' table entries
-    (a `table.TableBatch`)."""
+    (a `table.TableBatch`; a run's own cursor is written by partition_runs.py)."""
     for record in records:
         try:
             campaign, at = decode_schedule_cursor(record.value)
@@ -132,9 +106,3 @@ def write_cursors(batch, records) -> None:
                         record.topic, record.partition, record.offset)
             continue
         write_schedule_cursor(batch, record, campaign, at)
-
-
-def _in_segment(users: list[tuple[str, int, bytes]], compiled, at: int) -> list[tuple[str, int]]:
-    """(user, partition) of the stored states whose user is in the campaign's segment at `at`."""
-    return [(user, partition) for user, partition, value in users
-            if qualifies_raw(value[value.index(b"\n") + 1:], compiled, at) is not None]

@@ -1,0 +1,196 @@
+"""Scheduled runs applied in place: the owner of a partition runs a campaign over the users
+stored in that partition, a step at a time, with no record per user through Kafka.
+
+    timer (schedules.py) ──▶ one `partition-run` record into each partition owned
+    user agent, on reading a partition-run record at offset A:
+        the next STEP stored users of the partition (in key order, after the record's
+        `after`), segment first over the stored bytes as the embedded runtime's scheduler
+        ──▶ a run input for each user in the segment, tagged (partition, A), applied by
+            the user agent in the record's place in its batch
+        ──▶ more users left: the next step's record (`after`: the last key read) into the
+            same partition, then the progress entry; none left: the schedule cursor
+
+A step is one record: live events between steps are applied between them, and each step
+keeps the user agent's guarantees as any record does. Its sends are in Kafka before the
+states, the states before the partition's applied offset, a user's state remembers it
+applied A, and its stats are counted once, tagged with A (stats.py). After a kill -9 the
+partition's next owner reads it again from its applied offset: a step read again skips
+the users whose state was written and reaches the others (same message ids: de-duplicated),
+then goes on from the progress entry.
+
+Durable progress: the table entry `RUN_PREFIX partition/campaign@at` holds the last key
+of the step applied, written after the step's states and after its next step's record is
+in Kafka (so a run never stalls), and deleted with the step that ends the run, which
+writes the partition's schedule cursor instead. A step is applied only when its `after`
+is the progress entry (a step announced twice, by a step read again, is applied once),
+and an announcement of a run under way or done (a timer that announced it again after a
+rebalance) is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import orjson
+
+from engine.agents import faust_private
+from engine.agents.records import (
+    INTERNAL_HEADER,
+    decode_partition_run,
+    encode_partition_run,
+    encode_run,
+    header,
+    is_partition_run,
+)
+from engine.agents.table import INTERNAL_KEY, schedule_key
+from engine.agents.users import Record
+from engine.core import CampaignSet
+from engine.shell.reach import qualifiers
+
+log = logging.getLogger(__name__)
+
+# Stored users read per step (`pushcast worker --run-step`): ~20 ms of the event loop to
+# read and ~800 run inputs to apply at 16% in the segment (bench_kafka_schedule.py).
+STEP = 5000
+RUN_PREFIX = INTERNAL_KEY + b"run/"
+
+
+def progress_key(partition: int, campaign: str, at: int) -> bytes:
+    return RUN_PREFIX + f"{partition}/{campaign}@{at}".encode()
+
+
+@dataclass
+class RunSteps:
+    """What a batch's partition-run records leave to do: the next steps' records, into
+    Kafka before the batch's writes (`announce`), and the progress entries and schedule
+    cursors, into the table after its states (`write`)."""
+
+    following: list[tuple[int, bytes, list]] = field(default_factory=list)  # (partition, value, headers)
+    entries: dict[tuple[int, bytes], bytes | None] = field(default_factory=dict)  # None: delete
+
+    async def announce(self, topic) -> None:
+        sent = [await topic.send(key=None, value=value, partition=partition, headers=headers)
+                for partition, value, headers in self.following]
+        for future in sent:
+            await future
+
+    def write(self, batch) -> None:
+        for (partition, key), value in self.entries.items():
+            batch.put(partition, key, value)
+
+
+def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
+                step: int = STEP) -> tuple[list[Record], RunSteps]:
+    """`records` with each partition-run record replaced by a run record for each user of
+    its step in the campaign's segment at `now` (and each user of the step's key range
+    with an event before it in the batch: not in the store yet; the core checks the
+    segment again for each), and what the steps leave to do."""
+    steps = RunSteps()
+    if not any(is_partition_run(r.headers) for r in records):
+        return records, steps
+    read = faust_private.store_reader(table.data)
+
+    def entry(partition: int, key: bytes) -> bytes | None:  # this batch's writes first
+        found = steps.entries.get((partition, key), b"")
+        return read(partition, key) if found == b"" else found
+
+    out: list[Record] = []
+    for i, record in enumerate(records):
+        if not is_partition_run(record.headers):
+            out.append(record)
+            continue
+        try:
+            campaign, slot, at, after = decode_partition_run(record.value)
+        except Exception:
+            log.warning("ignoring a malformed partition-run record at %s[%d]@%d", record.topic, record.partition,
+                        record.offset)
+            continue
+        partition = record.partition
+        progress = progress_key(partition, campaign, at)
+        done = entry(partition, progress)
+        if after is None:  # the run's announcement: skipped if the run is under way or made
+            made = entry(partition, schedule_key(partition, campaign))
+            if done is not None or (made is not None and int(made) >= at):
+                continue
+            start = b""
+        else:
+            start = after.encode()
+            if done != start:  # a step announced twice: applied once
+                continue
+        compiled = campaigns.get(campaign)
+        if compiled is None:  # a reload dropped the campaign: the run ends here
+            rows, more, users = [], False, []
+        else:
+            rows, more = stored_after(table, partition, start, step)
+            last = rows[-1][0].encode() if more else None
+            users = qualifiers(_bodies(rows, partition), compiled, now)
+            touched = {u for u in touched_before(records[:i], partition)
+                       if u.encode() > start and (last is None or u.encode() <= last)}
+            users += sorted(touched - set(users))
+        out.extend(run_records(record, users, campaign, slot, at))
+        if more:
+            steps.following.append((partition, *encode_partition_run(campaign, slot, at, last.decode())))
+            steps.entries[(partition, progress)] = last
+        else:
+            steps.entries[(partition, progress)] = None
+            cursor_key = schedule_key(partition, campaign)
+            cursor = entry(partition, cursor_key)
+            if cursor is None or int(cursor) < at:  # runs due together may end in any order
+                steps.entries[(partition, cursor_key)] = str(at).encode()
+            log.info("campaign %s: run %s over partition %d applied", campaign, slot, partition)
+    return out, steps
+
+
+def stored_after(table, partition: int, after: bytes, count: int) -> tuple[list[tuple[str, bytes]], bool]:
+    """Up to `count` (user, stored value) of the partition's store, in key order after the
+    key `after` (b"": from the first), and whether more follow."""
+    store = table.data
+    dbs = faust_private.partition_dbs(store, {partition})
+    if dbs is None:  # a memory store: one dict for every partition
+        items: Iterable = sorted((k, v) for k, v in store.items() if k > after)
+    else:
+        items = dbs[0].items(from_key=after) if dbs else ()
+    skip = getattr(store, "offset_key", None)  # where Faust keeps a RocksDB partition's changelog position
+    rows: list[tuple[str, bytes]] = []
+    for key, value in items:
+        if key <= after or key == skip or key.startswith(INTERNAL_KEY) or value is None:
+            continue
+        if len(rows) == count:
+            return rows, True
+        rows.append((key.decode(), value))
+    return rows, False
+
+
+def run_records(announcement: Record, users: Iterable[str], campaign: str, slot: str, at: int) -> list[Record]:
+    """One run record per user, in the announcement's place (its partition and offset):
+    what the user agent applies, and its replay guard."""
+    out = []
+    for user in users:
+        value, headers = encode_run(user, campaign, slot, at)
+        out.append(Record(user.encode(), value, headers, announcement.timestamp_ms, announcement.partition,
+                          announcement.offset, announcement.topic, announcement.ref))
+    return out
+
+
+def touched_before(records: list[Record], partition: int) -> set[str]:
+    """The users of `partition`'s user events among `records` (their states may change in
+    this batch, before the run's store was read)."""
+    users = set()
+    for record in records:
+        if record.partition != partition or header(record.headers, INTERNAL_HEADER) is not None:
+            continue
+        try:
+            user = record.key.decode() if record.key is not None else str(orjson.loads(record.value)["user"])
+        except Exception:  # a dead letter: applies to nobody
+            continue
+        users.add(user)
+    return users
+
+
+def _bodies(stored: list[tuple[str, bytes]], partition: int) -> Iterable[tuple[str, bytes]]:
+    """(user, state body) of the stored states written for `partition` (records.StoredState)."""
+    for user, value in stored:
+        if int(value[:value.index(b" ")]) == partition:
+            yield user, value[value.index(b"\n") + 1:]

@@ -1,0 +1,200 @@
+"""A scheduled run applied in place by the partition's owner (partition_runs.py): one
+announcement becomes a run for each user of its partition in the segment, in the
+announcement's place, and a batch read again after a crash reaches nobody twice."""
+
+from __future__ import annotations
+
+import orjson
+
+from engine.agents.partition_runs import expand_runs, progress_key
+from engine.agents.records import decode_partition_run, encode_partition_run
+from engine.agents.table import TableBatch, schedule_key
+from engine.agents.users import Record, UserProcessor
+from engine.core import CampaignSet
+from engine.rules.config import parse_config
+from engine.rules.loader import parse_campaign
+from engine.shell.metrics import worker_metrics
+
+START = 1_795_600_800_000  # 2026-11-25T10:00:00Z
+RUN_AT = START + 2 * 3_600_000  # the campaign's 12:00 run
+SLOT = "2026-11-25T12:00"
+CAMPAIGN = """\
+campaign: news
+who:
+  segment: {did: App Launched, in_last: 30d}
+when:
+  schedule: {at: "2026-11-25T12:00"}
+what: {title: "News"}
+"""
+SUB = {"endpoint": "https://fcm.googleapis.com/fcm/send/x",
+       "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+                "auth": "BTBZMqHH6r4Tts7J_aSIgg"}}
+
+
+class Table:
+    """The state table's data as a dict store (bytes keys, as the changelog restores them)."""
+
+    def __init__(self):
+        self.data: dict[bytes, bytes] = {}
+
+    def load(self, user, record):
+        return self.data.get(user.encode())
+
+    def save(self, result, only=None):
+        for user, (stored, _record) in result.states.items():
+            if only is None or user in only:
+                self.data[user.encode()] = stored.dumps()
+
+
+def event(user, name, offset, partition, props=None):
+    value = orjson.dumps({"user": user, "event": name, "ts": START, "props": props or {}})
+    return Record(user.encode(), value, [], START, partition, offset, "events")
+
+
+def announcement(offset, partition=0, at=RUN_AT, after=None):
+    value, headers = encode_partition_run("news", SLOT, at, after)
+    return Record(None, value, headers, RUN_AT, partition, offset, "events")
+
+
+def setup():
+    campaigns = CampaignSet([parse_campaign(CAMPAIGN)], parse_config("{}"))
+    clock = {"now": START}
+    processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: clock["now"])
+    table = Table()
+    records, offsets = [], {0: 0, 1: 0}
+    # a, b launched the app (partition 0), c did not (partition 0), d launched (partition 1)
+    for user, partition, launched in (("a", 0, True), ("b", 0, True), ("c", 0, False), ("d", 1, True)):
+        records.append(event(user, "$push_subscribe", offsets[partition], partition, SUB))
+        offsets[partition] += 1
+        if launched:
+            records.append(event(user, "App Launched", offsets[partition], partition))
+            offsets[partition] += 1
+    table.save(processor.process(records, table.load))
+    clock["now"] = RUN_AT
+    return campaigns, processor, table
+
+
+def expand(table, campaigns, records, step=100):
+    return expand_runs(table, campaigns, RUN_AT, records, step)
+
+
+def written(table, steps):
+    """The steps' table entries, written as the user agent does after the states."""
+    batch = TableBatch()
+    steps.write(batch)
+    for partition in batch.partitions.values():
+        for key, value in partition.items():
+            if value is None:
+                table.data.pop(key, None)
+            else:
+                table.data[key] = value
+
+
+def test_an_announcement_becomes_a_run_for_each_user_of_its_partition_in_the_segment_in_its_place():
+    campaigns, _processor, table = setup()
+    # e is new in this batch (not in the store when the run reads it) and launched the app
+    batch = [event("e", "$push_subscribe", 10, 0, SUB), event("e", "App Launched", 11, 0),
+             announcement(12), event("a", "App Launched", 13, 0)]
+    records, steps = expand(table, campaigns, batch)
+    assert [(r.key, r.offset) for r in records] == [
+        (b"e", 10), (b"e", 11), (b"a", 12), (b"b", 12), (b"e", 12), (b"a", 13)]
+    assert all(r.partition == 0 for r in records)  # d, of partition 1, is not in this run
+
+
+def test_the_run_reaches_each_user_once_when_its_batch_is_read_again_after_a_crash():
+    campaigns, processor, table = setup()
+    records, _steps = expand(table, campaigns, [announcement(12)])
+    first = processor.process(records, table.load)
+    assert sorted(n.user for n, _p in first.notifications) == ["a", "b"]
+    table.save(first, only={"a"})  # killed while writing: b's state was not written
+
+    records, _steps = expand(table, campaigns, [announcement(12)])  # the partition read again from 12
+    again = processor.process(records, table.load)
+    assert [n.user for n, _p in again.notifications] == ["b"]  # same message id as the first: de-duplicated
+    assert [n.message_id for n, _p in again.notifications] == [
+        n.message_id for n, _p in first.notifications if n.user == "b"]
+    table.save(again)
+    records, _steps = expand(table, campaigns, [announcement(12)])
+    assert processor.process(records, table.load).notifications == []
+
+
+def test_a_run_goes_a_step_at_a_time_each_step_announcing_the_next_and_the_last_writing_the_cursor():
+    campaigns, _processor, table = setup()
+    records, steps = expand(table, campaigns, [announcement(12)], step=2)  # a, b of a, b, c
+    assert [(r.key, r.offset) for r in records] == [(b"a", 12), (b"b", 12)]
+    assert [(p, decode_partition_run(v)) for p, v, _h in steps.following] == [(0, ("news", SLOT, RUN_AT, "b"))]
+    written(table, steps)
+    assert table.data[progress_key(0, "news", RUN_AT)] == b"b"
+
+    # c is not in the segment; e joined after the run's start, before c's step: in it
+    batch = [event("e", "$push_subscribe", 13, 0, SUB), event("e", "App Launched", 14, 0),
+             announcement(15, after="b"), announcement(16, after="b")]  # the step announced twice
+    records, steps = expand(table, campaigns, batch, step=2)
+    assert [(r.key, r.offset) for r in records] == [(b"e", 13), (b"e", 14), (b"e", 15)]
+    assert steps.following == []  # the last step
+    written(table, steps)
+    assert progress_key(0, "news", RUN_AT) not in table.data
+    assert table.data[schedule_key(0, "news")] == str(RUN_AT).encode()
+
+
+def test_an_announcement_of_a_run_under_way_or_made_is_skipped():
+    campaigns, _processor, table = setup()
+    records, steps = expand(table, campaigns, [announcement(12), announcement(13)], step=1)
+    assert [r.key for r in records] == [b"a"]  # announced twice in one batch: once
+    written(table, steps)
+    assert expand(table, campaigns, [announcement(14)])[0] == []  # under way
+    records, steps = expand(table, campaigns, [announcement(15, after="a")])
+    assert [r.key for r in records] == [b"b"]
+    written(table, steps)
+    assert expand(table, campaigns, [announcement(16)])[0] == []  # made
+    records, _steps = expand(table, campaigns, [announcement(17, at=RUN_AT + 86_400_000)])
+    assert [r.key for r in records] == [b"a", b"b"]  # the next day's run is new
+
+
+def test_a_partition_run_record_round_trips_and_a_malformed_one_applies_to_nobody():
+    assert decode_partition_run(encode_partition_run("news", SLOT, RUN_AT)[0]) == ("news", SLOT, RUN_AT, None)
+    assert decode_partition_run(encode_partition_run("news", SLOT, RUN_AT, "u")[0])[3] == "u"
+    campaigns, _processor, table = setup()
+    bad = Record(None, b'{"campaign": "news"}', encode_partition_run("news", SLOT, RUN_AT)[1], RUN_AT, 0, 12)
+    records, steps = expand(table, campaigns, [bad])
+    assert records == [] and steps.following == [] and steps.entries == {}
+
+
+def test_a_step_reads_a_rocksdb_partition_in_key_order_after_the_last_key(tmp_path):
+    from faust.stores.rocksdb import Store as RocksDBStore
+    from rocksdict import Options, Rdict
+
+    from engine.agents.partition_runs import stored_after
+
+    class RocksStore(RocksDBStore):  # Faust's store over real RocksDB databases, not started
+        def __init__(self, dbs):
+            self._dbs = dbs
+
+    db = Rdict(str(tmp_path / "p3"), Options(raw_mode=True))
+    for key in (b"u3", b"u1", b"u2", b"\x00run/3/news@1", RocksDBStore.offset_key, b"u4"):
+        db[key] = b"3 0 -\n{}"
+    table = Table()
+    table.data = RocksStore({3: db})
+    try:
+        assert [u for u, _v in stored_after(table, 3, b"", 2)[0]] == ["u1", "u2"]
+        assert stored_after(table, 3, b"", 2)[1] is True
+        rows, more = stored_after(table, 3, b"u2", 2)
+        assert [u for u, _v in rows] == ["u3", "u4"] and more is False
+        assert stored_after(table, 3, b"u4", 2) == ([], False)
+        assert stored_after(table, 5, b"", 2) == ([], False)  # a partition not open here
+    finally:
+        db.close()
+
+
+def test_runs_due_together_leave_the_cursor_at_the_latest_whichever_ends_last():
+    campaigns, _processor, table = setup()
+    later = RUN_AT + 86_400_000
+    # the earlier run is under way when the later one (announced after it) starts and ends
+    written(table, expand(table, campaigns, [announcement(12)], step=2)[1])
+    written(table, expand(table, campaigns, [announcement(13, at=later)], step=10)[1])
+    assert table.data[schedule_key(0, "news")] == str(later).encode()
+    records, steps = expand(table, campaigns, [announcement(14, after="b")], step=10)
+    assert records == [] and steps.following == []  # c is not in the segment: the earlier run ends
+    written(table, steps)
+    assert table.data[schedule_key(0, "news")] == str(later).encode()
+    assert progress_key(0, "news", RUN_AT) not in table.data
