@@ -188,7 +188,7 @@ def timed(label: str, fn, n: int):
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     print(f"  {label:<48} {seconds:7.2f} s ({cpu:5.2f} s CPU)   {n / seconds:>11,.0f} users/s   -> {result}")
-    return result, seconds
+    return result, seconds, cpu
 
 
 def main() -> int:
@@ -211,22 +211,22 @@ def main() -> int:
 
     if not args.reach_only:
         print("scheduled run (segment: profile in [gold, platinum], did App Launched >= 2 in 30d, not did Charged in 7d):")
-        base, base_s = timed("baseline: decode every UserState", lambda: run_baseline(blobs, campaigns), args.users)
-        fast, fast_s = timed("segment first on the stored JSON", lambda: run_segment_first(blobs, campaigns), args.users)
+        base, base_s, _ = timed("baseline: decode every UserState", lambda: run_baseline(blobs, campaigns), args.users)
+        fast, fast_s, _ = timed("segment first on the stored JSON", lambda: run_segment_first(blobs, campaigns), args.users)
         assert base == fast, f"different decisions: {base} != {fast}"
         print(f"  speed-up x{base_s / fast_s:.1f}; {fast[0]:,} sends decided")
 
     print("reach:")
-    core, _ = timed("core count_reach over UserStates",
+    core, _, _ = timed("core count_reach over UserStates",
                     lambda: count_reach((UserState.loads(b) for b in blobs), compiled, NOW, campaigns), args.users)
     # Alternated, best of --repeat each: the machine is shared, and a slow moment should
     # not fall on one side only.
     before_s, raw_s = [], []
     for _ in range(args.repeat):
-        before, seconds = timed("baseline: count_reach_raw before (segment_before)",
+        before, seconds, _ = timed("baseline: count_reach_raw before (segment_before)",
                                 lambda: count_reach_raw_before(blobs, compiled, NOW, campaigns), args.users)
         before_s.append(seconds)
-        raw, seconds = timed("count_reach_raw over the stored bytes",
+        raw, seconds, _ = timed("count_reach_raw over the stored bytes",
                              lambda: (lambda r: (r.qualified, r.reachable))(count_reach_raw(blobs, compiled, NOW, campaigns)),
                              args.users)
         raw_s.append(seconds)
@@ -250,17 +250,15 @@ def main() -> int:
             make_old(old_path)
             whole_s, store_s, whole_cpu, store_cpu = [], [], [], []
             for _ in range(args.repeat):  # alternated: a file from before snapshots, then one with them
-                cpu = time.process_time()
-                found, seconds = timed("before: a store without snapshots (whole states)",
-                                       lambda: reach_of_store(old_path, compiled, NOW, campaigns), args.users)
+                found, seconds, cpu = timed("before: a store without snapshots (whole states)",
+                                            lambda: reach_of_store(old_path, compiled, NOW, campaigns), args.users)
                 whole_s.append(seconds)
-                whole_cpu.append(time.process_time() - cpu)
+                whole_cpu.append(cpu)
                 assert (found.qualified, found.reachable) == core
-                cpu = time.process_time()
-                found, seconds = timed("reach_of_store: the store's snapshots",
-                                       lambda: reach_of_store(db_path, compiled, NOW, campaigns), args.users)
+                found, seconds, cpu = timed("reach_of_store: the store's snapshots",
+                                            lambda: reach_of_store(db_path, compiled, NOW, campaigns), args.users)
                 store_s.append(seconds)
-                store_cpu.append(time.process_time() - cpu)
+                store_cpu.append(cpu)
                 assert (found.qualified, found.reachable) == core
             print(f"  qualified {found.qualified:,}, reachable {found.reachable:,} of {found.users:,}: best "
                   f"{min(store_s):.2f} s end to end ({min(store_cpu):.2f} s CPU), x{min(store_s) / min(whole_s):.2f} "
@@ -271,9 +269,8 @@ def main() -> int:
         n = min(args.runtime, len(blobs))
         core_s, run_s, core_cpu, run_cpu = [], [], [], []
         for _ in range(args.repeat):  # alternated with the core's scan of the same users
-            cpu = time.process_time()
-            _, seconds = timed(f"core segment-first scan, {n:,} users", lambda: run_segment_first(blobs[:n], campaigns), n)
-            core_cpu.append(time.process_time() - cpu)
+            _, seconds, cpu = timed(f"core segment-first scan, {n:,} users", lambda: run_segment_first(blobs[:n], campaigns), n)
+            core_cpu.append(cpu)
             core_s.append(seconds)
             with tempfile.TemporaryDirectory() as tmp:
                 queued, seconds, cpu = runtime_run(blobs[:n], campaigns, tmp)

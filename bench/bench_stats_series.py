@@ -39,13 +39,8 @@ class Table:
 
     def apply(self, batch: TableBatch) -> None:
         """What engine/agents/table.py `write_batch` writes; counts the bytes."""
-        for items in batch.partitions.values():
-            for key, value in items.items():
-                if value is None:
-                    self.data.pop(key, None)
-                else:
-                    self.data[key] = value
-                    self.written += len(value)
+        self.written += sum(len(v) for items in batch.partitions.values() for v in items.values() if v is not None)
+        batch.apply_to(self.data)
 
 
 class Ref:

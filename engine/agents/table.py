@@ -79,6 +79,15 @@ class TableBatch:
     def pending(self, partition: int, key: bytes) -> bool:
         return key in self.partitions.get(partition, ())
 
+    def apply_to(self, mapping) -> None:
+        """What `write_batch` leaves in a memory store (one mapping for every partition)."""
+        for items in self.partitions.values():
+            for key, value in items.items():
+                if value is None:
+                    mapping.pop(key, None)
+                else:
+                    mapping[key] = value
+
 
 async def write_batch(table, producer, batch: TableBatch) -> None:
     """Apply `batch`: per partition, one store write (a RocksDB WriteBatch) and its

@@ -46,13 +46,7 @@ class FakeTable:
         self.data[key] = value
 
     def apply(self, batch: TableBatch) -> None:
-        """What table.write_batch does to the store: each partition's writes in order."""
-        for items in batch.partitions.values():
-            for key, value in items.items():
-                if value is None:
-                    self.data.pop(key, None)
-                else:
-                    self.data[key] = value
+        batch.apply_to(self.data)
 
     def load(self, user: str, record) -> bytes | None:
         return self.data.get(user.encode())
