@@ -26,7 +26,9 @@ campaign with a three-condition segment), on the same global config. Then:
    (`UserProcessor`) over the same states, no Kafka.
 
     .venv/bin/python bench/bench_kafka_schedule.py [--users 200000] [--partitions 8]
-        [--reach-repeat 5] [--profile DIR]
+        [--reach-repeat 5] [--profile DIR] [--reach-only]
+
+`--reach-only` stops after 2 (no ceilings, no scheduled run).
 
 Needs `scripts/services start` (Kafka, Redis). `--profile DIR` records the worker with
 py-spy during the reach requests (`DIR/reach.txt`) and the scheduled run (`DIR/run.txt`,
@@ -244,6 +246,7 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the worker during the run")
     parser.add_argument("--profile-seconds", type=float, default=60)
     parser.add_argument("--skip-ceiling", action="store_true")
+    parser.add_argument("--reach-only", action="store_true", help="stop after reach (no ceilings, no scheduled run)")
     parser.add_argument("--redis", help="redis:// URL (default: the services'); send de-duplication keys of an "
                         "earlier run over the same users live for two days there, and turn its sends into "
                         "duplicates (counted apart below)")
@@ -270,7 +273,7 @@ def main() -> int:
         core_reach_s = time.perf_counter() - started
         print(f"core count_reach (qualified, reachable) = {expected} in {core_reach_s:.2f} s")
         ceiling = None
-        if not args.skip_ceiling:
+        if not (args.skip_ceiling or args.reach_only):
             ceiling = ceilings(blobs, campaigns)
             print(f"ceiling, no Kafka: core baseline {ceiling['baseline']:,.0f} users/s "
                   f"(sends, written: {ceiling['baseline_result']}), segment first {ceiling['segment_first']:,.0f} "
@@ -320,7 +323,10 @@ def main() -> int:
                 f"reach over Kafka {(found.qualified, found.reachable)} != the core's {expected}"
             print(f"reach over Kafka x{len(times)}: min {min(times):.2f} s, median {statistics.median(times):.2f} s, "
                   f"max {max(times):.2f} s (target under 10 s); qualified {found.qualified:,}, "
-                  f"reachable {found.reachable:,} = the core's")
+                  f"reachable {found.reachable:,} = the core's; {min(times) / n * 1e6:.2f} µs a user "
+                  f"({min(times) / n * 1e6:.2f} s per 1,000,000 users on one worker, best)")
+            if args.reach_only:
+                return 0
 
             harness.wait_idle(timeout=args.timeout)
             in_segment = found.qualified  # the users the run applies to (checked against the core above)

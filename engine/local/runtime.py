@@ -184,13 +184,13 @@ class Runtime:
                 if job.future is not None and not job.future.done():
                     job.future.set_exception(exc)
             return
-        cache = self.states
+        self.states.put_many(rows)
+        self.states.trim()
+        set_timer = self.timers.set
         earliest = False
-        for user, blob, next_due, _snapshot in rows:
-            cache[user] = blob
-            cache.move_to_end(user)
-            earliest |= self.timers.set(user, next_due)
-        cache.trim()
+        for user, _blob, next_due, _snapshot in rows:
+            if set_timer(user, next_due):
+                earliest = True
         if earliest:
             self.timer_changed.set()
         if enqueued:

@@ -39,12 +39,17 @@ class BatchSends:
         (as one INSERT per send did); returns how many rows are new."""
         if not self.rows:
             return 0
-        fresh = iter(batch.enqueue_many(self.rows))
-        queued = 0
+        fresh = batch.enqueue_many(self.rows)
+        stats: dict[tuple, list[str]] = {}  # the same few per batch: (variant, test) -> stats
+        queued = start = 0
         for campaign, variant, test, rows in self.messages:
-            new = sum(next(fresh) for _ in range(rows))
+            new = int(fresh[start]) if rows == 1 else sum(fresh[start:start + rows])
+            start += rows
             if new:
                 queued += new
-                for stat in message_stats("sent", variant, test, now):
+                moved = stats.get((variant, test))
+                if moved is None:
+                    moved = stats[(variant, test)] = message_stats("sent", variant, test, now)
+                for stat in moved:
                     batch.count(campaign, stat)
         return queued

@@ -46,6 +46,20 @@ class StateCache(OrderedDict):
         self.nbytes -= len(blob)
         return user, blob
 
+    def put_many(self, rows) -> None:
+        """Store (user, blob, ...) rows as the most recently used, in one loop (the
+        writer's rows after each commit: per user, one pop and one insert)."""
+        pop, put = super().pop, super().__setitem__
+        total = self.nbytes
+        for row in rows:
+            user, blob = row[0], row[1]
+            old = pop(user, None)  # re-inserted last: most recently used
+            if old is not None:
+                total -= len(old)
+            put(user, blob)
+            total += len(blob)
+        self.nbytes = total
+
     def update(self, other=(), **kwargs) -> None:
         items = other.items() if hasattr(other, "items") else other
         for user, blob in items:

@@ -13,7 +13,8 @@ Beside each state, in the same row, `users.snap` keeps its reach snapshot
 (`engine.shell.reach.snapshot_of`: profile, counters, subscription presence), so reach
 and a scheduled run's segment check parse a small blob instead of the whole state. A
 file from before snapshots gets the column and every state's snapshot when it is first
-opened (`Store._ensure_snapshots`); a row without one (NULL) is read from its state.
+opened, and a file whose snapshots are of an older format gets them rewritten
+(`Store._ensure_snapshots`); a row without one (NULL) is read from its state.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Iterator
 
 import orjson
 
-from engine.shell.reach import encode_snapshot
+from engine.shell.reach import SNAPSHOT_FORMAT, encode_snapshot
 
 log = logging.getLogger("pushcast.store")
 
@@ -82,7 +83,8 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 _ENQUEUE = ("INSERT OR IGNORE INTO outbox(message_id, endpoint, user, campaign, p256dh, auth, payload, ttl, urgency,"
             " test, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-# Set once every stored state has its snapshot (a new file, or an old one migrated).
+# The snapshots' format (`SNAPSHOT_FORMAT`), once every stored state has its snapshot in
+# it (a new file, or an older one migrated).
 SNAPSHOTS_META = "store:snapshots"
 # What reach reads of a user: the snapshot, or the state where a row has none.
 SNAPSHOT_OR_STATE = "coalesce(snap, state)"
@@ -129,15 +131,17 @@ class Store:
         self.reader.execute("PRAGMA busy_timeout=5000")
 
     def _ensure_snapshots(self) -> None:
-        """Give every stored state its snapshot, once: a file written before snapshots
-        existed gets the column (last in `users`, so no table rebuild) and is filled in
-        one transaction when first opened; a new file only gets the column."""
-        has_flag = "SELECT 1 FROM meta WHERE key = ?"
-        if self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():
+        """Give every stored state its snapshot in the current format, once: a file
+        written before snapshots existed gets the column (last in `users`, so no table
+        rebuild), and one with snapshots of an older format gets them rewritten, in one
+        transaction when first opened; a new file only gets the column."""
+        current = "SELECT 1 FROM meta WHERE key = ? AND value = ?"
+        if self.db.execute(current, (SNAPSHOTS_META, SNAPSHOT_FORMAT)).fetchone():
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            if not self.db.execute(has_flag, (SNAPSHOTS_META,)).fetchone():  # nobody did it meanwhile
+            if not self.db.execute(current, (SNAPSHOTS_META, SNAPSHOT_FORMAT)).fetchone():  # nobody did it meanwhile
+                older = self.db.execute("SELECT value FROM meta WHERE key = ?", (SNAPSHOTS_META,)).fetchone()
                 if "snap" not in {row[1] for row in self.db.execute("PRAGMA table_info(users)")}:
                     self.db.execute("ALTER TABLE users ADD COLUMN snap BLOB")
                 started, after, filled = time.perf_counter(), "", 0
@@ -150,10 +154,11 @@ class Store:
                     filled += len(rows)
                     self.db.executemany("UPDATE users SET snap = ? WHERE user = ?",
                                         [(encode_snapshot(orjson.loads(state)), user) for user, state in rows])
-                Batch(self.db).set_meta(SNAPSHOTS_META, "1")
+                Batch(self.db).set_meta(SNAPSHOTS_META, SNAPSHOT_FORMAT)
                 if filled:
-                    log.info("%s: added the reach snapshots of %d stored user state(s) in %.1f s (once)",
-                             self.path, filled, time.perf_counter() - started)
+                    was = f" (format {older[0]} before)" if older else ""
+                    log.info("%s: added the reach snapshots of %d stored user state(s) in %.1f s%s (once)",
+                             self.path, filled, time.perf_counter() - started, was)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

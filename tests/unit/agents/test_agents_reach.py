@@ -51,6 +51,17 @@ def test_a_partition_answers_for_its_own_states_only():
     assert reply["users"] == sum(1 for user in states if int(user[1:]) % PARTITIONS == 2)
 
 
+def test_a_partition_is_told_from_another_whose_number_ends_alike():
+    # The header's partition is compared whole: partition 1 is not 11, 21 or 10.
+    cs = campaigns(SEGMENT)
+    states = _states(cs)
+    table = [(user.encode(), StoredState(state, (1, 11, 21, 10)[int(user[1:]) % 4], 7).dumps())
+             for user, state in states.items()]
+    replies = answer([ReachRequest("r1", "gold-launchers", T0, p) for p in (1, 11)], table, cs)
+    assert [r["users"] for r in replies] == [sum(1 for user in states if int(user[1:]) % 4 == i) for i in (0, 1)]
+    assert all(r["users"] > 0 for r in replies)
+
+
 def test_an_unknown_campaign_or_a_missing_partition_is_an_error():
     cs = campaigns(SEGMENT)
     (reply,) = answer([ReachRequest("r1", "nope", T0, 0)], [], cs)

@@ -61,9 +61,17 @@ def test_a_snapshot_holds_only_what_reach_reads():
                       counters={"c1": [1, 2]}, hours=[3] + [0] * 24, ignored=[2, 0], decisions=[[1, "x"]])
     blob, snap = stored_forms(state)
     assert orjson.loads(blob) == state.to_dict()
-    assert orjson.loads(snap) == {"u": "u1", "p": {"plan": "gold", "test": True}, "c": {"c1": [1, 2]},
-                                  "t": [3] + [0] * 24, "s": 1}
-    assert snapshot_of({"u": "u2", "s": {}}) == {"u": "u2"}  # no live subscription: no "s"
+    # [profile, counters, subscribed, hour weights, user]
+    assert orjson.loads(snap) == [{"plan": "gold", "test": True}, {"c1": [1, 2]}, 1, [3] + [0] * 24, "u1"]
+    assert snapshot_of({"u": "u2", "s": {}}) == [{}, {}, 0, None, "u2"]  # no live subscription: 0
+
+
+def format_1(data: dict) -> dict:
+    """A snapshot as format 1 wrote it: the state's own keys, subscriptions as presence."""
+    snapshot = {key: data[key] for key in ("u", "p", "c", "t") if key in data}
+    if data.get("s"):
+        snapshot["s"] = 1
+    return snapshot
 
 
 async def test_every_saved_state_has_its_snapshot_and_reach_reads_them(tmp_path):
@@ -130,3 +138,30 @@ def test_a_file_of_the_old_schema_opened_by_no_store_is_read_state_by_state(tmp_
     db.close()
     found = reach_of_store(db_path, COMPILED, T0, CAMPAIGNS)
     assert (found.users, found.qualified) == (1, 0)  # read (no launches: not in the segment)
+
+
+async def test_snapshots_of_format_1_are_read_then_rewritten(tmp_path, caplog):
+    db_path = await filled_store(tmp_path)
+    expected = reach_of_store(db_path, COMPILED, T0, CAMPAIGNS)
+    db = sqlite3.connect(db_path)  # as the previous version left its files
+    db.executemany("UPDATE users SET snap = ? WHERE user = ?",
+                   [(orjson.dumps(format_1(orjson.loads(blob))), user) for user, blob in db.execute(
+                       "SELECT user, state FROM users").fetchall()])
+    db.execute("UPDATE meta SET value = '1' WHERE key = ?", (SNAPSHOTS_META,))
+    db.commit()
+    db.close()
+    assert all(orjson.loads(snap).__class__ is dict for snap in rows(db_path, "users", "snap").values())
+    old = reach_of_store(db_path, COMPILED, T0, CAMPAIGNS)  # format 1, read as it is
+    assert old.to_dict() | {"seconds": 0} == expected.to_dict() | {"seconds": 0}
+
+    caplog.set_level("INFO", logger="pushcast.store")
+    Store(db_path).close()
+    assert "added the reach snapshots of 300 stored user state(s)" in caplog.text
+    assert "(format 1 before)" in caplog.text
+    Store(db_path).close()  # once
+    assert caplog.text.count("added the reach snapshots") == 1
+    states, snaps = rows(db_path, "users", "state"), rows(db_path, "users", "snap")
+    assert snaps == {user: orjson.dumps(snapshot_of(orjson.loads(blob))) for user, blob in states.items()}
+    new = reach_of_store(db_path, COMPILED, T0, CAMPAIGNS)
+    assert new.to_dict() | {"seconds": 0} == expected.to_dict() | {"seconds": 0}
+    assert 0 < new.test_profiles and 0 < new.reachable < new.qualified

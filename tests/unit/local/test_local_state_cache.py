@@ -27,6 +27,15 @@ def test_bytes_and_users_are_both_bounds_and_the_count_stays_exact():
     assert cache.nbytes == 0
 
 
+def test_put_many_makes_its_users_the_most_recent_and_counts_their_bytes():
+    cache = StateCache(max_users=3, max_bytes=1_000)
+    cache.update([("a", b"x" * 10), ("b", b"x" * 20), ("c", b"x" * 30)])
+    cache.put_many([("a", b"y" * 5, None, b"snap"), ("d", b"y" * 7, 12, b"snap")])  # writer rows
+    assert list(cache) == ["b", "c", "a", "d"] and cache.nbytes == 62
+    cache.trim()  # b was the least recently used
+    assert list(cache) == ["c", "a", "d"] and cache.nbytes == 42 and cache["a"] == b"y" * 5
+
+
 async def test_the_runtime_keeps_its_cache_under_the_byte_bound(tmp_path):
     runtime = make_runtime(tmp_path / "state")
     runtime.states.max_bytes = 2_000
