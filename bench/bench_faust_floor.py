@@ -25,6 +25,7 @@ def run(argv: list[str]) -> None:
 
     from engine.agents.faust_app import build_app, quiet_root_logger
     from engine.agents.settings import WorkerSettings
+    from engine.shell.collector import tune_collector
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--kafka", required=True)
@@ -50,6 +51,7 @@ def run(argv: list[str]) -> None:
     async def quiet() -> None:
         quiet_root_logger(settings)
 
+    tune_collector()  # the worker's process settings (engine/cli_worker.py)
     worker = faust.Worker(app, loglevel=settings.loglevel.upper(), quiet=True,
                           loop=_uvloop() if args.uvloop else None)
     worker.execute_from_commandline()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.agents.settings import WorkerSettings
 from engine.rules.errors import PushcastError
+from engine.shell.collector import tune_collector
 
 
 def add_worker_parser(sub) -> None:
@@ -221,6 +222,7 @@ def run_worker(args: argparse.Namespace) -> int:
     except PushcastError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    tune_collector()  # rarer cycle-collector passes, as `pushcast run` (engine/shell/collector.py)
     worker = faust.Worker(runtime.app, loglevel=settings.loglevel.upper(), quiet=True,
                           loop=loop)
     worker.execute_from_commandline()  # returns only at shutdown (it exits the process)
