@@ -126,11 +126,12 @@ class Http1Transport:
 
     async def send(self, request: PushRequest) -> PushResponse:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + request.timeout
+        now = loop.time()
+        deadline = now + request.timeout
         scheme, host, port, head = self._head(request)
         key = (scheme, host, port)
-        if loop.time() - self._last_sweep > self._keepalive:
-            self._sweep(loop.time())
+        if now - self._last_sweep > self._keepalive:
+            self._sweep(now)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool()
@@ -138,10 +139,17 @@ class Http1Transport:
         # A kept-alive connection may have been closed by the server just as we reused it;
         # then the request was not processed, and it is sent once more on a new connection.
         for attempt in range(2):
-            conn = await self._acquire(pool, key, deadline, fresh=attempt > 0)
+            # An idle connection is taken without a coroutine: the common case per request.
+            conn = None if attempt else self._take_idle(pool)
+            if conn is None:
+                conn = await self._acquire(pool, key, deadline, fresh=attempt > 0)
             reused = conn.used > 0
             try:
-                response = await self._exchange(loop, conn, data, deadline, request.timeout)
+                waiter = self._start_exchange(loop, conn, data, deadline, request.timeout)
+                try:
+                    response = await waiter
+                finally:
+                    self._in_flight.discard(conn)
             except TransportError as exc:
                 self._release(pool, conn, keep=False)
                 if reused and exc.kind == "reset" and not conn.received:
@@ -171,16 +179,26 @@ class Http1Transport:
         except UnicodeEncodeError:
             raise TransportError("protocol", "non-ASCII request target or header") from None
 
+    def _take_idle(self, pool: _Pool) -> _Connection | None:
+        """The most recently used idle connection still open, closing stale ones on the way."""
+        if not pool.idle:
+            return None
+        now = time.monotonic()
+        while pool.idle:
+            conn = pool.idle.pop()
+            if not conn.closed and now - conn.idle_since < self._keepalive:
+                return conn
+            pool.open -= 1
+            conn.abort()
+        return None
+
     async def _acquire(self, pool: _Pool, key, deadline: float, fresh: bool) -> _Connection:
         loop = asyncio.get_running_loop()
         while True:
-            now = time.monotonic()
-            while pool.idle and not fresh:
-                conn = pool.idle.pop()
-                if not conn.closed and now - conn.idle_since < self._keepalive:
+            if not fresh:
+                conn = self._take_idle(pool)
+                if conn is not None:
                     return conn
-                pool.open -= 1
-                conn.abort()
             if pool.open < self._limit:
                 pool.open += 1
                 try:
@@ -268,7 +286,10 @@ class Http1Transport:
             return conn  # asyncio has set TCP_NODELAY
         raise TransportError("connect", f"cannot connect to {host}:{port}: {error}")
 
-    async def _exchange(self, loop, conn: _Connection, data: bytes, deadline: float, timeout: float):
+    def _start_exchange(self, loop, conn: _Connection, data: bytes, deadline: float,
+                        timeout: float) -> asyncio.Future:
+        """Write the request; the future resolves to the response (a plain function, not a
+        coroutine: one less per request). The caller discards `conn` from `_in_flight`."""
         if conn.closed:
             raise TransportError("reset", "connection closed before the request was sent")
         conn.parser.reset()
@@ -279,10 +300,7 @@ class Http1Transport:
         self._in_flight.add(conn)
         if self._ticker is None or self._ticker_loop is not loop:  # a transport may outlive a loop
             self._ticker, self._ticker_loop = loop.call_later(_TICK, self._expire_late, loop), loop
-        try:
-            return await waiter
-        finally:
-            self._in_flight.discard(conn)
+        return waiter
 
     def _expire_late(self, loop) -> None:
         """The ticker: fail the exchanges past their deadline; runs while any is in flight."""
