@@ -20,7 +20,8 @@ machine; the ratio (c)/(m) (median over the rounds) is how close the Sender is t
 floor. The rounds run with the cycle collector's thresholds as deployed: `pushcast run`'s
 (engine/shell/collector.py) and Python's default (what Kafka workers keep); `--gc` picks
 one. Each run also prints the collector's CPU per message and full passes (gc.callbacks)
-and the involuntary context switches the process had (other work taking its core). With --pywebpush also (a) a loop of pywebpush.webpush() (on a sample),
+and the process's context switches: involuntary (other work took its core) and voluntary
+(its event loop waited with nothing to do). With --pywebpush also (a) a loop of pywebpush.webpush() (on a sample),
 (b) pywebpush.webpush_async with one shared aiohttp session, and (c') the Sender on
 AiohttpTransport.
 """
@@ -396,7 +397,7 @@ def observed(run) -> dict:
             spent[0] += time.process_time() - started[0]
             passes[info["generation"]] += 1
 
-    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+    before = resource.getrusage(resource.RUSAGE_SELF)
     gc.collect()  # what the previous run left starts no pass in this one
     gc.callbacks.append(on_collect)
     try:
@@ -405,14 +406,16 @@ def observed(run) -> dict:
         gc.callbacks.remove(on_collect)
     row["gc"] = spent[0] / (row["n"] + 200)  # the warm-up's 200 messages ran too
     row["full"] = passes[2]
-    row["switches"] = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - switches
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    row["switches"] = after.ru_nivcsw - before.ru_nivcsw  # preempted by other work
+    row["waits"] = after.ru_nvcsw - before.ru_nvcsw  # idle: the event loop had nothing to do
     return row
 
 
 def print_row(label: str, row: dict) -> None:
     p50, p99 = row["lat"]
-    extra = (f"  gc {row['gc'] * 1e6:4.1f} µs/msg ({row['full']} full)  {row['switches']:>5} inv. switches"
-             if "gc" in row else "")
+    extra = (f"  gc {row['gc'] * 1e6:4.1f} µs/msg ({row['full']} full)  switches: "
+             f"{row['switches']} preempted, {row['waits']} idle" if "gc" in row else "")
     print(f"{label:<46} {row['n']:>6} msgs {row['rate']:>7.0f}/s  {row['cpu'] * 1e6:5.0f} µs CPU/msg"
           f" ({1 / row['cpu']:>5.0f}/CPU-s)  p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms"
           f"{extra}  load {os.getloadavg()[0]:.1f}", flush=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import socket
 import ssl
 import time
@@ -28,6 +29,7 @@ from connectors.push.transport import (
 )
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_CRLF = "\r\n"
 
 
 # Timeouts are checked by one ticker every _TICK seconds while requests are in flight,
@@ -167,9 +169,12 @@ class Http1Transport:
         if " " in target or not target.isprintable():
             raise TransportError("protocol", "space or control character in the request target")
         headers = request.headers
-        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        try:  # no Python-level loop per header
+            fields = "\r\n".join(map(": ".join, headers.items()))
+        except TypeError:  # a value that is not a string
+            fields = "\r\n".join([f"{name}: {value}" for name, value in headers.items()])
         text = (f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nUser-Agent: {self._user_agent}\r\n"
-                f"{fields}Content-Length: {len(request.body)}\r\n\r\n")
+                f"{fields}{_CRLF if headers else ''}Content-Length: {len(request.body)}\r\n\r\n")
         # Header injection guard: CR/LF may only appear as the line breaks we put there.
         breaks = len(headers) + 5
         if text.count("\n") != breaks or text.count("\r") != breaks:
@@ -332,16 +337,10 @@ def _split(url: str) -> tuple[str, str, int, str, str]:
     path, _, _ = path.partition("#")
     if sep and scheme in _DEFAULT_PORTS and netloc and _SIMPLE_NETLOC.issuperset(netloc):
         # The common case, ~10x faster than urlsplit: host[:port], no user info or IPv6.
-        host, colon, port_text = netloc.partition(":")
-        host = host.lower()
-        default = _DEFAULT_PORTS[scheme]
-        if not colon:
-            port = default
-        elif port_text.isdigit() and 0 < int(port_text) < 65536:
-            port = int(port_text)
-        else:
+        parts = _simple_netloc(scheme, netloc)
+        if parts is None:
             raise TransportError("protocol", f"bad port in {url!r}")
-        netloc = host if port == default else f"{host}:{port}"
+        host, port, netloc = parts
         return scheme, host, port, netloc, slash + path if slash else "/"
     try:
         parts = urlsplit(url)
@@ -358,6 +357,22 @@ def _split(url: str) -> tuple[str, str, int, str, str]:
         netloc = f"{netloc}:{port}"
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return scheme, host, port, netloc, target
+
+
+@functools.lru_cache(maxsize=1024)  # a few push services: parsed once each
+def _simple_netloc(scheme: str, netloc: str) -> tuple[str, int, str] | None:
+    """(host, port, Host header) of a host[:port] of letters, digits, dots and hyphens;
+    None for a bad port."""
+    host, colon, port_text = netloc.partition(":")
+    host = host.lower()
+    default = _DEFAULT_PORTS[scheme]
+    if not colon:
+        port = default
+    elif port_text.isdigit() and 0 < int(port_text) < 65536:
+        port = int(port_text)
+    else:
+        return None
+    return host, port, host if port == default else f"{host}:{port}"
 
 
 def _expire(conn: _Connection, waiter: asyncio.Future | None, timeout: float) -> None:

@@ -27,6 +27,7 @@ _WELL_FORMED_HEAD = re.compile(
     rb"HTTP/1\.[01] [1-9][0-9][0-9](?: [^\x00-\x08\x0a-\x1f\x7f]*)?"
     rb"(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*)*"
 )
+_PAIRS = re.compile(r"\r\n([^:]+):([^\r]*)")  # (name, value) of each line of a well-formed head
 
 
 class ResponseParser:
@@ -144,8 +145,8 @@ class ResponseParser:
 
     def _read_head(self, head: bytes, well_formed: bool = False) -> bool:
         """`well_formed`: `head` matched _WELL_FORMED_HEAD, so its lines need no check."""
-        lines = head.decode("latin-1").split("\r\n")
-        status_line = lines[0]
+        text = head.decode("latin-1")
+        status_line = text.partition("\r\n")[0]
         version, _, rest = status_line.partition(" ")
         code = rest[:3]
         if not well_formed and (
@@ -158,22 +159,13 @@ class ResponseParser:
         ):
             raise ValueError(f"bad status line {status_line[:80]!r}")
         status = int(code)
-        headers: dict[str, str] = {}
-        field = _FIELD.fullmatch
-        for line in lines[1:]:  # an interim response's too: a bad one is no response to skip
-            if well_formed:
-                name, _, value = line.partition(":")
-            else:
-                match = field(line)
-                if match is None:
-                    raise ValueError(f"bad header line {line[:80]!r}")
-                name, value = match.groups()
-            key, text = name.lower(), value.strip(" \t")
-            if key in headers and key == "transfer-encoding":  # "chunked, chunked": unsupported
-                raise ValueError("repeated transfer-encoding header")
-            if key in headers and key == "content-length" and headers[key] != text:
-                raise ValueError(f"conflicting {key} headers")
-            headers[key] = text
+        if well_formed:
+            pairs = _PAIRS.findall(text, len(status_line))
+            headers = {name.lower(): value.strip(" \t") for name, value in pairs}
+            if len(headers) < len(pairs):  # a repeated name: checked line by line below
+                headers = self._read_fields([":".join(pair) for pair in pairs])
+        else:
+            headers = self._read_fields(text.split("\r\n")[1:])
         if 100 <= status < 200:
             if status == 101:
                 raise ValueError("unexpected protocol switch")
@@ -203,6 +195,25 @@ class ResponseParser:
             self._mode = "eof"
             self.keep_alive = False
         return True
+
+    @staticmethod
+    def _read_fields(lines: list[str]) -> dict[str, str]:
+        """Header lines, each checked; an interim response's too: a bad one is no response
+        to skip."""
+        headers: dict[str, str] = {}
+        field = _FIELD.fullmatch
+        for line in lines:
+            match = field(line)
+            if match is None:
+                raise ValueError(f"bad header line {line[:80]!r}")
+            name, value = match.groups()
+            key, text = name.lower(), value.strip(" \t")
+            if key in headers and key == "transfer-encoding":  # "chunked, chunked": unsupported
+                raise ValueError("repeated transfer-encoding header")
+            if key in headers and key == "content-length" and headers[key] != text:
+                raise ValueError(f"conflicting {key} headers")
+            headers[key] = text
+        return headers
 
     def _append(self, data: bytes) -> None:
         if data:

@@ -187,7 +187,7 @@ class Sender:
                 self._slots.release()
             if response is not None:
                 status = response.status
-                verdict = classify(status)
+                verdict = SENT if 200 <= status < 300 else classify(status)  # the common case inline
                 if verdict == SENT:
                     return self._result(msg, SENT, status, "", attempts, start)
                 if verdict == UNSUBSCRIBED:

@@ -70,15 +70,13 @@ class Subscription:
             raise SubscriptionError(
                 "keys", f"expected an object with p256dh and auth, got {_type(keys)}"
             )
-        values = []
-        for name in ("p256dh", "auth"):
-            value = keys.get(name)
+        p256dh, auth = keys.get("p256dh"), keys.get("auth")
+        for name, value in (("p256dh", p256dh), ("auth", auth)):
             if not isinstance(value, str):
                 raise SubscriptionError(
                     f"keys.{name}", f"expected a base64url string, got {_type(value)}"
                 )
-            values.append(value)
-        return cls(endpoint, values[0], values[1])
+        return cls(endpoint, p256dh, auth)
 
     def to_json(self) -> dict:
         """The `PushSubscription.toJSON()` form (without `expirationTime`)."""
@@ -124,11 +122,14 @@ def _check_endpoint(endpoint: str) -> tuple[str, str]:
             "endpoint", "contains spaces, control or non-ASCII characters"
         )
     simple = _SIMPLE_URL.fullmatch(endpoint)
-    if simple is not None and int(simple["port"] or 0) <= 65535:
+    if simple is not None:
         # The common case (every real endpoint), ~5x faster than urlsplit: a lower-case
         # http(s) scheme, a plain lower-case host name, maybe a port, no #fragment.
-        scheme, host, port = simple["scheme"], simple["host"], simple["port"]
-        return _origin(scheme, host, int(port) if port else None), host
+        scheme, host, port = simple.groups()
+        if port is None:
+            return _origin(scheme, host, None), host
+        if int(port) <= 65535:
+            return _origin(scheme, host, int(port)), host
     return _check_parsed_endpoint(endpoint)
 
 
@@ -161,6 +162,7 @@ def split_origin(parts: SplitResult) -> tuple[str, str, int]:
     return _origin(parts.scheme, host, port), host, default if port is None else port
 
 
+@functools.lru_cache(maxsize=1024)  # a few push services: one string each
 def _origin(scheme: str, host: str, port: int | None) -> str:
     netloc_host = f"[{host}]" if ":" in host else host
     if port is None or port == _DEFAULT_PORTS.get(scheme, 0):
