@@ -286,6 +286,10 @@ def main() -> None:
     parser.add_argument("--loop-sample", type=int, default=300, help="messages for (a)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="cProfile one run of (c)")
+    parser.add_argument("--only", choices=("m", "c"),
+                        help="run (m) or (c) once, on the first --only-messages subscriptions of "
+                             "--messages, at concurrency 8: for counting instructions (RESULTS.md)")
+    parser.add_argument("--only-messages", type=int, default=200)
     parser.add_argument("--gc", choices=("both", "run", "python"), default="both",
                         help="collector thresholds: pushcast run's, Python's default, or both")
 
@@ -315,6 +319,9 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f}s; sink {origin} (pid {sink.pid}); "
               f"python {sys.version.split()[0]}", flush=True)
 
+        if args.only:
+            run_once(args.only, subs[:args.only_messages], key_path, origin, port, client_ssl)
+            return
         if args.pywebpush:
             run_pywebpush_baselines(subs, key_path, origin, cert, client_ssl, args.loop_sample)
         enc = encryption_alone(subs, PAYLOAD)
@@ -369,6 +376,28 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.join(10)
+
+
+def run_once(variant: str, subs, key_path, origin: str, port: int, client_ssl) -> None:
+    """One run of (m) or (c) (after its 200-message warm-up), at pushcast run's collector
+    thresholds. Run under callgrind at two message counts with the same --messages (the
+    subscriptions made), the difference of the totals is the instructions of the pushes."""
+    global CONCURRENCY
+    from engine.shell.collector import GC_THRESHOLDS
+
+    from connectors.push.vapid import load_signer
+    from push_floor import run_minimal
+
+    CONCURRENCY = 8  # fewer TLS handshakes to count; the same for both
+    gc.set_threshold(*GC_THRESHOLDS)
+    signer = load_signer(key_path, "mailto:ops@example.com")
+    if variant == "m":
+        row = asyncio.run(run_minimal(subs, PAYLOAD, signer.authorization(origin, time.time()),
+                                      "localhost", port, client_ssl, CONCURRENCY))
+        row["lat"] = percentiles(row["lat"])
+    else:
+        row = asyncio.run(run_sender(subs, signer, origin, client_ssl, "http1"))
+    print_row(f"({variant}) once, concurrency {CONCURRENCY}", row)
 
 
 def run_pywebpush_baselines(subs, key_path, origin, cert, client_ssl, loop_sample: int) -> None:
