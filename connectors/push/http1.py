@@ -171,14 +171,19 @@ class Http1Transport:
         headers = request.headers
         try:  # no Python-level loop per header
             fields = "\r\n".join(map(": ".join, headers.items()))
+            # what the guard below looks in: all the text we did not write ourselves
+            given = "".join((target, netloc, self._user_agent, "".join(headers),
+                             "".join(headers.values())))
         except TypeError:  # a value that is not a string
             fields = "\r\n".join([f"{name}: {value}" for name, value in headers.items()])
+            given = "".join([f"{name}{value}" for name, value in headers.items()])
+            given += target + netloc + self._user_agent
+        # Header injection guard: CR/LF may only appear as the line breaks we put there
+        # (`in` is a memchr, ~40x cheaper than counting them in the whole head).
+        if "\n" in given or "\r" in given:
+            raise TransportError("protocol", "line break in the request target or a header")
         text = (f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nUser-Agent: {self._user_agent}\r\n"
                 f"{fields}{_CRLF if headers else ''}Content-Length: {len(request.body)}\r\n\r\n")
-        # Header injection guard: CR/LF may only appear as the line breaks we put there.
-        breaks = len(headers) + 5
-        if text.count("\n") != breaks or text.count("\r") != breaks:
-            raise TransportError("protocol", "line break in the request target or a header")
         try:
             return scheme, host, port, text.encode("ascii")
         except UnicodeEncodeError:
