@@ -1,6 +1,6 @@
 """Web push delivery throughput: pushcast's Sender against the floor, a minimal client.
 
-    .venv/bin/python bench/bench_push.py [--messages 10000] [--rounds 6]
+    .venv/bin/python bench/bench_push.py [--messages 10000] [--rounds 6] [--gc both|run|python]
     .venv/bin/pip install -e '.[bench]'; .venv/bin/python bench/bench_push.py --pywebpush
 
 Every message is encrypted (RFC 8291, a fresh ECDH key each), VAPID-signed and POSTed over
@@ -17,7 +17,11 @@ Measured in one run, against the same sink:
   (c) pushcast's Sender (default transport, Http1Transport).
 (m) and (c) run `--rounds` times, interleaved, to expose noise from other work on the
 machine; the ratio (c)/(m) (median over the rounds) is how close the Sender is to the
-floor. With --pywebpush also (a) a loop of pywebpush.webpush() (on a sample),
+floor. The rounds run with the cycle collector's thresholds as deployed: `pushcast run`'s
+(engine/shell/collector.py) and Python's default (what Kafka workers keep); `--gc` picks
+one. Each run also prints the collector's CPU per message and full passes (gc.callbacks)
+and the process's context switches: involuntary (other work took its core) and voluntary
+(its event loop waited with nothing to do). With --pywebpush also (a) a loop of pywebpush.webpush() (on a sample),
 (b) pywebpush.webpush_async with one shared aiohttp session, and (c') the Sender on
 AiohttpTransport.
 """
@@ -27,9 +31,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import gc
 import ipaddress
 import multiprocessing
 import os
+import resource
 import statistics
 import ssl
 import sys
@@ -52,6 +58,7 @@ PAYLOAD = {
     "actions": [{"action": "checkout", "title": "Checkout", "url": "https://shop.example/checkout/c-9"}],
 }
 CONCURRENCY = 128
+PYTHON_THRESHOLDS = gc.get_threshold()  # before anything changes them: (700, 10, 10)
 
 
 def pin(cpu: int) -> None:
@@ -279,6 +286,12 @@ def main() -> None:
     parser.add_argument("--loop-sample", type=int, default=300, help="messages for (a)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--profile", action="store_true", help="cProfile one run of (c)")
+    parser.add_argument("--only", choices=("m", "c"),
+                        help="run (m) or (c) once, on the first --only-messages subscriptions of "
+                             "--messages, at concurrency 8: for counting instructions (RESULTS.md)")
+    parser.add_argument("--only-messages", type=int, default=200)
+    parser.add_argument("--gc", choices=("both", "run", "python"), default="both",
+                        help="collector thresholds: pushcast run's, Python's default, or both")
 
     args = parser.parse_args()
 
@@ -306,41 +319,53 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f}s; sink {origin} (pid {sink.pid}); "
               f"python {sys.version.split()[0]}", flush=True)
 
+        if args.only:
+            run_once(args.only, subs[:args.only_messages], key_path, origin, port, client_ssl)
+            return
         if args.pywebpush:
             run_pywebpush_baselines(subs, key_path, origin, cert, client_ssl, args.loop_sample)
         enc = encryption_alone(subs, PAYLOAD)
         print(f"{'(e) encryption alone (RFC 8291, no network)':<46} {enc['n']:>6} msgs "
               f"{enc['rate']:>7.0f}/s  {enc['cpu'] * 1e6:5.0f} µs CPU/msg", flush=True)
         authorization = load_signer(key_path, "mailto:ops@example.com").authorization(origin, time.time())
-        minimal, senders, signers = [], [], []
-        for round_ in range(1, args.rounds + 1):
-            # alternate which goes first, so a drift in the machine's load favours neither
-            for variant in ("mc" if round_ % 2 else "cm"):
-                if variant == "m":
-                    m = asyncio.run(run_minimal(subs, PAYLOAD, authorization, "localhost", port,
-                                                client_ssl, CONCURRENCY))
-                    m["lat"] = percentiles(m["lat"])
-                    minimal.append(m)
-                    print_row(f"(m) minimal asyncio client [run {round_}]", m)
-                else:
-                    signers.append(load_signer(key_path, "mailto:ops@example.com"))
-                    c = asyncio.run(run_sender(subs, signers[-1], origin, client_ssl, "http1"))
-                    senders.append(c)
-                    print_row(f"(c) pushcast Sender, Http1Transport [run {round_}]", c)
+        from engine.shell.collector import GC_THRESHOLDS
+
+        settings = {"run": ("as `pushcast run` sets them", GC_THRESHOLDS),
+                    "python": ("Python's default, as Kafka workers keep them", PYTHON_THRESHOLDS)}
+        signers = []
+        for name in (("run", "python") if args.gc == "both" else (args.gc,)):
+            label, thresholds = settings[name]
+            gc.set_threshold(*thresholds)
+            print(f"collector thresholds {thresholds}: {label}", flush=True)
+            minimal, senders = [], []
+            for round_ in range(1, args.rounds + 1):
+                # alternate which goes first, so a drift in the machine's load favours neither
+                for variant in ("mc" if round_ % 2 else "cm"):
+                    if variant == "m":
+                        m = observed(lambda: asyncio.run(run_minimal(
+                            subs, PAYLOAD, authorization, "localhost", port, client_ssl, CONCURRENCY)))
+                        m["lat"] = percentiles(m["lat"])
+                        minimal.append(m)
+                        print_row(f"(m) minimal asyncio client [run {round_}]", m)
+                    else:
+                        signers.append(load_signer(key_path, "mailto:ops@example.com"))
+                        c = observed(lambda: asyncio.run(
+                            run_sender(subs, signers[-1], origin, client_ssl, "http1")))
+                        senders.append(c)
+                        print_row(f"(c) pushcast Sender, Http1Transport [run {round_}]", c)
+            # Each round's two runs are close in time, so their ratio cancels most of the
+            # machine's load; the median over rounds discards the rounds a burst hit one run of.
+            rate_ratio = statistics.median(c["rate"] / m["rate"] for m, c in zip(minimal, senders))
+            cpu_ratio = statistics.median(m["cpu"] / c["cpu"] for m, c in zip(minimal, senders))
+            print(f"ratio (c)/(m) at thresholds {thresholds}, median of the rounds: {rate_ratio:.2f} "
+                  f"pushes/s, {cpu_ratio:.2f} per CPU-second (goal >= 0.9)")
+            cpu_m = statistics.median(r["cpu"] for r in minimal)
+            cpu_c = statistics.median(r["cpu"] for r in senders)
+            print(f"encryption's share of a push (medians): {enc['cpu'] / cpu_c:.0%} of (c)'s CPU, "
+                  f"{enc['cpu'] / cpu_m:.0%} of (m)'s", flush=True)
         if args.profile:
             asyncio.run(run_sender(subs, load_signer(key_path, "mailto:ops@example.com"),
                                    origin, client_ssl, "http1", profile=True))
-
-        # Each round's two runs are close in time, so their ratio cancels most of the
-        # machine's load; the median over rounds discards the rounds a burst hit one run of.
-        rate_ratio = statistics.median(c["rate"] / m["rate"] for m, c in zip(minimal, senders))
-        cpu_ratio = statistics.median(m["cpu"] / c["cpu"] for m, c in zip(minimal, senders))
-        print(f"ratio (c)/(m), median of the rounds: {rate_ratio:.2f} pushes/s, {cpu_ratio:.2f} per "
-              f"CPU-second (goal >= 0.9)")
-        cpu_m = statistics.median(r["cpu"] for r in minimal)
-        cpu_c = statistics.median(r["cpu"] for r in senders)
-        print(f"encryption's share of a push (medians): {enc['cpu'] / cpu_c:.0%} of (c)'s CPU, "
-              f"{enc['cpu'] / cpu_m:.0%} of (m)'s")
         signed = signers[0].signatures  # before vapid_cost signs for 300 more origins
         per_sig, per_msg, _ = vapid_cost(signers[-1], 100_000)
         print(f"VAPID: {per_sig:.1f} µs per signature; the Sender signed {signed} "
@@ -351,6 +376,28 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.join(10)
+
+
+def run_once(variant: str, subs, key_path, origin: str, port: int, client_ssl) -> None:
+    """One run of (m) or (c) (after its 200-message warm-up), at pushcast run's collector
+    thresholds. Run under callgrind at two message counts with the same --messages (the
+    subscriptions made), the difference of the totals is the instructions of the pushes."""
+    global CONCURRENCY
+    from engine.shell.collector import GC_THRESHOLDS
+
+    from connectors.push.vapid import load_signer
+    from push_floor import run_minimal
+
+    CONCURRENCY = 8  # fewer TLS handshakes to count; the same for both
+    gc.set_threshold(*GC_THRESHOLDS)
+    signer = load_signer(key_path, "mailto:ops@example.com")
+    if variant == "m":
+        row = asyncio.run(run_minimal(subs, PAYLOAD, signer.authorization(origin, time.time()),
+                                      "localhost", port, client_ssl, CONCURRENCY))
+        row["lat"] = percentiles(row["lat"])
+    else:
+        row = asyncio.run(run_sender(subs, signer, origin, client_ssl, "http1"))
+    print_row(f"({variant}) once, concurrency {CONCURRENCY}", row)
 
 
 def run_pywebpush_baselines(subs, key_path, origin, cert, client_ssl, loop_sample: int) -> None:
@@ -366,11 +413,41 @@ def run_pywebpush_baselines(subs, key_path, origin, cert, client_ssl, loop_sampl
     print_row("(c') pushcast Sender, AiohttpTransport", c2)
 
 
+def observed(run) -> dict:
+    """`run()`'s result plus what the collector cost it (CPU per message, full passes) and
+    the involuntary context switches it had: the suspects when a run's CPU per message is
+    off the others'."""
+    spent, passes, started = [0.0], [0, 0, 0], [0.0]
+
+    def on_collect(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.process_time()
+        else:
+            spent[0] += time.process_time() - started[0]
+            passes[info["generation"]] += 1
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    gc.collect()  # what the previous run left starts no pass in this one
+    gc.callbacks.append(on_collect)
+    try:
+        row = run()
+    finally:
+        gc.callbacks.remove(on_collect)
+    row["gc"] = spent[0] / (row["n"] + 200)  # the warm-up's 200 messages ran too
+    row["full"] = passes[2]
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    row["switches"] = after.ru_nivcsw - before.ru_nivcsw  # preempted by other work
+    row["waits"] = after.ru_nvcsw - before.ru_nvcsw  # idle: the event loop had nothing to do
+    return row
+
+
 def print_row(label: str, row: dict) -> None:
     p50, p99 = row["lat"]
+    extra = (f"  gc {row['gc'] * 1e6:4.1f} µs/msg ({row['full']} full)  switches: "
+             f"{row['switches']} preempted, {row['waits']} idle" if "gc" in row else "")
     print(f"{label:<46} {row['n']:>6} msgs {row['rate']:>7.0f}/s  {row['cpu'] * 1e6:5.0f} µs CPU/msg"
           f" ({1 / row['cpu']:>5.0f}/CPU-s)  p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms"
-          f"  load {os.getloadavg()[0]:.1f}", flush=True)
+          f"{extra}  load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def _free_port() -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import socket
 import ssl
 import time
@@ -28,6 +29,7 @@ from connectors.push.transport import (
 )
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_CRLF = "\r\n"
 
 
 # Timeouts are checked by one ticker every _TICK seconds while requests are in flight,
@@ -126,11 +128,12 @@ class Http1Transport:
 
     async def send(self, request: PushRequest) -> PushResponse:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + request.timeout
+        now = loop.time()
+        deadline = now + request.timeout
         scheme, host, port, head = self._head(request)
         key = (scheme, host, port)
-        if loop.time() - self._last_sweep > self._keepalive:
-            self._sweep(loop.time())
+        if now - self._last_sweep > self._keepalive:
+            self._sweep(now)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool()
@@ -138,10 +141,17 @@ class Http1Transport:
         # A kept-alive connection may have been closed by the server just as we reused it;
         # then the request was not processed, and it is sent once more on a new connection.
         for attempt in range(2):
-            conn = await self._acquire(pool, key, deadline, fresh=attempt > 0)
+            # An idle connection is taken without a coroutine: the common case per request.
+            conn = None if attempt else self._take_idle(pool)
+            if conn is None:
+                conn = await self._acquire(pool, key, deadline, fresh=attempt > 0)
             reused = conn.used > 0
             try:
-                response = await self._exchange(loop, conn, data, deadline, request.timeout)
+                waiter = self._start_exchange(loop, conn, data, deadline, request.timeout)
+                try:
+                    response = await waiter
+                finally:
+                    self._in_flight.discard(conn)
             except TransportError as exc:
                 self._release(pool, conn, keep=False)
                 if reused and exc.kind == "reset" and not conn.received:
@@ -159,28 +169,46 @@ class Http1Transport:
         if " " in target or not target.isprintable():
             raise TransportError("protocol", "space or control character in the request target")
         headers = request.headers
-        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-        text = (f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nUser-Agent: {self._user_agent}\r\n"
-                f"{fields}Content-Length: {len(request.body)}\r\n\r\n")
-        # Header injection guard: CR/LF may only appear as the line breaks we put there.
-        breaks = len(headers) + 5
-        if text.count("\n") != breaks or text.count("\r") != breaks:
+        try:  # no Python-level loop per header
+            fields = "\r\n".join(map(": ".join, headers.items()))
+            # what the guard below looks in: all the text we did not write ourselves
+            given = "".join((target, netloc, self._user_agent, "".join(headers),
+                             "".join(headers.values())))
+        except TypeError:  # a value that is not a string
+            fields = "\r\n".join([f"{name}: {value}" for name, value in headers.items()])
+            given = "".join([f"{name}{value}" for name, value in headers.items()])
+            given += target + netloc + self._user_agent
+        # Header injection guard: CR/LF may only appear as the line breaks we put there
+        # (`in` is a memchr, ~40x cheaper than counting them in the whole head).
+        if "\n" in given or "\r" in given:
             raise TransportError("protocol", "line break in the request target or a header")
+        text = (f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nUser-Agent: {self._user_agent}\r\n"
+                f"{fields}{_CRLF if headers else ''}Content-Length: {len(request.body)}\r\n\r\n")
         try:
             return scheme, host, port, text.encode("ascii")
         except UnicodeEncodeError:
             raise TransportError("protocol", "non-ASCII request target or header") from None
 
+    def _take_idle(self, pool: _Pool) -> _Connection | None:
+        """The most recently used idle connection still open, closing stale ones on the way."""
+        if not pool.idle:
+            return None
+        now = time.monotonic()
+        while pool.idle:
+            conn = pool.idle.pop()
+            if not conn.closed and now - conn.idle_since < self._keepalive:
+                return conn
+            pool.open -= 1
+            conn.abort()
+        return None
+
     async def _acquire(self, pool: _Pool, key, deadline: float, fresh: bool) -> _Connection:
         loop = asyncio.get_running_loop()
         while True:
-            now = time.monotonic()
-            while pool.idle and not fresh:
-                conn = pool.idle.pop()
-                if not conn.closed and now - conn.idle_since < self._keepalive:
+            if not fresh:
+                conn = self._take_idle(pool)
+                if conn is not None:
                     return conn
-                pool.open -= 1
-                conn.abort()
             if pool.open < self._limit:
                 pool.open += 1
                 try:
@@ -268,7 +296,10 @@ class Http1Transport:
             return conn  # asyncio has set TCP_NODELAY
         raise TransportError("connect", f"cannot connect to {host}:{port}: {error}")
 
-    async def _exchange(self, loop, conn: _Connection, data: bytes, deadline: float, timeout: float):
+    def _start_exchange(self, loop, conn: _Connection, data: bytes, deadline: float,
+                        timeout: float) -> asyncio.Future:
+        """Write the request; the future resolves to the response (a plain function, not a
+        coroutine: one less per request). The caller discards `conn` from `_in_flight`."""
         if conn.closed:
             raise TransportError("reset", "connection closed before the request was sent")
         conn.parser.reset()
@@ -279,10 +310,7 @@ class Http1Transport:
         self._in_flight.add(conn)
         if self._ticker is None or self._ticker_loop is not loop:  # a transport may outlive a loop
             self._ticker, self._ticker_loop = loop.call_later(_TICK, self._expire_late, loop), loop
-        try:
-            return await waiter
-        finally:
-            self._in_flight.discard(conn)
+        return waiter
 
     def _expire_late(self, loop) -> None:
         """The ticker: fail the exchanges past their deadline; runs while any is in flight."""
@@ -314,16 +342,10 @@ def _split(url: str) -> tuple[str, str, int, str, str]:
     path, _, _ = path.partition("#")
     if sep and scheme in _DEFAULT_PORTS and netloc and _SIMPLE_NETLOC.issuperset(netloc):
         # The common case, ~10x faster than urlsplit: host[:port], no user info or IPv6.
-        host, colon, port_text = netloc.partition(":")
-        host = host.lower()
-        default = _DEFAULT_PORTS[scheme]
-        if not colon:
-            port = default
-        elif port_text.isdigit() and 0 < int(port_text) < 65536:
-            port = int(port_text)
-        else:
+        parts = _simple_netloc(scheme, netloc)
+        if parts is None:
             raise TransportError("protocol", f"bad port in {url!r}")
-        netloc = host if port == default else f"{host}:{port}"
+        host, port, netloc = parts
         return scheme, host, port, netloc, slash + path if slash else "/"
     try:
         parts = urlsplit(url)
@@ -340,6 +362,22 @@ def _split(url: str) -> tuple[str, str, int, str, str]:
         netloc = f"{netloc}:{port}"
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return scheme, host, port, netloc, target
+
+
+@functools.lru_cache(maxsize=1024)  # a few push services: parsed once each
+def _simple_netloc(scheme: str, netloc: str) -> tuple[str, int, str] | None:
+    """(host, port, Host header) of a host[:port] of letters, digits, dots and hyphens;
+    None for a bad port."""
+    host, colon, port_text = netloc.partition(":")
+    host = host.lower()
+    default = _DEFAULT_PORTS[scheme]
+    if not colon:
+        port = default
+    elif port_text.isdigit() and 0 < int(port_text) < 65536:
+        port = int(port_text)
+    else:
+        return None
+    return host, port, host if port == default else f"{host}:{port}"
 
 
 def _expire(conn: _Connection, waiter: asyncio.Future | None, timeout: float) -> None:

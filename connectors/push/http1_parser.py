@@ -21,6 +21,13 @@ _NO_BODY = (204, 304)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # all but HTAB
 # A header line: a token, a colon, a value without control characters (HTAB allowed).
 _FIELD = re.compile(r"([-!#$%&'*+.^_`|~0-9A-Za-z]+):([^\x00-\x08\x0a-\x1f\x7f]*)")
+# A whole well-formed head (status line and header lines, as _read_head checks them one by
+# one) in one match: what every push service sends takes this path, ~2x faster.
+_WELL_FORMED_HEAD = re.compile(
+    rb"HTTP/1\.[01] [1-9][0-9][0-9](?: [^\x00-\x08\x0a-\x1f\x7f]*)?"
+    rb"(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*)*"
+)
+_PAIRS = re.compile(r"\r\n([^:]+):([^\r]*)")  # (name, value) of each line of a well-formed head
 
 
 class ResponseParser:
@@ -51,7 +58,8 @@ class ResponseParser:
             mode = self._mode
             if mode == "head":
                 end = buf.find(b"\r\n\r\n")
-                if _bare_lf(buf if end < 0 else buf[: end + 4]):
+                well_formed = end >= 0 and _WELL_FORMED_HEAD.fullmatch(buf, 0, end) is not None
+                if not well_formed and _bare_lf(buf if end < 0 else buf[: end + 4]):
                     # Some parsers end lines at a bare LF, some do not: never guess.
                     raise ValueError("a line of the response head ends in LF without CR")
                 if end < 0:
@@ -60,7 +68,7 @@ class ResponseParser:
                     self._buf = buf
                     return None
                 head, buf = buf[:end], buf[end + 4 :]
-                if not self._read_head(head):
+                if not self._read_head(head, well_formed):
                     continue  # an interim 1xx response: the real one follows
                 if self._mode == "done":
                     return self._finish(buf)
@@ -135,12 +143,13 @@ class ResponseParser:
             return PushResponse(self._status, self._headers, b"".join(self._body))
         return None
 
-    def _read_head(self, head: bytes) -> bool:
-        lines = head.decode("latin-1").split("\r\n")
-        status_line = lines[0]
+    def _read_head(self, head: bytes, well_formed: bool = False) -> bool:
+        """`well_formed`: `head` matched _WELL_FORMED_HEAD, so its lines need no check."""
+        text = head.decode("latin-1")
+        status_line = text.partition("\r\n")[0]
         version, _, rest = status_line.partition(" ")
         code = rest[:3]
-        if (
+        if not well_formed and (
             version not in ("HTTP/1.1", "HTTP/1.0")
             or len(code) != 3
             or not (code.isascii() and code.isdigit())
@@ -150,19 +159,13 @@ class ResponseParser:
         ):
             raise ValueError(f"bad status line {status_line[:80]!r}")
         status = int(code)
-        headers: dict[str, str] = {}
-        field = _FIELD.fullmatch
-        for line in lines[1:]:  # an interim response's too: a bad one is no response to skip
-            match = field(line)
-            if match is None:
-                raise ValueError(f"bad header line {line[:80]!r}")
-            name, value = match.groups()
-            key, text = name.lower(), value.strip(" \t")
-            if key in headers and key == "transfer-encoding":  # "chunked, chunked": unsupported
-                raise ValueError("repeated transfer-encoding header")
-            if key in headers and key == "content-length" and headers[key] != text:
-                raise ValueError(f"conflicting {key} headers")
-            headers[key] = text
+        if well_formed:
+            pairs = _PAIRS.findall(text, len(status_line))
+            headers = {name.lower(): value.strip(" \t") for name, value in pairs}
+            if len(headers) < len(pairs):  # a repeated name: checked line by line below
+                headers = self._read_fields([":".join(pair) for pair in pairs])
+        else:
+            headers = self._read_fields(text.split("\r\n")[1:])
         if 100 <= status < 200:
             if status == 101:
                 raise ValueError("unexpected protocol switch")
@@ -192,6 +195,25 @@ class ResponseParser:
             self._mode = "eof"
             self.keep_alive = False
         return True
+
+    @staticmethod
+    def _read_fields(lines: list[str]) -> dict[str, str]:
+        """Header lines, each checked; an interim response's too: a bad one is no response
+        to skip."""
+        headers: dict[str, str] = {}
+        field = _FIELD.fullmatch
+        for line in lines:
+            match = field(line)
+            if match is None:
+                raise ValueError(f"bad header line {line[:80]!r}")
+            name, value = match.groups()
+            key, text = name.lower(), value.strip(" \t")
+            if key in headers and key == "transfer-encoding":  # "chunked, chunked": unsupported
+                raise ValueError("repeated transfer-encoding header")
+            if key in headers and key == "content-length" and headers[key] != text:
+                raise ValueError(f"conflicting {key} headers")
+            headers[key] = text
+        return headers
 
     def _append(self, data: bytes) -> None:
         if data:

@@ -13,7 +13,11 @@ __all__ = ["MAX_TTL", "OUTCOMES", "PushMessage", "SendResult", "URGENCIES"]
 OUTCOMES = ("sent", "failed", "unsubscribed")
 
 
-@dataclass(frozen=True)
+# The classes below are frozen dataclasses with their own __init__: one `__dict__.update`
+# instead of a frozen dataclass's `object.__setattr__` per field (~1 µs less per message).
+
+
+@dataclass(frozen=True, init=False)
 class PushMessage:
     """One notification to one subscription."""
 
@@ -25,22 +29,23 @@ class PushMessage:
     ttl: int  # seconds the push service keeps it for an offline browser
     urgency: str = "normal"  # very-low | low | normal | high
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.message_id, str) or not self.message_id:
-            raise MessageError(f"message_id: expected a non-empty string, got {self.message_id!r}")
-        if self.urgency not in URGENCIES:
+    def __init__(self, message_id: str, campaign: str, user: str, subscription: Subscription,
+                 payload: dict, ttl: int, urgency: str = "normal") -> None:
+        if not isinstance(message_id, str) or not message_id:
+            raise MessageError(f"message_id: expected a non-empty string, got {message_id!r}")
+        if urgency not in URGENCIES:
+            raise MessageError(f"urgency: expected one of {', '.join(URGENCIES)}, got {urgency!r}")
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= MAX_TTL:
+            raise MessageError(f"ttl: expected whole seconds 0..{MAX_TTL}, got {ttl!r}")
+        if not isinstance(subscription, Subscription):
             raise MessageError(
-                f"urgency: expected one of {', '.join(URGENCIES)}, got {self.urgency!r}"
+                f"subscription: expected a Subscription, got {type(subscription).__name__}"
             )
-        if not isinstance(self.ttl, int) or isinstance(self.ttl, bool) or not 0 <= self.ttl <= MAX_TTL:
-            raise MessageError(f"ttl: expected whole seconds 0..{MAX_TTL}, got {self.ttl!r}")
-        if not isinstance(self.subscription, Subscription):
-            raise MessageError(
-                f"subscription: expected a Subscription, got {type(self.subscription).__name__}"
-            )
+        self.__dict__.update(message_id=message_id, campaign=campaign, user=user,
+                             subscription=subscription, payload=payload, ttl=ttl, urgency=urgency)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SendResult:
     """The final outcome of sending one message.
 
@@ -56,6 +61,11 @@ class SendResult:
     reason: str
     attempts: int
     latency: float  # seconds from the first attempt to the final outcome
+
+    def __init__(self, message: PushMessage, outcome: str, status: int | None, reason: str,
+                 attempts: int, latency: float) -> None:
+        self.__dict__.update(message=message, outcome=outcome, status=status, reason=reason,
+                             attempts=attempts, latency=latency)
 
     @property
     def endpoint(self) -> str:

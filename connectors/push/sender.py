@@ -174,17 +174,20 @@ class Sender:
                 "Authorization": self._vapid.authorization(sub.origin, self._wallclock()),
             }
             request = PushRequest(sub.endpoint, headers, body, self._timeout)
-            async with self._slots:
-                try:
-                    response = await self._transport.send(request)
-                except TransportError as exc:
-                    _raise_if_cancelling()
-                    if not exc.retryable:
-                        return self._result(msg, FAILED, None, str(exc), attempts, start)
-                    response, status, reason, retry_after = None, None, f"no response: {exc}", None
+            # acquire/release rather than `async with`: two coroutines less per attempt
+            await self._slots.acquire()
+            try:
+                response = await self._transport.send(request)
+            except TransportError as exc:
+                _raise_if_cancelling()
+                if not exc.retryable:
+                    return self._result(msg, FAILED, None, str(exc), attempts, start)
+                response, status, reason, retry_after = None, None, f"no response: {exc}", None
+            finally:
+                self._slots.release()
             if response is not None:
                 status = response.status
-                verdict = classify(status)
+                verdict = SENT if 200 <= status < 300 else classify(status)  # the common case inline
                 if verdict == SENT:
                     return self._result(msg, SENT, status, "", attempts, start)
                 if verdict == UNSUBSCRIBED:

@@ -106,3 +106,16 @@ def test_reset_readies_the_parser_for_the_next_response():
     parser.reset()
     second = parser.feed(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno")
     assert (first.status, second.status, second.body) == (201, 404, b"no")
+
+
+def test_a_well_formed_head_gives_lower_case_names_and_trimmed_values():
+    _, response = feed_all(b"HTTP/1.1 201 Created\r\nLocation:  https://p.example/m/0 \t\r\n"
+                           b"X-Empty:\r\nContent-Length: 0\r\n\r\n")
+    assert response.headers == {"location": "https://p.example/m/0", "x-empty": "", "content-length": "0"}
+
+
+def test_repeated_names_in_a_well_formed_head_are_read_line_by_line():
+    _, response = feed_all(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok")
+    assert (response.status, response.body) == (201, b"ok")
+    with pytest.raises(ValueError, match="repeated transfer-encoding"):
+        feed_all(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n")
