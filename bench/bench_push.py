@@ -17,9 +17,9 @@ Measured in one run, against the same sink:
   (c) pushcast's Sender (default transport, Http1Transport).
 (m) and (c) run `--rounds` times, interleaved, to expose noise from other work on the
 machine; the ratio (c)/(m) (median over the rounds) is how close the Sender is to the
-floor. The rounds run with the cycle collector's thresholds as deployed: `pushcast run`'s
-(engine/shell/collector.py) and Python's default (what Kafka workers keep); `--gc` picks
-one. Each run also prints the collector's CPU per message and full passes (gc.callbacks)
+floor. The rounds run with the cycle collector's thresholds as deployed: the runtimes'
+(engine/shell/collector.py; `pushcast run` and `pushcast worker` set them) and Python's
+default (a program that embeds the Sender); `--gc` picks one. Each run also prints the collector's CPU per message and full passes (gc.callbacks)
 and the process's context switches: involuntary (other work took its core) and voluntary
 (its event loop waited with nothing to do). With --pywebpush also (a) a loop of pywebpush.webpush() (on a sample),
 (b) pywebpush.webpush_async with one shared aiohttp session, and (c') the Sender on
@@ -330,8 +330,8 @@ def main() -> None:
         authorization = load_signer(key_path, "mailto:ops@example.com").authorization(origin, time.time())
         from engine.shell.collector import GC_THRESHOLDS
 
-        settings = {"run": ("as `pushcast run` sets them", GC_THRESHOLDS),
-                    "python": ("Python's default, as Kafka workers keep them", PYTHON_THRESHOLDS)}
+        settings = {"run": ("as `pushcast run` and `pushcast worker` set them", GC_THRESHOLDS),
+                    "python": ("Python's default, as a program embedding the Sender has them", PYTHON_THRESHOLDS)}
         signers = []
         for name in (("run", "python") if args.gc == "both" else (args.gc,)):
             label, thresholds = settings[name]
