@@ -48,9 +48,11 @@ def in_window(minutes: int, start: TimeOfDay, end: TimeOfDay) -> bool:
     return minutes >= s or minutes < e
 
 
-def dnd_end(now_ms: int, dnd: DoNotDisturb, tz: ZoneInfo) -> int | None:
-    """When DND is on at now_ms: the instant it ends; None when it is off."""
-    now = local(now_ms, tz)
+def dnd_end(now_ms: int, dnd: DoNotDisturb, tz: ZoneInfo, now: datetime | None = None) -> int | None:
+    """When DND is on at now_ms: the instant it ends; None when it is off. `now`: now_ms
+    already in tz (the caller converted it once for DND and the cut-off)."""
+    if now is None:
+        now = local(now_ms, tz)
     if not in_window(now.hour * 60 + now.minute, dnd.start, dnd.end):
         return None
     end = wall_clock(now.date(), dnd.end, tz)
@@ -59,8 +61,9 @@ def dnd_end(now_ms: int, dnd: DoNotDisturb, tz: ZoneInfo) -> int | None:
     return to_ms(end)
 
 
-def past_cutoff(now_ms: int, cutoff: TimeOfDay, tz: ZoneInfo) -> bool:
-    now = local(now_ms, tz)
+def past_cutoff(now_ms: int, cutoff: TimeOfDay, tz: ZoneInfo, now: datetime | None = None) -> bool:
+    if now is None:
+        now = local(now_ms, tz)
     return now.hour * 60 + now.minute >= cutoff.minutes
 
 

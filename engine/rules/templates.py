@@ -32,6 +32,7 @@ ROOTS = ("profile", "event")
 _ENCODE, _VERBATIM, _CLOSE = "\ue000", "\ue002", "\ue001"
 _SENTINELS = re.compile("[\ue000\ue001\ue002]")
 _DYNAMIC = re.compile("([\ue000\ue002])([^\ue001]*)\ue001")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # the characters quote(text, safe="") never encodes
 # Characters a URL may hold as they are; everything else in a whole-URL value is escaped.
 _URL_SAFE = ";/?:@&=+$,#[]!'()*%~"
 _HTTP_PREFIX = re.compile(r"\s*https?://", re.IGNORECASE)
@@ -231,6 +232,9 @@ class Template:
                 pieces.append(part)
                 continue
             text = self._value_text(part, profile, event)
+            if _UNRESERVED.fullmatch(text):  # ids and slugs: what quote() leaves as they are
+                pieces.append(text)
+                continue
             if "\ue000" in text or "\ue001" in text or "\ue002" in text:
                 text = _SENTINELS.sub("", text)
             pieces.append(quote(text, safe=""))
