@@ -47,7 +47,8 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
     when = campaign.when
     variant = assign(campaign, state.user, state.profile, campaigns.winners) if campaign.what.variants else None
     if not wait.attempted:
-        out.add(Qualified(campaign.id, state.user, now, wait.message_id, variant, is_control(campaign, variant)))
+        out.add(Qualified(campaign.id, state.user, now, wait.message_id, variant,
+                          variant is not None and is_control(campaign, variant)))
     # Every check below runs per delivery: no closure here (it would turn the locals it
     # reads into cells for the whole function); `_suppress` is a plain call.
     if campaign.status == "paused":

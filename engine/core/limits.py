@@ -10,8 +10,15 @@ from engine.rules.parse import format_duration
 
 def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, now_ms: int) -> str | None:
     """Which limit stops a send now, as text for the suppression detail; None if none."""
-    # Every delivery checks this: the counted send times once, then C-level counting.
-    counted = [s.at for s in sent if s.counts_global and not s.control]
+    # Every delivery checks this: the counted send times (and this campaign's) in one loop.
+    counted: list[int] = []
+    own_sends: list[int] = []
+    cid = campaign.id
+    for s in sent:
+        if s.counts_global and not s.control:
+            counted.append(s.at)
+            if s.campaign == cid:
+                own_sends.append(s.at)
     if not campaign.when.limits.ignore_global:
         for limit in config.limits:
             since = now_ms - limit.per * 1000
@@ -21,15 +28,11 @@ def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, no
             last = max(counted)
             if now_ms - last < config.min_gap * 1000:
                 return f"global min_gap {format_duration(config.min_gap)} not over (last sent {minute_utc(last)})"
-    per_user = campaign.when.limits.per_user
-    if per_user:
-        cid = campaign.id
-        own_sends = [s.at for s in sent if s.campaign == cid and s.counts_global and not s.control]
-        for limit in per_user:
-            since = now_ms - limit.per * 1000
-            own = len([at for at in own_sends if at > since])
-            if own >= limit.max:
-                return f"campaign limit {limit.max} per {_span(limit.per)} reached ({own} sent since {minute_utc(since)})"
+    for limit in campaign.when.limits.per_user:
+        since = now_ms - limit.per * 1000
+        own = len([at for at in own_sends if at > since])
+        if own >= limit.max:
+            return f"campaign limit {limit.max} per {_span(limit.per)} reached ({own} sent since {minute_utc(since)})"
     return None
 
 

@@ -50,12 +50,17 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
             _trigger(state, event, compiled, campaigns, out)
         specs = campaigns.counters_by_event.get(name)
         if specs:
-            _forget_unread_counters(state, campaigns)
+            known = campaigns.counters
+            for key in state.counters:  # a few keys: a loop allocates nothing (key views would)
+                if key not in known:
+                    _forget_unread_counters(state, campaigns)
+                    break
             for spec in specs:
                 if spec.matches(event.props):
                     record(state.counters, spec, event.ts)
-    if state.sent:
-        state.sent = prune(state.sent, event.ts, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
+    sent = state.sent
+    if sent and sent[0].at <= event.ts - campaigns.history_horizon_ms:  # prune's own first check, without the call
+        state.sent = prune(sent, event.ts, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
     # Waits only change by appending or by a new list: the same list at the same length
     # holds the same waits, so the earliest due time (and its timer) stands.
     if state.waits and (state.waits is not waits or len(waits) != waits_before):
@@ -65,8 +70,6 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
 
 def _forget_unread_counters(state: UserState, campaigns: CampaignSet) -> None:
     """Aggregates of conditions no loaded campaign reads any more (after a reload) go."""
-    if campaigns.counters.keys() >= state.counters.keys():  # the usual case, checked in C
-        return
     stale = [key for key in state.counters if key not in campaigns.counters]
     for key in stale:
         del state.counters[key]
