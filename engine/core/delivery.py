@@ -140,7 +140,10 @@ def render_payload(campaign: Campaign, message_id: str, profile: dict, event: di
     reports carry the variant back). Raises RenderError for a missing value.
     `declarative: true` asks the sender for a Declarative Web Push message where the push
     service is Apple's (connectors/push/declarative.py); it needs the `url` to navigate to."""
-    what: Message = message_of(campaign, variant) if not is_control(campaign, variant) else campaign.what
+    if variant is None:  # a campaign without variants: its own message
+        what: Message = campaign.what
+    else:
+        what = message_of(campaign, variant) if not is_control(campaign, variant) else campaign.what
     payload: dict = {"title": what.title.render(profile, event), "message": message_id, "campaign": campaign.id}
     if variant is not None:
         payload["variant"] = variant

@@ -85,8 +85,9 @@ def process_wake(state: UserState, now: int, campaigns: CampaignSet) -> Effects:
 
 
 def _finish(state: UserState, now: int, campaigns: CampaignSet, out: Effects, next_due_before: int | None) -> None:
-    if state.sent:
-        state.sent = prune(state.sent, now, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
+    sent = state.sent
+    if sent and sent[0].at <= now - campaigns.history_horizon_ms:  # prune's own first check, without the call
+        state.sent = prune(sent, now, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
     if state.waits:
         _rearm(state, out, next_due_before)
 
