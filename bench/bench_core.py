@@ -10,10 +10,14 @@ without it (the state size before the log existed).
 
     .venv/bin/python bench/bench_core.py [--users 100000] [--events 1000000] [--decision-log N]
     .venv/bin/python bench/bench_core.py --floor-only [--rounds 3]
+    .venv/bin/python bench/bench_core.py --floor-only --baseline GIT_REF [--rounds 3]
 
 First (or only, with --floor-only) the core runs the example campaigns of campaigns.d
 beside core_floor.py, the same rules hand-coded as one plain loop: the decisions are
 asserted identical and the CPU time per event of each is printed, with the ratio.
+`--baseline GIT_REF` runs that comparison (best of 3) for the code at GIT_REF (`git archive`)
+and for this tree, alternately `--rounds` times, each in a fresh process: before/after
+from one invocation.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -227,7 +233,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="floor comparison: alternating runs, best kept")
     parser.add_argument("--gc", choices=("runtime", "python"), default="python",
                         help="cycle-collector thresholds: the runtimes' (engine/shell/collector.py) or Python's default")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="--floor-only for the code at GIT_REF and for this tree, alternated, each in its own process")
     args = parser.parse_args()
+    if args.baseline:
+        return compare_with_baseline(args)
     if args.gc == "runtime":
         tune_collector()
     print(f"cycle collector thresholds {gc.get_threshold()} ({args.gc})")
@@ -302,6 +312,33 @@ class GcClock:
             self._started = time.process_time()
         else:
             self.seconds += time.process_time() - self._started
+
+
+_FIGURE = re.compile(r"^(floor|core|core \+ log \d+):\s+([\d.]+) µs/event", re.MULTILINE)
+
+
+def compare_with_baseline(args: argparse.Namespace) -> None:
+    """`--floor-only` (best of 3) for the code at `args.baseline` and for this tree,
+    alternated `args.rounds` times (which goes first alternates too), each in a fresh
+    process; prints every run's figures and the median ratios."""
+    from bench_runtime import export_tree  # the same export as the runtime bench's --baseline
+    options = ["--floor-only", "--rounds", "3",  # best of 3 within each process, as without --baseline "--users", str(args.users), "--events", str(args.events),
+               "--gc", args.gc] + (["--decision-log", str(args.decision_log)] if args.decision_log is not None else [])
+    with tempfile.TemporaryDirectory() as work:
+        trees = [(f"before ({args.baseline})", export_tree(args.baseline, Path(work) / "baseline")), ("after", ROOT)]
+        ratios: dict[str, dict[str, list[float]]] = {label: {} for label, _ in trees}
+        for n in range(args.rounds):
+            for label, tree in trees if n % 2 == 0 else trees[::-1]:
+                output = subprocess.run([sys.executable, str(tree / "bench" / "bench_core.py"), *options],
+                                        capture_output=True, text=True, check=True).stdout
+                figures = dict(_FIGURE.findall(output))
+                floor = float(figures.pop("floor"))
+                shown = "   ".join(f"{name} {float(value):.2f} ({float(value) / floor:.2f}x)" for name, value in figures.items())
+                print(f"round {n + 1} {label:>22}: floor {floor:.2f} µs/event   {shown}", flush=True)
+                for name, value in figures.items():
+                    ratios[label].setdefault(name, []).append(float(value) / floor)
+    for label, by_name in ratios.items():
+        print(f"median {label:>22}: " + "   ".join(f"{name}/floor {statistics.median(r):.2f}x" for name, r in by_name.items()))
 
 
 def first_difference(core: list, floor: list) -> str:

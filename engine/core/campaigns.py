@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from engine.core.localtime import zone
-from engine.core.segments import FailureCheck, collect_dids, compile_failure, compile_segment, SegmentCheck
+from engine.core.segments import SegmentCheck, SegmentVerdict, collect_dids, compile_segment, compile_verdict
 from engine.core.waits import wait_props
 from engine.rules.model import Campaign, GlobalConfig
 from engine.rules.predicates import Predicate, compile_filter
@@ -19,7 +19,8 @@ class CompiledCampaign:
     trigger_matches: Predicate
     segment: SegmentCheck
     wait_props: frozenset[str] | None = None  # what its waits keep of the trigger's props; None: all
-    segment_failure: FailureCheck | None = None  # which condition failed, when `segment` said no
+    # None when the user is in the segment, else which condition failed (code, seen): one pass
+    segment_verdict: SegmentVerdict | None = None
 
     @property
     def id(self) -> str:
@@ -50,7 +51,7 @@ class CampaignSet:
                 compile_filter(trigger.where) if trigger else (lambda props: True),
                 compile_segment(campaign.segment),
                 wait_props(campaign),
-                compile_failure(campaign.segment),
+                compile_verdict(campaign.segment),
             )
             self.by_id[campaign.id] = compiled
             if trigger is not None:

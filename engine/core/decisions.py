@@ -100,8 +100,11 @@ def remember(state: UserState, effects: Effects, keep: int = DEFAULT_KEEP) -> No
         if state.decisions:
             state.decisions = []
         return
+    items = effects.items
+    if not items:  # most events decide nothing
+        return
     user, log, makers = state.user, state.decisions, _ROW_MAKERS
-    for effect in effects.items:
+    for effect in items:
         make = makers.get(type(effect))
         if make is not None and effect.user == user:
             log.append(make(effect))

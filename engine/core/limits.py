@@ -10,19 +10,27 @@ from engine.rules.parse import format_duration
 
 def limit_reached(sent: list[Sent], campaign: Campaign, config: GlobalConfig, now_ms: int) -> str | None:
     """Which limit stops a send now, as text for the suppression detail; None if none."""
-    counted = [s for s in sent if s.counts_global and not s.control]
+    # Every delivery checks this: the counted send times (and this campaign's) in one loop.
+    counted: list[int] = []
+    own_sends: list[int] = []
+    cid = campaign.id
+    for s in sent:
+        if s.counts_global and not s.control:
+            counted.append(s.at)
+            if s.campaign == cid:
+                own_sends.append(s.at)
     if not campaign.when.limits.ignore_global:
         for limit in config.limits:
             since = now_ms - limit.per * 1000
-            if (n := sum(1 for s in counted if s.at > since)) >= limit.max:
+            if (n := len([at for at in counted if at > since])) >= limit.max:
                 return f"global limit {limit.max} per {_span(limit.per)} reached ({n} sent since {minute_utc(since)})"
         if config.min_gap and counted:
-            last = max(s.at for s in counted)
+            last = max(counted)
             if now_ms - last < config.min_gap * 1000:
                 return f"global min_gap {format_duration(config.min_gap)} not over (last sent {minute_utc(last)})"
     for limit in campaign.when.limits.per_user:
         since = now_ms - limit.per * 1000
-        own = sum(1 for s in counted if s.campaign == campaign.id and s.at > since)
+        own = len([at for at in own_sends if at > since])
         if own >= limit.max:
             return f"campaign limit {limit.max} per {_span(limit.per)} reached ({own} sent since {minute_utc(since)})"
     return None

@@ -38,6 +38,21 @@ def wall_clock(day: date, at: TimeOfDay, tz: ZoneInfo) -> datetime:
     return aware.astimezone(timezone.utc).astimezone(tz)
 
 
+_WALL_MS: dict[tuple, int] = {}  # (day, hour, minute, zone) -> epoch ms; a cache of a pure function
+
+
+def wall_clock_ms(day: date, at: TimeOfDay, tz: ZoneInfo) -> int:
+    """`to_ms(wall_clock(day, at, tz))`, remembered: every user held by DND in a zone on a
+    day ends at the same instant (ZoneInfo(name) returns one object per zone)."""
+    key = (day, at.hour, at.minute, tz)
+    ms = _WALL_MS.get(key)
+    if ms is None:
+        if len(_WALL_MS) >= 100_000:  # a few zones x days x hours in practice; bounded anyway
+            _WALL_MS.clear()
+        ms = _WALL_MS[key] = to_ms(wall_clock(day, at, tz))
+    return ms
+
+
 def in_window(minutes: int, start: TimeOfDay, end: TimeOfDay) -> bool:
     """Is a minute of the day inside [start, end), a window that may wrap midnight?"""
     s, e = start.minutes, end.minutes
@@ -48,19 +63,23 @@ def in_window(minutes: int, start: TimeOfDay, end: TimeOfDay) -> bool:
     return minutes >= s or minutes < e
 
 
-def dnd_end(now_ms: int, dnd: DoNotDisturb, tz: ZoneInfo) -> int | None:
-    """When DND is on at now_ms: the instant it ends; None when it is off."""
-    now = local(now_ms, tz)
+def dnd_end(now_ms: int, dnd: DoNotDisturb, tz: ZoneInfo, now: datetime | None = None) -> int | None:
+    """When DND is on at now_ms: the instant it ends; None when it is off. `now`: now_ms
+    already in tz (the caller converted it once for DND and the cut-off)."""
+    if now is None:
+        now = local(now_ms, tz)
     if not in_window(now.hour * 60 + now.minute, dnd.start, dnd.end):
         return None
-    end = wall_clock(now.date(), dnd.end, tz)
-    if to_ms(end) <= now_ms:
-        end = wall_clock(now.date() + timedelta(days=1), dnd.end, tz)
-    return to_ms(end)
+    day = now.date()
+    end = wall_clock_ms(day, dnd.end, tz)
+    if end <= now_ms:
+        end = wall_clock_ms(day + timedelta(days=1), dnd.end, tz)
+    return end
 
 
-def past_cutoff(now_ms: int, cutoff: TimeOfDay, tz: ZoneInfo) -> bool:
-    now = local(now_ms, tz)
+def past_cutoff(now_ms: int, cutoff: TimeOfDay, tz: ZoneInfo, now: datetime | None = None) -> bool:
+    if now is None:
+        now = local(now_ms, tz)
     return now.hour * 60 + now.minute >= cutoff.minutes
 
 

@@ -27,7 +27,8 @@ from engine.windows.aggregates import record
 def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Effects:
     """Apply one event of this user (event.ts is its time) and decide what follows."""
     out = Effects()
-    next_due_before = state.next_due if state.waits else None
+    waits, waits_before = state.waits, len(state.waits)
+    next_due_before = state.next_due if waits_before else None
     if next_due_before is not None and next_due_before <= event.ts:
         _fire_due_waits(state, event.ts, campaigns, out)
     name = event.name
@@ -49,18 +50,26 @@ def process_event(state: UserState, event: Event, campaigns: CampaignSet) -> Eff
             _trigger(state, event, compiled, campaigns, out)
         specs = campaigns.counters_by_event.get(name)
         if specs:
-            _forget_unread_counters(state, campaigns)
+            known = campaigns.counters
+            for key in state.counters:  # a few keys: a loop allocates nothing (key views would)
+                if key not in known:
+                    _forget_unread_counters(state, campaigns)
+                    break
             for spec in specs:
                 if spec.matches(event.props):
                     record(state.counters, spec, event.ts)
-    _finish(state, event.ts, campaigns, out, next_due_before)
+    sent = state.sent
+    if sent and sent[0].at <= event.ts - campaigns.history_horizon_ms:  # prune's own first check, without the call
+        state.sent = prune(sent, event.ts, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
+    # Waits only change by appending or by a new list: the same list at the same length
+    # holds the same waits, so the earliest due time (and its timer) stands.
+    if state.waits and (state.waits is not waits or len(waits) != waits_before):
+        _rearm(state, out, next_due_before)
     return out
 
 
 def _forget_unread_counters(state: UserState, campaigns: CampaignSet) -> None:
     """Aggregates of conditions no loaded campaign reads any more (after a reload) go."""
-    if campaigns.counters.keys() >= state.counters.keys():  # the usual case, checked in C
-        return
     stale = [key for key in state.counters if key not in campaigns.counters]
     for key in stale:
         del state.counters[key]
@@ -76,10 +85,14 @@ def process_wake(state: UserState, now: int, campaigns: CampaignSet) -> Effects:
 
 
 def _finish(state: UserState, now: int, campaigns: CampaignSet, out: Effects, next_due_before: int | None) -> None:
-    if state.sent:
-        state.sent = prune(state.sent, now, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
-    if not state.waits:
-        return
+    sent = state.sent
+    if sent and sent[0].at <= now - campaigns.history_horizon_ms:  # prune's own first check, without the call
+        state.sent = prune(sent, now, campaigns.history_horizon_ms, campaigns.history_horizon_by_campaign)
+    if state.waits:
+        _rearm(state, out, next_due_before)
+
+
+def _rearm(state: UserState, out: Effects, next_due_before: int | None) -> None:
     next_due = state.next_due
     # Waits due by now have fired, so an unchanged earliest due needs no new timer.
     if next_due != next_due_before:
@@ -152,6 +165,8 @@ def _delivery_failed(state: UserState, event: Event, out: Effects) -> None:
 
 
 def _match_key(props: dict, match: tuple[str, ...]) -> str:
+    if len(match) == 1:  # the usual `match: [cart_id]`: no generator per trigger
+        return str(props.get(match[0], ""))
     return "\x1f".join(str(props.get(name, "")) for name in match)
 
 
@@ -174,20 +189,20 @@ def _trigger(state: UserState, event: Event, compiled: CompiledCampaign, campaig
     when = campaign.when
     if not compiled.trigger_matches(event.props):
         return
-
-    def not_qualified(reason: str, detail: str) -> None:
-        out.add(Decision(campaign.id, state.user, event.ts, "not_qualified", detail, reason))
-
+    # No closure for these (it would make the locals it reads cells for every trigger).
     if campaign.status != "active":
-        return not_qualified("paused", "campaign paused")
+        return out.add(Decision(campaign.id, state.user, event.ts, "not_qualified", "campaign paused", "paused"))
     if when.start is not None and event.ts < when.start:
-        return not_qualified("not_started", f"campaign starts {minute_utc(when.start)}")
+        return out.add(Decision(campaign.id, state.user, event.ts, "not_qualified",
+                                f"campaign starts {minute_utc(when.start)}", "not_started"))
     if when.end is not None and event.ts >= when.end:
-        return not_qualified("ended", f"campaign ended {minute_utc(when.end)}")
-    if not compiled.segment(state.profile, state.counters, event.ts):
+        return out.add(Decision(campaign.id, state.user, event.ts, "not_qualified",
+                                f"campaign ended {minute_utc(when.end)}", "ended"))
+    failed = compiled.segment_verdict(state.profile, state.counters, event.ts)
+    if failed is not None:
         # Logged as the condition's code and what the state showed; the words are rebuilt
         # when read (engine.core.decisions), so the hot path and the stored row stay small.
-        code, seen = compiled.segment_failure(state.profile, state.counters, event.ts)
+        code, seen = failed
         out.add(Decision(campaign.id, state.user, event.ts, "not_qualified", code, "segment", tuple(seen)))
         return
     mid = message_id(campaign.id, state.user, event.name, event.ts, event.props)

@@ -64,17 +64,7 @@ def compile_segment(segment: Segment | None) -> SegmentCheck:
 def _compile_did(did: Did) -> SegmentCheck:
     """`count(...)` and `compare(...)` of engine.windows.aggregates, folded into one
     closure per condition (the check every trigger of a segmented campaign runs)."""
-    cid, wanted, op = counter_id(did), did.count, did.count_op
-    if did.between is not None:
-        return lambda profile, counters, now: compare(op, counters.get(cid, 0), wanted)
-    window = did.in_last * 1000
-
-    def counted(counters: dict, now: int) -> int:
-        stamps = counters.get(cid)
-        if not stamps:
-            return 0
-        return bisect_right(stamps, now) - bisect_right(stamps, now - window)
-
+    counted, wanted, op = _did_count(did), did.count, did.count_op
     if op == "at_least":
         return lambda profile, counters, now: counted(counters, now) >= wanted
     if op == "at_most":
@@ -82,7 +72,7 @@ def _compile_did(did: Did) -> SegmentCheck:
     return lambda profile, counters, now: counted(counters, now) == wanted
 
 
-# --- why a segment failed (only on the failing path: never on the hot path) -----------
+# --- why a segment failed ------------------------------------------------------------
 #
 # The core logs a failed segment as (code, seen): `code` is the path of the failing
 # condition through `all` lists ("0.1": segment.all[0].all[1]; "": the segment itself),
@@ -90,26 +80,56 @@ def _compile_did(did: Did) -> SegmentCheck:
 # (a count for `did`, the profile value of each property for `profile`). That is a few
 # bytes a row; `describe_failure` rebuilds the words from the loaded campaign.
 
-FailureCheck = Callable[[dict, dict, int], tuple[str, list]]
+SegmentVerdict = Callable[[dict, dict, int], "tuple[str, tuple | list] | None"]
 _NEEDS = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}
 
 
-def compile_failure(segment: Segment | None) -> FailureCheck:
-    """(profile, counters, now) -> (code, seen) of the first condition that keeps the user
-    out. Called only after the compiled check said no."""
+def compile_verdict(segment: Segment | None) -> SegmentVerdict:
+    """(profile, counters, now) -> None when the user is in the segment, else (code, seen)
+    of the first condition that keeps them out: `compile_segment`'s answer and the
+    failure's code in one pass, each condition evaluated once (a trigger's hot path)."""
+    if segment is None:
+        return lambda profile, counters, now: None
     if isinstance(segment, All):
-        items = [(str(i), compile_segment(item), compile_failure(item)) for i, item in enumerate(segment.items)]
+        items = [(str(i), compile_verdict(item)) for i, item in enumerate(segment.items)]
 
-        def first_failing(profile: dict, counters: dict, now: int) -> tuple[str, list]:
-            for index, holds, failure in items:
-                if not holds(profile, counters, now):
-                    code, seen = failure(profile, counters, now)
+        def first_failing(profile: dict, counters: dict, now: int) -> tuple[str, tuple | list] | None:
+            for index, verdict in items:
+                failed = verdict(profile, counters, now)
+                if failed is not None:
+                    code, seen = failed
                     return (f"{index}.{code}" if code else index), seen
-            return "", seen(profile, counters, now)
-        seen = _compile_seen(segment)
+            return None
         return first_failing
-    seen = _compile_seen(segment)
-    return lambda profile, counters, now: ("", seen(profile, counters, now))
+    counted = _did_count(segment.item if isinstance(segment, Not) else segment)
+    if counted is not None:  # a `did` (or `not: {did}`): counted once, the count is what was seen
+        did = segment.item if isinstance(segment, Not) else segment
+        op, wanted, negated = did.count_op, did.count, isinstance(segment, Not)
+
+        def did_verdict(profile: dict, counters: dict, now: int) -> tuple[str, tuple] | None:
+            n = counted(counters, now)
+            return None if compare(op, n, wanted) is not negated else ("", (n,))
+        return did_verdict
+    holds, seen = compile_segment(segment), _compile_seen(segment)
+    return lambda profile, counters, now: None if holds(profile, counters, now) else ("", seen(profile, counters, now))
+
+
+def _did_count(segment: Segment) -> Callable[[dict, int], int] | None:
+    """(counters, now) -> the condition's count (`count` of engine.windows.aggregates);
+    None when `segment` is not a `did`."""
+    if not isinstance(segment, Did):
+        return None
+    cid = counter_id(segment)
+    if segment.between is not None:
+        return lambda counters, now: counters.get(cid) or 0
+    window = segment.in_last * 1000
+
+    def counted(counters: dict, now: int) -> int:
+        stamps = counters.get(cid)
+        if not stamps:
+            return 0
+        return bisect_right(stamps, now) - bisect_right(stamps, now - window)
+    return counted
 
 
 def _compile_seen(segment: Segment | None) -> Callable[[dict, dict, int], list]:

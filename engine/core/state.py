@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 import orjson
 
 
-@dataclass
+# Slotted: the core builds a Wait per trigger and a Sent per send, and reads their fields
+# on every firing and limit check (slots are faster to build and to read).
+@dataclass(slots=True)
 class Wait:
     """A pending decision for one campaign, due at `due` (epoch ms).
 
@@ -42,7 +44,7 @@ class Wait:
         return cls(*row)
 
 
-@dataclass
+@dataclass(slots=True)
 class Sent:
     """A message sent to the user: for limits and conversion attribution."""
 
@@ -85,7 +87,11 @@ class UserState:
         waits = self.waits
         if not waits:
             return None
-        return min(w.due for w in waits)
+        due = waits[0].due
+        for wait in waits:  # a user holds a few waits: a loop beats min() over a generator
+            if wait.due < due:
+                due = wait.due
+        return due
 
     def to_dict(self) -> dict:
         data: dict = {"u": self.user}

@@ -47,6 +47,9 @@ def kept_props(props: dict, names: frozenset[str] | None) -> dict:
 def add_wait(state: UserState, wait: Wait, at: int, out: Effects, limit: int = MAX_WAITS_PER_CAMPAIGN) -> None:
     """Add a wait; past `limit` for its campaign the oldest are dropped, each counted as
     suppressed (`wait_limit`)."""
+    if len(state.waits) < limit:  # fewer waits in all than the cap: nothing to drop
+        state.waits.append(wait)
+        return
     same = [w for w in state.waits if w.campaign == wait.campaign]
     excess = len(same) - limit + 1
     if excess > 0:

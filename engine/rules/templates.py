@@ -32,6 +32,8 @@ ROOTS = ("profile", "event")
 _ENCODE, _VERBATIM, _CLOSE = "\ue000", "\ue002", "\ue001"
 _SENTINELS = re.compile("[\ue000\ue001\ue002]")
 _DYNAMIC = re.compile("([\ue000\ue002])([^\ue001]*)\ue001")
+# The characters quote(text, safe="") never encodes.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 # Characters a URL may hold as they are; everything else in a whole-URL value is escaped.
 _URL_SAFE = ";/?:@&=+$,#[]!'()*%~"
 _HTTP_PREFIX = re.compile(r"\s*https?://", re.IGNORECASE)
@@ -231,6 +233,9 @@ class Template:
                 pieces.append(part)
                 continue
             text = self._value_text(part, profile, event)
+            if _UNRESERVED.issuperset(text):  # ids and slugs: what quote() leaves as they are
+                pieces.append(text)
+                continue
             if "\ue000" in text or "\ue001" in text or "\ue002" in text:
                 text = _SENTINELS.sub("", text)
             pieces.append(quote(text, safe=""))

@@ -67,6 +67,8 @@ def record(counters: dict, spec: CounterSpec, ts_ms: int) -> None:
     else:
         insort(stamps, ts_ms)
     oldest_useful = stamps[-1] - spec.horizon_ms
+    if stamps[0] > oldest_useful and len(stamps) <= spec.cap:  # the usual case: nothing to drop
+        return
     drop = max(len(stamps) - spec.cap, 0)
     while drop < len(stamps) and stamps[drop] <= oldest_useful:
         drop += 1

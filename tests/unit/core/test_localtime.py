@@ -3,7 +3,8 @@
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from engine.core.localtime import dnd_end, in_window, past_cutoff, reminder_due, wall_clock, zone
+from engine.core.localtime import (dnd_end, in_window, local, past_cutoff, reminder_due, to_ms, wall_clock,
+                                   wall_clock_ms, zone)
 from engine.rules.model import DoNotDisturb, TimeOfDay
 
 NY = ZoneInfo("America/New_York")
@@ -70,3 +71,24 @@ def test_reminder_due_from_dates_datetimes_and_epoch_ms():
     assert reminder_due(utc_ms(2026, 12, 20, 12, 0), -7200, None, paris) == utc_ms(2026, 12, 20, 10, 0)
     assert reminder_due("2026-12-20T10:00", 0, None, paris) == utc_ms(2026, 12, 20, 9, 0)  # local wall time
     assert reminder_due("soon", 0, nine, paris) is None and reminder_due(True, 0, nine, paris) is None
+
+
+def test_remembered_wall_clock_instants_and_dnd_ends_match_a_fresh_computation():
+    # DST days (gap and fold) in New York and London, a half-hour zone, each asked twice.
+    zones = (NY, ZoneInfo("Europe/London"), ZoneInfo("Asia/Kolkata"))
+    days = (date(2026, 3, 8), date(2026, 3, 29), date(2026, 11, 1), date(2026, 10, 25), date(2026, 6, 1))
+    times = (TimeOfDay(1, 30), TimeOfDay(2, 30), TimeOfDay(8, 0), TimeOfDay(22, 0))
+    for _ in range(2):
+        for tz in zones:
+            for day in days:
+                for at in times:
+                    assert wall_clock_ms(day, at, tz) == to_ms(wall_clock(day, at, tz))
+    dnd = DoNotDisturb(TimeOfDay(22, 0), TimeOfDay(8, 0), "delay")
+    for now in range(utc_ms(2026, 10, 31, 18, 0), utc_ms(2026, 11, 2, 18, 0), 17 * 60_000):
+        now_local = local(now, NY)
+        assert dnd_end(now, dnd, NY) == dnd_end(now, dnd, NY, now_local)
+        if 8 <= now_local.hour < 22:
+            assert dnd_end(now, dnd, NY) is None
+        else:
+            end = dnd_end(now, dnd, NY)
+            assert end > now and (local(end, NY).hour, local(end, NY).minute) == (8, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from engine.core.segments import compile_segment
+from engine.core.segments import _compile_seen, compile_segment, compile_verdict, describe_failure
 from engine.rules.model import All, Any_, Condition, Did, Not, ProfileMatch, PropertyFilter
 from engine.rules.predicates import _equal, compile_filter
 from engine.windows.aggregates import compare, count, counter_id
@@ -100,3 +100,34 @@ def test_a_missing_counter_counts_zero():
     assert compile_segment(once)({}, {}, NOW) is False
     assert compile_segment(All(()))({}, {}, NOW) is True
     assert compile_segment(Any_(()))({}, {}, NOW) is False
+
+
+def first_failing_plainly(segment, profile: dict, counters: dict) -> tuple[str, list]:
+    """The failing condition's place through `all` lists and what the state showed for
+    each condition under it (a count per `did`, the value per profile property)."""
+    if isinstance(segment, All):
+        for i, item in enumerate(segment.items):
+            if not plainly(item, profile, counters):
+                code, seen = first_failing_plainly(item, profile, counters)
+                return (f"{i}.{code}" if code else str(i)), seen
+    return "", _compile_seen(segment)(profile, counters, NOW)
+
+
+def test_the_verdict_is_the_check_and_the_failing_condition_in_one_pass():
+    rng = random.Random(29)
+    failed = 0
+    for _ in range(400):
+        segment = random_segment(rng)
+        verdict = compile_verdict(segment)
+        for _ in range(25):
+            profile, counters = random_state(rng, dids_of(segment))
+            got = verdict(profile, counters, NOW)
+            if plainly(segment, profile, counters):
+                assert got is None, (segment, profile, counters)
+                continue
+            failed += 1
+            code, seen = first_failing_plainly(segment, profile, counters)
+            assert (got[0], list(got[1])) == (code, seen), (segment, profile, counters)
+            assert describe_failure(segment, got[0], list(got[1])) is not None
+    assert failed > 1000
+    assert compile_verdict(None)({}, {}, NOW) is None
