@@ -38,6 +38,7 @@ from connectors.push.retry import (
     describe,
     parse_retry_after,
 )
+from connectors.push.slots import Slots
 from connectors.push.transport import PushRequest, Transport
 from connectors.push.vapid import VapidSigner
 
@@ -93,7 +94,7 @@ class Sender:
         self._limiter = rate_limiter or MemoryRateLimiter(clock=clock)
         # an in-memory limiter answers without awaiting: skip a coroutine per attempt
         self._reserve_now = getattr(self._limiter, "reserve_now", None)
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
         self._concurrency = concurrency
         self._max_retry_window = max_retry_window
         self._max_attempts = max_attempts
@@ -107,10 +108,77 @@ class Sender:
         self._rng = rng
 
     async def send(self, msg: PushMessage) -> SendResult:
-        """Send one message, retrying as needed; never raises for a delivery problem."""
-        start = self._clock()
+        """Send one message, retrying as needed; never raises for a delivery problem.
+
+        One coroutine for the whole message, its attempts included: per push, a second
+        coroutine and its frame cost more than the tidier code would be worth. Each
+        outcome sets `result` and leaves the loop."""
+        clock = self._clock
+        start = clock()
         try:
-            result = await self._send(msg, start)
+            sub = msg.subscription
+            allowlist = self._allowlist
+            service = allowlist.check(sub)
+            body = encrypt(build_payload(msg.message_id, msg.campaign, msg.payload,
+                                         allowlist.takes_declarative(service)), sub)
+            msg_ttl = msg.ttl
+            topic = topic_for(msg.message_id)
+            reserve_now = self._reserve_now
+            slots = self._slots
+            attempts = 0
+            while True:
+                wait = reserve_now(service) if reserve_now is not None else (
+                    await self._limiter.reserve(service))
+                if wait > 0:
+                    await self._sleep(wait)
+                ttl = msg_ttl - int(clock() - start)
+                if msg_ttl > 0 and ttl <= 0:
+                    result = self._result(
+                        msg, FAILED, None,
+                        f"expired: its TTL of {msg_ttl}s ran out before delivery", attempts, start,
+                    )
+                    break
+                attempts += 1
+                request = PushRequest(sub.endpoint, {
+                    "TTL": str(ttl) if ttl > 0 else "0",
+                    "Urgency": msg.urgency,
+                    "Topic": topic,
+                    "Content-Type": "application/octet-stream",
+                    "Content-Encoding": "aes128gcm",
+                    "Authorization": self._vapid.authorization(sub.origin, self._wallclock()),
+                }, body, self._timeout)
+                if not slots.take():  # a free slot is taken without a coroutine
+                    await slots.wait()
+                try:
+                    response = await self._transport.send(request)
+                except TransportError as exc:
+                    _raise_if_cancelling()
+                    if not exc.retryable:
+                        result = self._result(msg, FAILED, None, str(exc), attempts, start)
+                        break
+                    response, status, reason, retry_after = None, None, f"no response: {exc}", None
+                finally:
+                    slots.release()
+                if response is not None:
+                    status = response.status
+                    if 200 <= status < 300:  # the common case, without classify
+                        result = SendResult(msg, SENT, status, "", attempts, clock() - start)
+                        break
+                    verdict = classify(status)
+                    if verdict == UNSUBSCRIBED or verdict == FAILED:
+                        result = self._result(msg, verdict, status, describe(response), attempts,
+                                              start)
+                        break
+                    assert verdict == RETRY
+                    reason = describe(response)
+                    headers_in = response.headers
+                    retry_after = parse_retry_after(
+                        headers_in.get("retry-after"), headers_in.get("date"), self._wallclock()
+                    )
+                result = await self._before_retry(msg, service, attempts, status, reason,
+                                                  retry_after, start)
+                if result is not None:
+                    break
         except PushError as exc:
             result = self._result(msg, FAILED, None, str(exc), 0, start)
         except Exception as exc:  # a bug must cost one message, not the batch
@@ -142,83 +210,32 @@ class Sender:
         """Close the transport (its pooled connections)."""
         await self._transport.close()
 
-    async def _send(self, msg: PushMessage, start: float) -> SendResult:
-        sub = msg.subscription
-        service = self._allowlist.check(sub)
-        body = encrypt(build_payload(msg.message_id, msg.campaign, msg.payload,
-                                     self._allowlist.takes_declarative(service)), sub)
+    async def _before_retry(self, msg: PushMessage, service: str, attempts: int,
+                            status: int | None, reason: str, retry_after: float | None,
+                            start: float) -> SendResult | None:
+        """After an attempt to retry: wait out the back-off (and pause the push service on a
+        429/503 `Retry-After`) and return None, or the result when no retry may follow."""
+        delay = self._backoff.delay(attempts, self._rng)
+        if retry_after is not None:
+            delay = retry_after if status == 429 else max(delay, retry_after)
+            if status in (429, 503):
+                await self._limiter.pause(service, min(retry_after, self._max_pause))
+        if attempts >= self._max_attempts:
+            return self._result(
+                msg, FAILED, status, f"gave up after {attempts} attempts: {reason}",
+                attempts, start,
+            )
         window = min(float(msg.ttl), self._max_retry_window)
-        topic = topic_for(msg.message_id)
-        attempts = 0
-        while True:
-            if self._reserve_now is not None:
-                wait = self._reserve_now(service)
-            else:
-                wait = await self._limiter.reserve(service)
-            if wait > 0:
-                await self._sleep(wait)
-            elapsed = self._clock() - start
-            ttl = msg.ttl - int(elapsed)
-            if msg.ttl > 0 and ttl <= 0:
-                return self._result(
-                    msg, FAILED, None, f"expired: its TTL of {msg.ttl}s ran out before delivery",
-                    attempts, start,
-                )
-            attempts += 1
-            headers = {
-                "TTL": str(max(ttl, 0)),
-                "Urgency": msg.urgency,
-                "Topic": topic,
-                "Content-Type": "application/octet-stream",
-                "Content-Encoding": "aes128gcm",
-                "Authorization": self._vapid.authorization(sub.origin, self._wallclock()),
-            }
-            request = PushRequest(sub.endpoint, headers, body, self._timeout)
-            # acquire/release rather than `async with`: two coroutines less per attempt
-            await self._slots.acquire()
-            try:
-                response = await self._transport.send(request)
-            except TransportError as exc:
-                _raise_if_cancelling()
-                if not exc.retryable:
-                    return self._result(msg, FAILED, None, str(exc), attempts, start)
-                response, status, reason, retry_after = None, None, f"no response: {exc}", None
-            finally:
-                self._slots.release()
-            if response is not None:
-                status = response.status
-                verdict = SENT if 200 <= status < 300 else classify(status)  # the common case inline
-                if verdict == SENT:
-                    return self._result(msg, SENT, status, "", attempts, start)
-                if verdict == UNSUBSCRIBED:
-                    return self._result(msg, UNSUBSCRIBED, status, describe(response), attempts, start)
-                if verdict == FAILED:
-                    return self._result(msg, FAILED, status, describe(response), attempts, start)
-                assert verdict == RETRY
-                reason = describe(response)
-                headers_in = response.headers
-                retry_after = parse_retry_after(
-                    headers_in.get("retry-after"), headers_in.get("date"), self._wallclock()
-                )
-            delay = self._backoff.delay(attempts, self._rng)
-            if retry_after is not None:
-                delay = retry_after if status == 429 else max(delay, retry_after)
-                if status in (429, 503):
-                    await self._limiter.pause(service, min(retry_after, self._max_pause))
-            if attempts >= self._max_attempts:
-                return self._result(
-                    msg, FAILED, status, f"gave up after {attempts} attempts: {reason}",
-                    attempts, start,
-                )
-            if self._clock() + delay > start + window:
-                return self._result(
-                    msg, FAILED, status,
-                    f"gave up after {attempts} attempts: {reason}; the next try (in "
-                    f"{delay:.1f}s) would fall outside the retry window of {window:.0f}s",
-                    attempts, start,
-                )
-            _raise_if_cancelling()
-            await self._sleep(delay)
+        if self._clock() + delay > start + window:
+            return self._result(
+                msg, FAILED, status,
+                f"gave up after {attempts} attempts: {reason}; the next try (in "
+                f"{delay:.1f}s) would fall outside the retry window of {window:.0f}s",
+                attempts, start,
+            )
+        _raise_if_cancelling()
+        await self._sleep(delay)
+        return None
 
     def _result(self, msg, outcome, status, reason, attempts, start) -> SendResult:
         return SendResult(msg, outcome, status, reason, attempts, self._clock() - start)

@@ -19,7 +19,7 @@ import inspect
 import ipaddress
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping, Protocol, Union
 from urllib.parse import urlsplit
 
@@ -29,19 +29,30 @@ AddressGuard = Callable[[str, int, str], bool]
 MAX_RESPONSE_BODY = 64 * 1024  # push services answer in bytes; anything bigger is cut here
 
 
-@dataclass(frozen=True, slots=True)
+# Frozen dataclasses with their own __init__, one of each per push: one `__dict__.update`
+# instead of a frozen dataclass's `object.__setattr__` per field (as connectors/push/message.py).
+
+
+@dataclass(frozen=True, init=False)
 class PushRequest:
     url: str
     headers: Mapping[str, str]
     body: bytes
     timeout: float  # seconds for the whole exchange, connecting included
 
+    def __init__(self, url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> None:
+        self.__dict__.update(url=url, headers=headers, body=body, timeout=timeout)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, init=False)
 class PushResponse:
     status: int
-    headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case
-    body: bytes = b""
+    headers: Mapping[str, str]  # names in lower case
+    body: bytes
+
+    def __init__(self, status: int, headers: Mapping[str, str] | None = None,
+                 body: bytes = b"") -> None:
+        self.__dict__.update(status=status, headers={} if headers is None else headers, body=body)
 
 
 class Transport(Protocol):
