@@ -252,7 +252,8 @@ class Http1Transport:
         else:
             pool.open -= 1
             conn.abort()
-        self._wake(pool)
+        if pool.waiters:  # seldom: no call when no one waits for a connection
+            self._wake(pool)
 
     @staticmethod
     def _wake(pool: _Pool) -> None:

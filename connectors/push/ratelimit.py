@@ -64,14 +64,16 @@ class TokenBucket:
         self.at = now
 
     def reserve(self, now: float, count: float = 1.0) -> float:
-        if now > self.at:
-            self.tokens = min(self.rate.burst, self.tokens + (now - self.at) * self.rate.per_second)
-            self.at = now
-        self.tokens -= count
-        wait = self.at - now
-        if self.tokens < 0:
-            wait += -self.tokens / self.rate.per_second
-        return wait
+        rate, at = self.rate, self.at  # once each: this runs for every push
+        if now > at:
+            tokens = min(rate.burst, self.tokens + (now - at) * rate.per_second) - count
+            self.at = at = now
+        else:
+            tokens = self.tokens - count
+        self.tokens = tokens
+        if tokens < 0:
+            return at - now - tokens / rate.per_second
+        return at - now
 
     def pause(self, now: float, seconds: float) -> None:
         until = now + seconds
@@ -105,7 +107,7 @@ class MemoryRateLimiter:
         return bucket
 
     def reserve_now(self, service: str, count: float = 1.0) -> float:
-        bucket = self._bucket(service)
+        bucket = self._buckets.get(service) or self._bucket(service)  # no call once it exists
         return 0.0 if bucket is None else bucket.reserve(self._clock(), count)
 
     async def reserve(self, service: str) -> float:

@@ -72,11 +72,12 @@ class Subscription:
                 "keys", f"expected an object with p256dh and auth, got {_type(keys)}"
             )
         p256dh, auth = keys.get("p256dh"), keys.get("auth")
-        for name, value in (("p256dh", p256dh), ("auth", auth)):
-            if not isinstance(value, str):
-                raise SubscriptionError(
-                    f"keys.{name}", f"expected a base64url string, got {_type(value)}"
-                )
+        if not (isinstance(p256dh, str) and isinstance(auth, str)):  # no loop on the good path
+            for name, value in (("p256dh", p256dh), ("auth", auth)):
+                if not isinstance(value, str):
+                    raise SubscriptionError(
+                        f"keys.{name}", f"expected a base64url string, got {_type(value)}"
+                    )
         return cls(endpoint, p256dh, auth)
 
     def to_json(self) -> dict:
