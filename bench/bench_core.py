@@ -322,7 +322,8 @@ def compare_with_baseline(args: argparse.Namespace) -> None:
     alternated `args.rounds` times (which goes first alternates too), each in a fresh
     process; prints every run's figures and the median ratios."""
     from bench_runtime import export_tree  # the same export as the runtime bench's --baseline
-    options = ["--floor-only", "--rounds", "3",  # best of 3 within each process, as without --baseline "--users", str(args.users), "--events", str(args.events),
+    # best of 3 within each process, as without --baseline
+    options = ["--floor-only", "--rounds", "3", "--users", str(args.users), "--events", str(args.events),
                "--gc", args.gc] + (["--decision-log", str(args.decision_log)] if args.decision_log is not None else [])
     with tempfile.TemporaryDirectory() as work:
         trees = [(f"before ({args.baseline})", export_tree(args.baseline, Path(work) / "baseline")), ("after", ROOT)]
