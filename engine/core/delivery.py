@@ -45,10 +45,9 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
         return
     campaign = compiled.campaign
     when = campaign.when
-    variant = assign(campaign, state.user, state.profile, campaigns.winners) if campaign.what.variants else None
+    variant = assign(campaign, state.user, state.profile, campaigns.winners)
     if not wait.attempted:
-        out.add(Qualified(campaign.id, state.user, now, wait.message_id, variant,
-                          variant is not None and is_control(campaign, variant)))
+        out.add(Qualified(campaign.id, state.user, now, wait.message_id, variant, is_control(campaign, variant)))
     # Every check below runs per delivery: no closure here (it would turn the locals it
     # reads into cells for the whole function); `_suppress` is a plain call.
     if campaign.status == "paused":
@@ -99,13 +98,13 @@ def attempt(state: UserState, wait: Wait, now: int, campaigns: CampaignSet, out:
         payload = render_payload(campaign, wait.message_id, state.profile, wait.props, variant, campaigns.config)
     except RenderError as error:
         return _suppress(out, campaign, state, now, wait, variant, "render_error", str(error))
-    if variant is not None and is_control(campaign, variant):
+    if is_control(campaign, variant):
         # The holdout: it would have been sent. Kept in the history (not counted by any
         # limit) so that its conversions are the control's, for lift.
         _suppress(out, campaign, state, now, wait, variant, "control")
         state.sent.append(Sent(campaign.id, wait.message_id, now, counts_global=not test, variant=variant, control=True))
         return None
-    what = message_of(campaign, variant) if variant is not None else campaign.what
+    what = message_of(campaign, variant)
     subscriptions = tuple([Subscription(endpoint, keys[0], keys[1]) for endpoint, keys in state.subscriptions.items()])
     out.add(Notify(wait.message_id, campaign.id, state.user, now, payload, subscriptions,
                    ttl, what.urgency, test, variant))
@@ -140,10 +139,7 @@ def render_payload(campaign: Campaign, message_id: str, profile: dict, event: di
     reports carry the variant back). Raises RenderError for a missing value.
     `declarative: true` asks the sender for a Declarative Web Push message where the push
     service is Apple's (connectors/push/declarative.py); it needs the `url` to navigate to."""
-    if variant is None:  # a campaign without variants: its own message
-        what: Message = campaign.what
-    else:
-        what = message_of(campaign, variant) if not is_control(campaign, variant) else campaign.what
+    what: Message = message_of(campaign, variant) if not is_control(campaign, variant) else campaign.what
     payload: dict = {"title": what.title.render(profile, event), "message": message_id, "campaign": campaign.id}
     if variant is not None:
         payload["variant"] = variant
