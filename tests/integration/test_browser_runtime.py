@@ -19,21 +19,14 @@ import json
 
 import pytest
 
-from tests.fixtures.browser import TIMEOUT_S, ServiceWorkerDevTools, wait_until
+from tests.fixtures.browser import (
+    TIMEOUT_S, ServiceWorkerDevTools, click_shown, record_shown, wait_closed, wait_shown, wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 CAMPAIGN = "abandoned-cart"
 USER = "asha"
-
-NOTIFICATIONS_JS = """async (scope) => {
-  const registration = await navigator.serviceWorker.getRegistration(scope);
-  const shown = await registration.getNotifications();
-  return shown.map(n => ({
-    title: n.title, body: n.body, tag: n.tag, data: n.data,
-    actions: n.actions.map(a => ({action: a.action, title: a.title})),
-  }));
-}"""
 
 # A report built by the SDK's own trackBody() with a forged signature, posted the way the
 # worker posts its reports; the answer is returned as it came.
@@ -44,14 +37,6 @@ TAMPERED_REPORT_JS = """async ([payload, action, sig]) => {
     body: JSON.stringify(body), credentials: 'omit'});
   return {status: response.status, body: await response.json().catch(() => null)};
 }"""
-
-# The worker's click handler on the notification the push showed, as a click would call it.
-CLICK_JS = """async ([tag, action]) => {
-  const [notification] = await self.registration.getNotifications({tag});
-  if (!notification) return {error: 'no notification with tag ' + tag};
-  return self.pushcastWorker.onClick(notification, action);
-}"""
-
 
 @pytest.fixture
 async def runtime(pushcast_runtime):
@@ -151,13 +136,11 @@ async def test_a_pushcast_notification_is_shown_clicked_and_counted(
     before = await asyncio.to_thread(run.stats, CAMPAIGN)
     assert (before["sent"], before["delivered"], before["shown"], before["clicked"]) == (1, 1, 0, 0), before
 
-    devtools, scope, registration_id, worker = await demo_worker(browser_context, page, run)
+    devtools, _, registration_id, worker = await demo_worker(browser_context, page, run)
+    await record_shown(worker)
     await devtools.deliver_push(run.url, registration_id, text)  # the runtime's bytes, as sent
 
-    async def notifications():
-        return await page.evaluate(NOTIFICATIONS_JS, scope)
-
-    (shown,) = await wait_until(notifications, "the notification to be shown")
+    (shown,) = await wait_shown(worker)
     assert shown["title"] == payload["title"]
     assert shown["body"] == payload["body"]
     assert shown["tag"] == payload["tag"]
@@ -179,7 +162,7 @@ async def test_a_pushcast_notification_is_shown_clicked_and_counted(
 
     # The click on "Checkout": the handler picks the button's URL, closes the notification
     # and reports the click. Opening a window needs a real click's user activation.
-    outcome = await worker.evaluate(CLICK_JS, [payload["tag"], checkout["action"]])
+    outcome = await click_shown(worker, payload["tag"], checkout["action"])
     assert outcome.get("url") == checkout["url"], outcome
     assert outcome["reported"] is True, outcome
     # The runtime answers a report once it is committed: the stats already show it.
@@ -187,7 +170,7 @@ async def test_a_pushcast_notification_is_shown_clicked_and_counted(
     assert clicked["clicked"] == 1, clicked
     # ... and the user's state, which click-through conversions are counted from.
     assert await sent_record(run, payload["message"]) == {"delivered": True, "clicked": True}
-    await wait_until(lambda: _none(notifications), "the clicked notification to close")
+    await wait_closed(worker, payload["tag"])
 
     # The same click reported again is accepted but counted once.
     again = await worker.evaluate(
@@ -198,10 +181,6 @@ async def test_a_pushcast_notification_is_shown_clicked_and_counted(
     assert (after["sent"], after["delivered"], after["shown"], after["clicked"]) == (1, 1, 1, 1), after
     assert after["test"]["shown"] == 0 and after["test"]["clicked"] == 0, after
     assert not devtools.errors, f"service worker errors: {devtools.errors}"
-
-
-async def _none(probe) -> bool:
-    return not await probe()
 
 
 async def test_the_root_service_worker_can_control_the_whole_site(runtime, browser_context, page):

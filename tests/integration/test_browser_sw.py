@@ -21,7 +21,9 @@ import datetime as dt
 
 import pytest
 
-from tests.fixtures.browser import TIMEOUT_S, ServiceWorkerDevTools, wait_until
+from tests.fixtures.browser import (
+    ServiceWorkerDevTools, click_shown, record_shown, wait_closed, wait_shown, wait_until,
+)
 from tests.fixtures.stub_site import WORKER_PATH, StubSite, b64url
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -73,17 +75,6 @@ async def service_worker(context, origin: str):
     return await wait_until(probe, f"the service worker {origin}{WORKER_PATH}")
 
 
-NOTIFICATIONS_JS = """async (scope) => {
-  const registration = await navigator.serviceWorker.getRegistration(scope);
-  const shown = await registration.getNotifications();
-  return shown.map(n => ({
-    title: n.title, body: n.body, tag: n.tag, icon: n.icon, image: n.image, badge: n.badge,
-    requireInteraction: n.requireInteraction, data: n.data,
-    actions: n.actions.map(a => ({action: a.action, title: a.title})),
-  }));
-}"""
-
-
 async def test_push_shows_the_notification_and_reports_shown_and_clicked(
     push_site, browser_context, page
 ):
@@ -92,14 +83,13 @@ async def test_push_shows_the_notification_and_reports_shown_and_clicked(
     scope = await page.evaluate("() => Pushcast.register().then(r => r.scope)")
     assert scope == f"{push_site.origin}/sdk/"
     registration_id = await devtools.active_registration(scope)
+    worker = await service_worker(browser_context, push_site.origin)
+    await record_shown(worker)
 
     payload = push_site.push_payload(user="u-browser")
     await devtools.deliver_push(push_site.origin, registration_id, payload)
 
-    async def notifications():
-        return await page.evaluate(NOTIFICATIONS_JS, scope)
-
-    (shown,) = await wait_until(notifications, "the notification to be shown")
+    (shown,) = await wait_shown(worker)
     assert shown == {
         "title": payload["title"],
         "body": payload["body"],
@@ -123,7 +113,6 @@ async def test_push_shows_the_notification_and_reports_shown_and_clicked(
 
     # The click decisions, evaluated in the service worker itself.
     button = payload["actions"][0]
-    worker = await service_worker(browser_context, push_site.origin)
     decided = await worker.evaluate(
         """([p, action]) => ({
           button: PushcastCore.clickTarget(p, action),
@@ -148,26 +137,14 @@ async def test_push_shows_the_notification_and_reports_shown_and_clicked(
 
     # The worker's click handler on the real notification: closes it, reports the click.
     # Opening a window needs a real click's user activation, so only that part fails here.
-    outcome = await worker.evaluate(
-        """async ([tag, action]) => {
-          const [notification] = await self.registration.getNotifications({tag});
-          return self.pushcastWorker.onClick(notification, action);
-        }""",
-        [payload["tag"], button["action"]],
-    )
+    outcome = await click_shown(worker, payload["tag"], button["action"])
     assert outcome["url"] == button["url"]
     assert outcome["reported"] is True, outcome
     assert await push_site.wait_report("clicked", payload["message"]) == {
         "type": "clicked", "action": button["action"], **report
     }
-    await wait_until(
-        lambda: _none(notifications), "the clicked notification to close", TIMEOUT_S
-    )
+    await wait_closed(worker, payload["tag"])
     assert not devtools.errors, f"service worker errors: {devtools.errors}"
-
-
-async def _none(probe) -> bool:
-    return not await probe()
 
 
 async def test_a_payload_that_is_not_json_still_shows_a_notification(
@@ -176,12 +153,12 @@ async def test_a_payload_that_is_not_json_still_shows_a_notification(
     devtools = await ServiceWorkerDevTools.attach(browser_context, page)
     await open_demo(page, site.origin)
     scope = await page.evaluate("() => Pushcast.register().then(r => r.scope)")
-    await devtools.deliver_push(site.origin, await devtools.active_registration(scope), "Hello")
+    registration_id = await devtools.active_registration(scope)
+    worker = await service_worker(browser_context, site.origin)
+    await record_shown(worker)
+    await devtools.deliver_push(site.origin, registration_id, "Hello")
 
-    async def notifications():
-        return await page.evaluate(NOTIFICATIONS_JS, scope)
-
-    (shown,) = await wait_until(notifications, "the notification to be shown")
+    (shown,) = await wait_shown(worker)
     assert (shown["title"], shown["body"], shown["actions"]) == ("New notification", "Hello", [])
     assert site.received("POST", "/v1/track") == []  # not a pushcast message: nothing to count
 

@@ -17,7 +17,7 @@ import pytest
 
 from engine.rules.loader import parse_campaign
 from engine.core.variants import drawn
-from tests.fixtures.browser import wait_until
+from tests.fixtures.browser import click_shown, record_shown, wait_shown, wait_until
 from tests.integration.test_browser_runtime import demo_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -72,40 +72,6 @@ async def push_to(run, emulator, user: str) -> str:
     return text
 
 
-# Wraps the worker's own registration.showNotification so that each notification it shows
-# is recorded by tag once Chromium accepted it. Headless Chromium's getNotifications() does
-# not list every shown notification (1 run in 7 here lost one of twelve, shown one at a
-# time, for good), so the test reads what the worker showed from this record.
-RECORD_SHOWN_JS = """() => {
-  self.shownByTag = {};
-  const registration = self.registration;
-  const show = registration.showNotification.bind(registration);
-  registration.showNotification = (title, options) => show(title, options).then(() => {
-    self.shownByTag[options.tag] = {title, data: options.data};
-  });
-}"""
-
-SHOWN_JS = "(tag) => self.shownByTag[tag] || null"
-
-# The worker's click handler on the shown notification, as a click would call it: the
-# notification Chromium lists, or the one it lost, rebuilt from what was shown.
-CLICK_SHOWN_JS = """async (tag) => {
-  const [listed] = await self.registration.getNotifications({tag});
-  const notification = listed || {data: self.shownByTag[tag].data, close() {}};
-  return self.pushcastWorker.onClick(notification, '');
-}"""
-
-
-async def shown_title(worker, tag: str) -> str:
-    """The title of the notification with `tag`, once the service worker has shown it."""
-
-    async def probe():
-        shown = await worker.evaluate(SHOWN_JS, tag)
-        return shown and shown["title"]
-
-    return await wait_until(probe, f"the notification {tag} to be shown")
-
-
 async def test_the_variant_clicked_more_in_the_browser_wins_and_takes_the_traffic(
     runtime, push_emulator, browser_context, page
 ):
@@ -117,15 +83,16 @@ async def test_the_variant_clicked_more_in_the_browser_wins_and_takes_the_traffi
     await asyncio.to_thread(run.wait_outbox_empty)
 
     devtools, _, registration_id, worker = await demo_worker(browser_context, page, run)
-    await worker.evaluate(RECORD_SHOWN_JS)
+    await record_shown(worker)
     titles = {}
     for variant, sent in texts.items():
         for number, text in enumerate(sent):  # one push at a time, clicked once it is shown
             payload = json.loads(text)
             await devtools.deliver_push(run.url, registration_id, text)
-            titles[payload["tag"]] = await shown_title(worker, payload["tag"])
+            (shown,) = await wait_shown(worker, tag=payload["tag"])
+            titles[payload["tag"]] = shown["title"]
             if number < CLICKS[variant]:
-                outcome = await worker.evaluate(CLICK_SHOWN_JS, payload["tag"])
+                outcome = await click_shown(worker, payload["tag"])
                 assert outcome["reported"] is True, outcome
     assert sorted(titles.values()) == ["A: come back"] * PER_VARIANT + ["B: it is still here"] * PER_VARIANT
 

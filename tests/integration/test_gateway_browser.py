@@ -17,7 +17,7 @@ import json
 
 import pytest
 
-from tests.fixtures.browser import TIMEOUT_S, ServiceWorkerDevTools, wait_until
+from tests.fixtures.browser import TIMEOUT_S, ServiceWorkerDevTools, click_shown, record_shown, wait_shown, wait_until
 from tests.fixtures.gateway import start_gateway
 from tests.integration.test_gateway import NOW, TOKEN, _events, _setup
 
@@ -37,24 +37,12 @@ STUB_PUSH_JS = """(sub) => {
   PushManager.prototype.getSubscription = async function () { return current; };
 }"""
 
-CLICK_JS = """async ([tag, action]) => {
-  const [notification] = await self.registration.getNotifications({tag});
-  if (!notification) return {error: 'no notification with tag ' + tag};
-  return self.pushcastWorker.onClick(notification, action);
-}"""
-
 FORGED_JS = """async (payload) => {
   const body = PushcastCore.trackBody(payload, 'clicked', '');
   const response = await fetch('/v1/track', {method: 'POST', headers: {'Content-Type': 'application/json'},
                                              body: JSON.stringify(body), credentials: 'omit'});
   return {status: response.status, body: await response.json().catch(() => null)};
 }"""
-
-NOTIFICATIONS_JS = """async (scope) => {
-  const registration = await navigator.serviceWorker.getRegistration(scope);
-  return (await registration.getNotifications()).map(n => ({title: n.title, tag: n.tag, data: n.data}));
-}"""
-
 
 @pytest.fixture
 async def page(browser_context):
@@ -102,8 +90,14 @@ async def test_the_sdk_subscribes_through_the_gateway_and_a_click_reaches_the_wo
     # The service worker shows those bytes and reports them shown, through the gateway.
     scope = await page.evaluate("() => Pushcast.register().then(r => r.scope)")
     registration_id = await devtools.active_registration(scope)
+
+    async def sw():
+        return next((w for w in browser_context.service_workers if w.url.startswith(gateway.url)), None)
+
+    worker = await wait_until(sw, "the service worker")
+    await record_shown(worker)
     await devtools.deliver_push(gateway.url, registration_id, text)
-    (shown,) = await wait_until(lambda: page.evaluate(NOTIFICATIONS_JS, scope), "the notification")
+    (shown,) = await wait_shown(worker)
     assert shown["title"] == payload["title"] and shown["data"] == payload
 
     async def reports(kind: str):
@@ -112,14 +106,10 @@ async def test_the_sdk_subscribes_through_the_gateway_and_a_click_reaches_the_wo
 
     await wait_until(lambda: reports("$notification_shown"), "the shown report in the events topic", TIMEOUT_S)
 
-    async def sw():
-        return next((w for w in browser_context.service_workers if w.url.startswith(gateway.url)), None)
-
-    worker = await wait_until(sw, "the service worker")
     forged = await worker.evaluate(FORGED_JS, {**payload, "sig": "A" * len(payload["sig"])})
     assert forged["status"] == 403 and forged["body"]["field"] == "sig", forged
 
-    outcome = await worker.evaluate(CLICK_JS, [payload["tag"], ""])
+    outcome = await click_shown(worker, payload["tag"])
     assert outcome["reported"] is True, outcome
     again = await worker.evaluate("(p) => self.pushcastWorker.report(p, 'clicked', '')", payload)
     assert again is True  # accepted, as the embedded runtime accepts a repeat
