@@ -173,57 +173,6 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
     return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def run_loop(subs, vapid_key, cert: Path) -> dict:
-    """(a) what a first version looks like: pywebpush.webpush() in a loop, no session."""
-    import json
-
-    from pywebpush import webpush
-
-    os.environ["REQUESTS_CA_BUNDLE"] = str(cert)  # how requests is told to trust the sink
-    data = json.dumps(PAYLOAD)
-    latencies = []
-    start, cpu = time.perf_counter(), time.process_time()
-    for i, sub in enumerate(subs):
-        t0 = time.perf_counter()
-        webpush(sub, data, vapid_private_key=vapid_key, vapid_claims={"sub": "mailto:ops@example.com"},
-                ttl=3600, timeout=10, headers={"Urgency": "normal", "Topic": f"m{i}",
-                                              "Content-Type": "application/octet-stream"})
-        latencies.append(time.perf_counter() - t0)
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"n": len(subs), "rate": len(subs) / elapsed, "cpu": cpu / len(subs), "lat": percentiles(latencies)}
-
-
-async def run_async_baseline(subs, vapid_key, client_ssl) -> dict:
-    """(b) pywebpush.webpush_async, one shared aiohttp session, a semaphore."""
-    import json
-
-    import aiohttp
-    from pywebpush import webpush_async
-
-    data = json.dumps(PAYLOAD)
-    latencies = []
-    sem = asyncio.Semaphore(CONCURRENCY)
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY, ssl=client_ssl)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def one(i, sub):
-            async with sem:
-                t0 = time.perf_counter()
-                await webpush_async(
-                    sub, data, vapid_private_key=vapid_key,
-                    vapid_claims={"sub": "mailto:ops@example.com"}, ttl=3600, timeout=10,
-                    headers={"Urgency": "normal", "Topic": f"m{i}",
-                             "Content-Type": "application/octet-stream"},
-                    aiohttp_session=session)
-                latencies.append(time.perf_counter() - t0)
-
-        await asyncio.gather(*(one(i, s) for i, s in enumerate(subs[:200])))  # warm up
-        latencies.clear()
-        start, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(one(i, s) for i, s in enumerate(subs)))
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"n": len(subs), "rate": len(subs) / elapsed, "cpu": cpu / len(subs), "lat": percentiles(latencies)}
-
-
 async def run_sender(subs, signer, origin: str, client_ssl, transport_name: str, profile=False) -> dict:
     """(c) pushcast: Sender with rate limiting on (a rate the sink cannot reach). The
     messages are built in the timed part: a runtime builds a `Subscription` per send."""
@@ -323,6 +272,8 @@ def main() -> None:
             run_once(args.only, subs[:args.only_messages], key_path, origin, port, client_ssl)
             return
         if args.pywebpush:
+            from push_pywebpush import run_pywebpush_baselines
+
             run_pywebpush_baselines(subs, key_path, origin, cert, client_ssl, args.loop_sample)
         enc = encryption_alone(subs, PAYLOAD)
         print(f"{'(e) encryption alone (RFC 8291, no network)':<46} {enc['n']:>6} msgs "
@@ -398,19 +349,6 @@ def run_once(variant: str, subs, key_path, origin: str, port: int, client_ssl) -
     else:
         row = asyncio.run(run_sender(subs, signer, origin, client_ssl, "http1"))
     print_row(f"({variant}) once, concurrency {CONCURRENCY}", row)
-
-
-def run_pywebpush_baselines(subs, key_path, origin, cert, client_ssl, loop_sample: int) -> None:
-    """(a), (b) and (c'): the earlier comparisons, kept for reference."""
-    from connectors.push.vapid import load_signer
-    from py_vapid import Vapid02
-
-    vapid_key = Vapid02.from_file(str(key_path))
-    print_row("(a) pywebpush.webpush() loop", run_loop(subs[:loop_sample], vapid_key, cert))
-    print_row("(b) webpush_async, shared session", asyncio.run(run_async_baseline(subs, vapid_key, client_ssl)))
-    c2 = asyncio.run(run_sender(subs, load_signer(key_path, "mailto:ops@example.com"),
-                                origin, client_ssl, "aiohttp"))
-    print_row("(c') pushcast Sender, AiohttpTransport", c2)
 
 
 def observed(run) -> dict:

@@ -72,4 +72,4 @@ def test_pywebpush_is_a_bench_extra_used_only_by_bench_and_freezegun_is_gone():
     offenders = [str(path.relative_to(ROOT)) for folder in ("engine", "connectors", "tests", "scripts", "examples")
                  for path in (ROOT / folder).rglob("*.py") if uses.search(path.read_text(encoding="utf-8"))]
     assert offenders == []
-    assert uses.search((ROOT / "bench" / "bench_push.py").read_text(encoding="utf-8"))
+    assert uses.search((ROOT / "bench" / "push_pywebpush.py").read_text(encoding="utf-8"))
