@@ -3,11 +3,12 @@ with a campaign or with pushcast's own errors (positioned, short), never another
 exception, and each example stays within a hypothesis deadline (no blow-up: the alias
 bomb, deep nesting and huge numbers are all in the vocabulary).
 
-Complements test_loader.py's structured mutations (valid YAML, wrong values) with
-YAML's own syntax: anchors, tags, flow and block styles, documents, odd bytes."""
+Structured mutations (valid YAML, wrong values: the reference example with one value
+replaced) and YAML's own syntax: anchors, tags, flow and block styles, documents, odd bytes."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from engine.rules.errors import ConfigError
 from engine.rules.loader import load_campaigns, parse_campaign
 from engine.rules.testfile import load_test_file
+from engine.rules.yamlpos import parse_yaml, plain
 
 GOOD = """campaign: cart
 who:
@@ -134,3 +136,53 @@ def test_campaign_test_files_load_or_fail_clearly(text):
             load_test_file(path)
         except ConfigError as error:
             _assert_clear(error)
+
+
+# --- structured mutations: any change of a valid file is a campaign or positioned problems
+
+_EXAMPLE = plain(parse_yaml((Path(__file__).parents[1] / "corpus" / "formats-example.good.yaml").read_text(), "x")[0])
+_VOCABULARY = ["event", "where", "within", "in_last", "between", "did", "all", "any", "not", "profile",
+               "at", "cron", "timezone", "max", "per", "from", "to", "then", "title", "url", "gte", "in"]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
+    st.sampled_from(["10m", "-1d", "0s", "9999-12-31", "0001-01-01", "2026-12-24T10:00", "25:00", "21:00",
+                     "user", "{{ event.x }}", "{{ bad", "https://x.example/{{ event.id }}", "javascript:x",
+                     "Europe/Paris", "0 10 * * MON", "", "delay", "at_least"]),
+    st.text(max_size=12),
+)
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.dictionaries(st.one_of(st.sampled_from(_VOCABULARY), st.text(max_size=5)), inner, max_size=3)),
+    max_leaves=8)
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, prefix + (index,))
+
+
+_ALL_PATHS = [p for p in _paths(_EXAMPLE) if p]
+
+
+def _replace(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replace(value[path[0]], path[1:], new)
+    return copy
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(_ALL_PATHS), new=_VALUES)
+def test_any_mutation_loads_or_reports_positioned_problems(path, new):
+    text = json.dumps(_replace(_EXAMPLE, path, new))  # JSON is YAML
+    try:
+        parse_campaign(text, "m.yaml")
+    except ConfigError as error:
+        assert error.problems
+        assert all(p.position is not None and p.message for p in error.problems)

@@ -341,63 +341,6 @@ def test_check_prints_every_error_and_fails(tmp_path):
     assert lines[6:] == ["FAILED: 3 errors"]
 
 
-# --- robustness: any mutation of a valid file is a campaign or positioned problems ---------
-
-import json  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from engine.rules.yamlpos import parse_yaml, plain  # noqa: E402
-
-_EXAMPLE = plain(parse_yaml((CORPUS / "formats-example.good.yaml").read_text(), "x")[0])
-_VOCABULARY = ["event", "where", "within", "in_last", "between", "did", "all", "any", "not", "profile",
-               "at", "cron", "timezone", "max", "per", "from", "to", "then", "title", "url", "gte", "in"]
-_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
-    st.sampled_from(["10m", "-1d", "0s", "9999-12-31", "0001-01-01", "2026-12-24T10:00", "25:00", "21:00",
-                     "user", "{{ event.x }}", "{{ bad", "https://x.example/{{ event.id }}", "javascript:x",
-                     "Europe/Paris", "0 10 * * MON", "", "delay", "at_least"]),
-    st.text(max_size=12),
-)
-_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=3),
-    st.dictionaries(st.one_of(st.sampled_from(_VOCABULARY), st.text(max_size=5)), inner, max_size=3)),
-    max_leaves=8)
-
-
-def _paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, prefix + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, prefix + (index,))
-
-
-_ALL_PATHS = [p for p in _paths(_EXAMPLE) if p]
-
-
-def _replace(value, path, new):
-    if not path:
-        return new
-    copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[path[0]] = _replace(value[path[0]], path[1:], new)
-    return copy
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(_ALL_PATHS), new=_VALUES)
-def test_any_mutation_loads_or_reports_positioned_problems(path, new):
-    text = json.dumps(_replace(_EXAMPLE, path, new))  # JSON is YAML
-    try:
-        parse_campaign(text, "m.yaml")
-    except ConfigError as error:
-        assert error.problems
-        assert all(p.position is not None and p.message for p in error.problems)
-
-
 def test_check_validates_test_files_given_by_name(tmp_path):
     import io
 
