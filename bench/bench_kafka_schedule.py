@@ -11,7 +11,10 @@ campaign with a three-condition segment), on the same global config. Then:
    data dir; measured from the process start to its "partitions ... pending waits" line
    (the table recovered, the wake index rebuilt).
 2. Reach: `request_reach` for the campaign, repeated; the count must equal the core's
-   `count_reach` over the same states in this process.
+   `count_reach` over the same states in this process. Before the worker starts, the
+   worker's own count (`engine.agents.reach.answer`) over the same stored values in this
+   process, no Kafka: CPU per user with the segment's byte needles (as it is) and
+   without them (every state parsed, as before them), alternated.
 3. Scheduled run: the worker's clock (PUSHCAST_CLOCK_FILE) moves past the campaign's
    `schedule.at`; the worker's timer announces the run with one record per partition, and
    the user agent applies it in place to the partition's users in its RocksDB store
@@ -58,7 +61,8 @@ from bench_kafka import services  # noqa: E402
 from bench_schedule import CAMPAIGN, NOW, SLOT, generate, run_baseline, run_segment_first  # noqa: E402
 
 from engine.shell.metrics import worker_metrics  # noqa: E402
-from engine.agents.reach import request_reach  # noqa: E402
+import engine.agents.reach as agents_reach  # noqa: E402
+from engine.agents.reach import ReachRequest, request_reach  # noqa: E402
 from engine.agents.records import StoredState, encode_run  # noqa: E402
 from engine.agents.users import Record, UserProcessor  # noqa: E402
 from engine.core import CampaignSet, UserState  # noqa: E402
@@ -90,6 +94,32 @@ def stored_records(blobs: list[bytes], partitions: int) -> list[tuple[bytes, byt
         partition = partition_of(key, partitions)
         out.append((key, StoredState(UserState.loads(blob), partition, -1).dumps(), partition))
     return out
+
+
+def answer_cpu(records: list[tuple[bytes, bytes, int]], campaigns: CampaignSet, partitions: int,
+               repeat: int = 3) -> None:
+    """The worker's reach count over the stored values in this process (no Kafka, no
+    RocksDB), with and without the segment's byte needles, alternated; CPU per user."""
+    stored = [(key.decode(), value) for key, value, _ in records]
+    requests = [ReachRequest("bench", "xmas", NOW, p) for p in range(partitions)]
+    needles_of = agents_reach.needles_of
+    cpu: dict[str, list[float]] = {"without needles (before)": [], "with needles": []}
+    counts = set()
+    try:
+        for _ in range(repeat):
+            for label, needles in (("without needles (before)", lambda segment: ()), ("with needles", needles_of)):
+                agents_reach.needles_of = needles
+                started = time.process_time()
+                replies = agents_reach.answer(requests, stored, campaigns)
+                cpu[label].append(time.process_time() - started)
+                counts.add(tuple(sum(r[name] for r in replies) for name in ("users", "qualified", "reachable")))
+    finally:
+        agents_reach.needles_of = needles_of
+    assert len(counts) == 1, f"different answers: {counts}"
+    n = len(stored)
+    print("reach.answer in this process, no Kafka, CPU per user: " + "; ".join(
+        f"{label} {min(times) / n * 1e6:.2f}-{max(times) / n * 1e6:.2f} µs" for label, times in cpu.items())
+        + f" (best x{min(cpu['with needles']) / min(cpu['without needles (before)']):.2f}); {counts.pop()}")
 
 
 def ceilings(blobs: list[bytes], campaigns: CampaignSet, batch: int = 500) -> dict:
@@ -289,6 +319,7 @@ def main() -> int:
             harness.create_topics()
             records = stored_records(blobs, args.partitions)
             del blobs
+            answer_cpu(records, campaigns, args.partitions)
             started = time.perf_counter()
             _run(_load_changelog(bootstrap, changelog, args.partitions, records), timeout=args.timeout)
             load_s = time.perf_counter() - started

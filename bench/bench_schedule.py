@@ -13,10 +13,9 @@ campaign with a three-condition segment, then measures:
    count as it was before the reach work (`segment_before.py`: the baseline, in this
    run), and `reach_of_store` end to end over a real SQLite store of the states and
    their reach snapshots (`--no-store` skips writing it), alternated with reach as it
-   was over a copy of the store with snapshots of format 1 (`reach_before.py`: objects
-   under the state's keys, the loop of then); all checked against the core's
-   `count_reach`. Last, that copy's migration to the current format at its first open
-   is timed.
+   was before the segment's byte needles (`reach_before.py`: every row parsed), for the
+   three-condition segment and for one without needles (`not did Charged in 7d`: every
+   row read either way); all checked against the core's `count_reach`.
 
 3. the embedded runtime's own scheduled run end to end (`--runtime N` users, default
    100,000): `Scheduler._run` through the writer into SQLite, as `pushcast run` does it,
@@ -32,7 +31,6 @@ import argparse
 import gc
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -48,15 +46,15 @@ from engine.core import CampaignSet, Notify, UserState  # noqa: E402
 from engine.core.reach import count_reach  # noqa: E402
 from engine.core.schedule import process_scheduled_run  # noqa: E402
 from engine.core.state import Sent  # noqa: E402
-from engine.local.reach import open_reader, reach_of_store  # noqa: E402
+from engine.local.reach import has_needles_sql, needle_values, open_reader, reach_of_store  # noqa: E402
 from engine.shell.collector import GC_THRESHOLDS  # noqa: E402
-from engine.shell.reach import count_reach_raw, encode_snapshot, qualifies_raw  # noqa: E402
+from engine.shell.reach import count_reach_raw, encode_snapshot, needles_of, qualifies_raw  # noqa: E402
 from engine.local.store import Store  # noqa: E402
 from engine.rules.loader import parse_campaign  # noqa: E402
 from engine.rules.model import GlobalConfig, FrequencyLimit  # noqa: E402
 from engine.windows.aggregates import record  # noqa: E402
 from tests.fixtures.segments import GOLD_LAUNCHERS  # noqa: E402
-from bench.reach_before import make_format_1, reach_before  # noqa: E402
+from bench.reach_before import reach_before  # noqa: E402
 from bench.segment_before import count_reach_raw_before  # noqa: E402
 
 NOW = int(datetime(2026, 12, 24, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
@@ -71,6 +69,17 @@ who:
 what:
   title: "Merry Christmas, {{ profile.name | default: 'friend' }}"
   url: https://shop.example/xmas
+"""
+# A segment without byte needles (`not` only): reach reads every row, as before them.
+LAPSED = """
+campaign: lapsed
+who:
+  segment: {not: {did: Charged, in_last: 7d}}
+when:
+  schedule: {at: "2026-12-24T10:00"}
+what:
+  title: "We miss you"
+  url: https://shop.example/back
 """
 ZONES = ["Europe/Berlin", "Asia/Kolkata", "America/New_York", "UTC", "Pacific/Auckland"]
 KEYS = ["BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4", "BTBZMqHH6r4Tts7J_aSIgg"]
@@ -163,12 +172,30 @@ def save_users(store: Store, blobs: list[bytes]) -> None:
                            for blob, data in zip(blobs, map(orjson.loads, blobs))])
 
 
-def migrate_seconds(db_path: Path) -> float:
-    """The first open's migration of a file with snapshots of an older format (every
-    row's snapshot rewritten)."""
-    started = time.perf_counter()
-    Store(db_path, synchronous="NORMAL").close()
-    return time.perf_counter() - started
+def store_reach(db_path: Path, campaigns: CampaignSet, name: str, blobs: list[bytes], args) -> None:
+    """`reach_of_store` against reach as it was (`reach_before.py`), alternated, best of
+    --repeat each, both checked against the core's count."""
+    compiled = campaigns.get(name)
+    core = count_reach((UserState.loads(b) for b in blobs), compiled, NOW, campaigns)
+    before_s, store_s, before_cpu, store_cpu = [], [], [], []
+    for _ in range(args.repeat):  # alternated: as it was, then as it is
+        found, seconds, cpu = timed(f"{name}: before: every row parsed", lambda: reach_before(db_path, compiled, NOW, campaigns),
+                                    args.users)
+        before_s.append(seconds)
+        before_cpu.append(cpu)
+        assert (found.qualified, found.reachable) == core
+        old = found
+        found, seconds, cpu = timed(f"{name}: reach_of_store", lambda: reach_of_store(db_path, compiled, NOW, campaigns),
+                                    args.users)
+        store_s.append(seconds)
+        store_cpu.append(cpu)
+        assert (found.qualified, found.reachable) == core
+        assert found.to_dict() | {"seconds": 0} == old.to_dict() | {"seconds": 0}
+    print(f"  {name}: qualified {found.qualified:,}, reachable {found.reachable:,} of {found.users:,}: best "
+          f"{min(store_s):.2f} s end to end ({min(store_cpu):.2f} s CPU; CPU {min(store_cpu):.2f}-{max(store_cpu):.2f}), "
+          f"x{min(store_s) / min(before_s):.2f} (CPU x{min(store_cpu) / min(before_cpu):.2f}) of reach as it was: "
+          f"{min(before_s):.2f} s ({min(before_cpu):.2f} s CPU; CPU {min(before_cpu):.2f}-{max(before_cpu):.2f}) "
+          f"(target: 2 s at 1,000,000 users)")
 
 
 def timed(label: str, fn, n: int):
@@ -176,7 +203,8 @@ def timed(label: str, fn, n: int):
     result = fn()
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    print(f"  {label:<48} {seconds:7.2f} s ({cpu:5.2f} s CPU)   {n / seconds:>11,.0f} users/s   -> {result}")
+    shown = (result.qualified, result.reachable) if hasattr(result, "qualified") else result
+    print(f"  {label:<48} {seconds:7.2f} s ({cpu:5.2f} s CPU)   {n / seconds:>11,.0f} users/s   -> {shown}")
     return result, seconds, cpu
 
 
@@ -190,7 +218,7 @@ def main() -> int:
     parser.add_argument("--reach-only", action="store_true", help="measure reach only (skip 1 and 3)")
     args = parser.parse_args()
     config = GlobalConfig(limits=(FrequencyLimit(3, 86400),), test_users=("user-0000007",))
-    campaigns = CampaignSet([parse_campaign(CAMPAIGN)], config)
+    campaigns = CampaignSet([parse_campaign(CAMPAIGN), parse_campaign(LAPSED)], config)
     compiled = campaigns.get("xmas")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one core used")
     started = time.perf_counter()
@@ -234,26 +262,15 @@ def main() -> int:
             db.close()
             print(f"  (wrote the SQLite store in {time.perf_counter() - started:.1f} s, {db_path.stat().st_size / 1e6:.0f}"
                   f" MB; stored states {states_mb:.0f} MB, snapshots {snaps_mb:.0f} MB)")
-            old_path = Path(tmp) / "before.db"
-            shutil.copy(db_path, old_path)
-            make_format_1(old_path)
-            before_s, store_s, before_cpu, store_cpu = [], [], [], []
-            for _ in range(args.repeat):  # alternated: as it was (format 1), then as it is
-                found, seconds, cpu = timed("before: reach as it was, snapshots of format 1",
-                                            lambda: reach_before(old_path, compiled, NOW, campaigns), args.users)
-                before_s.append(seconds)
-                before_cpu.append(cpu)
-                assert found == core
-                found, seconds, cpu = timed("reach_of_store: the store's snapshots",
-                                            lambda: reach_of_store(db_path, compiled, NOW, campaigns), args.users)
-                store_s.append(seconds)
-                store_cpu.append(cpu)
-                assert (found.qualified, found.reachable) == core
-            print(f"  qualified {found.qualified:,}, reachable {found.reachable:,} of {found.users:,}: best "
-                  f"{min(store_s):.2f} s end to end ({min(store_cpu):.2f} s CPU), x{min(store_s) / min(before_s):.2f} "
-                  f"(CPU x{min(store_cpu) / min(before_cpu):.2f}) of reach as it was: {min(before_s):.2f} s "
-                  f"({min(before_cpu):.2f} s CPU) (target: 2 s at 1,000,000 users)")
-            print(f"  migrating the file from snapshots of format 1 at its first open: {migrate_seconds(old_path):.1f} s")
+            db = open_reader(db_path)
+            needles = needles_of(compiled.campaign.segment)
+            passed = db.execute(f"SELECT count(*) FROM users WHERE {has_needles_sql(needles, 'snap')}",
+                                needle_values(needles)).fetchone()[0]
+            db.close()
+            print(f"  the segment's needles {needles}: {passed:,} of {args.users:,} rows handed to Python "
+                  f"({passed / args.users:.0%})")
+            for name in ("xmas", "lapsed"):
+                store_reach(db_path, campaigns, name, blobs, args)
     if args.runtime and not args.reach_only:
         n = min(args.runtime, len(blobs))
         core_s, run_s, core_cpu, run_cpu = [], [], [], []

@@ -27,7 +27,7 @@ import orjson
 from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
 from engine.core.campaigns import CampaignSet
-from engine.shell.reach import Reach, count_reach_raw
+from engine.shell.reach import Reach, count_reach_raw, having_needles, needles_of
 from engine.errors import PushcastError
 
 REACH = b"reach"
@@ -121,7 +121,10 @@ def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | 
             reply["test_users"] = stored_test_profiles(users[request.partition], bodies[request.partition], campaigns)
             reply["configured"] = sorted(campaigns.config.test_users)
         else:
-            found = count_reach_raw(bodies[request.partition], compiled, request.at, campaigns)
+            # only the states with the segment's needles are parsed (engine.shell.reach)
+            states = bodies[request.partition]
+            found = count_reach_raw(having_needles(states, needles_of(compiled.campaign.segment)), compiled,
+                                    request.at, campaigns, users=len(states))
             reply.update({name: getattr(found, name) for name in REPLY_FIELDS})
             if found.best_hours is not None:
                 reply["best_hours"] = found.best_hours
