@@ -5,8 +5,10 @@ stored in that partition, a step at a time, with no record per user through Kafk
     user agent, on reading a partition-run record at offset A:
         the next STEP stored users of the partition (in key order, after the record's
         `after`), segment first over the stored bytes as the embedded runtime's scheduler
-        ──▶ a run input for each user in the segment, tagged (partition, A), applied by
-            the user agent in the record's place in its batch
+        ──▶ the record, carrying the step (users.RunStep: each user in the segment with
+            the stored value and the state parsed for the segment check), applied by the
+            user agent in the record's place in its batch: each user's run tagged
+            (partition, A), through the shell's step as in the embedded runtime
         ──▶ more users left: the next step's record (`after`: the last key read) into the
             same partition, then the progress entry; none left: the schedule cursor
 
@@ -30,7 +32,7 @@ rebalance) is skipped.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import orjson
@@ -40,14 +42,13 @@ from engine.agents.records import (
     INTERNAL_HEADER,
     decode_partition_run,
     encode_partition_run,
-    encode_run,
     header,
     is_partition_run,
 )
 from engine.agents.table import INTERNAL_KEY, schedule_key
-from engine.agents.users import Record
+from engine.agents.users import Record, RunStep
 from engine.core import CampaignSet
-from engine.shell.reach import qualifiers
+from engine.shell.reach import qualifying
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,11 @@ class RunSteps:
 
 def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
                 step: int = STEP) -> tuple[list[Record], RunSteps]:
-    """`records` with each partition-run record replaced by a run record for each user of
-    its step in the campaign's segment at `now` (and each user of the step's key range
+    """`records` with each partition-run record carrying its step (`run`): each user of
+    the step in the campaign's segment at `now` (and each user of the step's key range
     with an event before it in the batch: not in the store yet; the core checks the
-    segment again for each), and what the steps leave to do."""
+    segment again for each); a step that reaches nobody is dropped. And what the steps
+    leave to do."""
     steps = RunSteps()
     if not any(is_partition_run(r.headers) for r in records):
         return records, steps
@@ -120,16 +122,18 @@ def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
             if done != start:  # a step announced twice: applied once
                 continue
         compiled = campaigns.get(campaign)
+        users: list[tuple[str, bytes | None, dict | None]] = []
         if compiled is None:  # a reload dropped the campaign: the run ends here
-            rows, more, users = [], False, []
+            more = False
         else:
             rows, more = stored_after(table, partition, start, step)
             last = rows[-1][0].encode() if more else None
-            users = qualifiers(_bodies(rows, partition), compiled, now)
+            users = [(user, value, body) for (user, value), body in qualifying(_bodies(rows, partition), compiled, now)]
             touched = {u for u in touched_before(records[:i], partition)
                        if u.encode() > start and (last is None or u.encode() <= last)}
-            users += sorted(touched - set(users))
-        out.extend(run_records(record, users, campaign, slot, at))
+            users += [(user, None, None) for user in sorted(touched.difference(user for user, _v, _b in users))]
+        if users:
+            out.append(replace(record, run=RunStep(campaign, slot, at, users)))
         if more:
             steps.following.append((partition, *encode_partition_run(campaign, slot, at, last.decode())))
             steps.entries[(partition, progress)] = last
@@ -163,17 +167,6 @@ def stored_after(table, partition: int, after: bytes, count: int) -> tuple[list[
     return rows, False
 
 
-def run_records(announcement: Record, users: Iterable[str], campaign: str, slot: str, at: int) -> list[Record]:
-    """One run record per user, in the announcement's place (its partition and offset):
-    what the user agent applies, and its replay guard."""
-    out = []
-    for user in users:
-        value, headers = encode_run(user, campaign, slot, at)
-        out.append(Record(user.encode(), value, headers, announcement.timestamp_ms, announcement.partition,
-                          announcement.offset, announcement.topic, announcement.ref))
-    return out
-
-
 def touched_before(records: list[Record], partition: int) -> set[str]:
     """The users of `partition`'s user events among `records` (their states may change in
     this batch, before the run's store was read)."""
@@ -189,8 +182,10 @@ def touched_before(records: list[Record], partition: int) -> set[str]:
     return users
 
 
-def _bodies(stored: list[tuple[str, bytes]], partition: int) -> Iterable[tuple[str, bytes]]:
-    """(user, state body) of the stored states written for `partition` (records.StoredState)."""
-    for user, value in stored:
+def _bodies(stored: list[tuple[str, bytes]], partition: int) -> Iterable[tuple[tuple[str, bytes], bytes]]:
+    """((user, stored value), state body) of the stored states written for `partition`
+    (records.StoredState)."""
+    for row in stored:
+        value = row[1]
         if int(value[:value.index(b" ")]) == partition:
-            yield user, value[value.index(b"\n") + 1:]
+            yield row, value[value.index(b"\n") + 1:]

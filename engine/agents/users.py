@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple
 
 from engine.shell.metrics import Metrics
 from engine.agents.outcomes import OUTCOME_EVENTS, outcome_stats, remember
-from engine.agents.records import StoredState, decode_record
+from engine.agents.records import StoredState, decode_record, encode_run
 from engine.core import CampaignSet, Event, EventError, Notify, UserState
 from engine.core.events import SYSTEM_EVENTS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
@@ -39,6 +39,20 @@ class Record:
     offset: int
     topic: str = ""
     ref: object = field(default=None, compare=False, repr=False)  # the Faust event, for table context
+    run: "RunStep | None" = field(default=None, compare=False)  # a partition-run record's step (partition_runs.py)
+
+
+@dataclass
+class RunStep:
+    """A step of a scheduled run over stored users, applied in its record's place: each
+    user (user, stored value, its state parsed), read by the step and in the segment, or
+    (user, None, None), a user of the step's keys whose events came earlier in the batch
+    (their state is the batch's). No per-user record: nothing decoded twice."""
+
+    campaign: str
+    slot: str
+    at: int
+    users: list[tuple[str, bytes | None, dict | None]]
 
 
 @dataclass
@@ -93,6 +107,9 @@ class UserProcessor:
         cache: dict[str, StoredState] = {}
         kinds: dict[str, int] = {}  # inputs applied, counted once per batch (a metric per record costs)
         for record in records:
+            if record.run is not None:
+                kinds["run"] = kinds.get("run", 0) + self._run_step(record, out, cache, load, now, campaigns)
+                continue
             try:
                 item = decode_record(record.key, record.value, record.headers, record.timestamp_ms,
                                      campaigns.config.max_event_ahead * 1000)
@@ -125,29 +142,72 @@ class UserProcessor:
                 continue
             kind = _input_kind(item)
             kinds[kind] = kinds.get(kind, 0) + 1
-            stored.partition, stored.offset = record.partition, record.offset
-            out.states[user] = (stored, record)
             if reply is not None:
                 out.test_replies.append({"request": item.occurrence, **reply})
-            moves, partition, offset = out.moves, record.partition, record.offset
-            for campaign, stat, amount in counts(effects):
-                moves.append(Move(partition, offset, campaign, stat, amount))
             if isinstance(item, Event) and item.name in OUTCOME_EVENTS:
                 for campaign, outcome in outcome_stats(stored.messages, item, now):
                     for stat in with_series(outcome, now):
-                        moves.append(Move(partition, offset, campaign, stat, 1))
-            for effect in effects.items:
-                if isinstance(effect, Notify):
-                    # A message decided again (same id) is sent once (the sender's
-                    # de-duplication) and counted once, as the embedded outbox does.
-                    if remember(stored.messages, effect, now):
-                        for stat in message_stats("sent", effect.variant, effect.test, now):
-                            moves.append(Move(partition, offset, effect.campaign, stat, 1))
-                    out.notifications.append((effect, record.partition))
+                        out.moves.append(Move(record.partition, record.offset, campaign, stat, 1))
+            _applied(out, user, stored, record, effects, now)
         self.metrics.counted(out.counts())
         for kind, count in kinds.items():
             self.metrics.events.labels(kind).inc(count)
         return out
+
+    def _run_step(self, record: Record, out: BatchResult, cache: dict[str, StoredState],
+                  load: Callable[[str, Record], bytes | None], now: int, campaigns: CampaignSet) -> int:
+        """Apply a run step's users, as the per-record path applies a run record for each
+        (the same replay guard and shell step as the embedded runtime's run); returns how
+        many were applied."""
+        step, partition, offset = record.run, record.partition, record.offset
+        applied = 0
+        for user, raw, body in step.users:
+            stored = cache.get(user)  # changed earlier in this batch: that state, not the store's
+            if stored is None:
+                if raw is None:
+                    raw = load(user, record)
+                    if raw is None:  # its events were dead letters: nobody to run for
+                        continue
+                try:
+                    stored = StoredState.with_body(raw, body) if body is not None else StoredState.loads(raw)
+                except Exception as exc:  # as the per-record path: never stops the partition
+                    log.error("stored state of a user is unreadable (%r); starting it afresh", exc)
+                    stored = StoredState(UserState(user))
+                cache[user] = stored
+            if stored.partition == partition and offset <= stored.offset:
+                self.metrics.replayed.inc()
+                continue
+            run = ScheduledRun(user, step.campaign, step.slot, step.at)
+            try:
+                effects, _reply = apply(stored.state, run, now, campaigns)
+            except Exception as exc:  # a dead letter that replays as this user's run record
+                log.exception("applying a scheduled run failed")
+                value, headers = encode_run(user, step.campaign, step.slot, step.at)
+                letter = Record(user.encode(), value, headers, record.timestamp_ms, partition, offset, record.topic)
+                out.dead_letters.append(DeadLetter(letter, "processing", f"processing failed: {exc!r}"))
+                continue
+            applied += 1
+            _applied(out, user, stored, record, effects, now)
+        return applied
+
+
+def _applied(out: BatchResult, user: str, stored: StoredState, record: Record, effects, now: int) -> None:
+    """What an input applied to a user's state leaves in the batch: the state, marked with
+    the record's offset (its replay guard), the stats it moved and its notifications."""
+    partition, offset = record.partition, record.offset
+    stored.partition, stored.offset = partition, offset
+    out.states[user] = (stored, record)
+    moves = out.moves
+    for campaign, stat, amount in counts(effects):
+        moves.append(Move(partition, offset, campaign, stat, amount))
+    for effect in effects.items:
+        if effect.__class__ is Notify:
+            # A message decided again (same id) is sent once (the sender's
+            # de-duplication) and counted once, as the embedded outbox does.
+            if remember(stored.messages, effect, now):
+                for stat in message_stats("sent", effect.variant, effect.test, now):
+                    moves.append(Move(partition, offset, effect.campaign, stat, 1))
+            out.notifications.append((effect, partition))
 
 
 def _input_kind(item) -> str:

@@ -81,19 +81,26 @@ def qualifies_raw(blob: bytes, compiled: CompiledCampaign, now: int) -> dict | N
     return data if compiled.segment(data.get("p", _EMPTY), data.get("c", _EMPTY), now) else None
 
 
-def qualifiers(rows: Iterable[tuple[str, bytes]], compiled: CompiledCampaign, now: int) -> list[str]:
-    """The users among (user, stored state or snapshot) rows who qualify now."""
+def qualifying(rows: Iterable[tuple[object, bytes]], compiled: CompiledCampaign, now: int) -> list[tuple[object, object]]:
+    """(key, parsed JSON) of the rows (key, stored state or snapshot) whose user qualifies
+    now: a scheduled run builds a `UserState` from the parsed JSON of these only, never
+    parsing their bytes twice."""
     loads, segment = orjson.loads, compiled.segment
     found = []
-    for user, blob in rows:
+    for key, blob in rows:
         data = loads(blob)
         if data.__class__ is list:  # a snapshot
             profile, counters = data[0], data[1]
         else:
             profile, counters = data.get("p", _EMPTY), data.get("c", _EMPTY)
         if segment(profile, counters, now):
-            found.append(user)
+            found.append((key, data))
     return found
+
+
+def qualifiers(rows: Iterable[tuple[str, bytes]], compiled: CompiledCampaign, now: int) -> list[str]:
+    """The users among (user, stored state or snapshot) rows who qualify now."""
+    return [user for user, _data in qualifying(rows, compiled, now)]
 
 
 def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int, campaigns: CampaignSet,

@@ -78,6 +78,17 @@ def expand(table, campaigns, records, step=100):
     return expand_runs(table, campaigns, RUN_AT, records, step)
 
 
+def applied(records):
+    """(key, offset) of what the user agent applies: a record, or each user of a step."""
+    out = []
+    for record in records:
+        if record.run is None:
+            out.append((record.key, record.offset))
+        else:
+            out += [(user.encode(), record.offset) for user, _value, _body in record.run.users]
+    return out
+
+
 def written(table, steps):
     """The steps' table entries, written as the user agent does after the states."""
     batch = TableBatch()
@@ -96,7 +107,7 @@ def test_an_announcement_becomes_a_run_for_each_user_of_its_partition_in_the_seg
     batch = [event("e", "$push_subscribe", 10, 0, SUB), event("e", "App Launched", 11, 0),
              announcement(12), event("a", "App Launched", 13, 0)]
     records, steps = expand(table, campaigns, batch)
-    assert [(r.key, r.offset) for r in records] == [
+    assert applied(records) == [
         (b"e", 10), (b"e", 11), (b"a", 12), (b"b", 12), (b"e", 12), (b"a", 13)]
     assert all(r.partition == 0 for r in records)  # d, of partition 1, is not in this run
 
@@ -121,7 +132,7 @@ def test_the_run_reaches_each_user_once_when_its_batch_is_read_again_after_a_cra
 def test_a_run_goes_a_step_at_a_time_each_step_announcing_the_next_and_the_last_writing_the_cursor():
     campaigns, _processor, table = setup()
     records, steps = expand(table, campaigns, [announcement(12)], step=2)  # a, b of a, b, c
-    assert [(r.key, r.offset) for r in records] == [(b"a", 12), (b"b", 12)]
+    assert applied(records) == [(b"a", 12), (b"b", 12)]
     assert [(p, decode_partition_run(v)) for p, v, _h in steps.following] == [(0, ("news", SLOT, RUN_AT, "b"))]
     written(table, steps)
     assert table.data[progress_key(0, "news", RUN_AT)] == b"b"
@@ -130,7 +141,7 @@ def test_a_run_goes_a_step_at_a_time_each_step_announcing_the_next_and_the_last_
     batch = [event("e", "$push_subscribe", 13, 0, SUB), event("e", "App Launched", 14, 0),
              announcement(15, after="b"), announcement(16, after="b")]  # the step announced twice
     records, steps = expand(table, campaigns, batch, step=2)
-    assert [(r.key, r.offset) for r in records] == [(b"e", 13), (b"e", 14), (b"e", 15)]
+    assert applied(records) == [(b"e", 13), (b"e", 14), (b"e", 15)]
     assert steps.following == []  # the last step
     written(table, steps)
     assert progress_key(0, "news", RUN_AT) not in table.data
@@ -140,15 +151,15 @@ def test_a_run_goes_a_step_at_a_time_each_step_announcing_the_next_and_the_last_
 def test_an_announcement_of_a_run_under_way_or_made_is_skipped():
     campaigns, _processor, table = setup()
     records, steps = expand(table, campaigns, [announcement(12), announcement(13)], step=1)
-    assert [r.key for r in records] == [b"a"]  # announced twice in one batch: once
+    assert [key for key, _offset in applied(records)] == [b"a"]  # announced twice in one batch: once
     written(table, steps)
     assert expand(table, campaigns, [announcement(14)])[0] == []  # under way
     records, steps = expand(table, campaigns, [announcement(15, after="a")])
-    assert [r.key for r in records] == [b"b"]
+    assert [key for key, _offset in applied(records)] == [b"b"]
     written(table, steps)
     assert expand(table, campaigns, [announcement(16)])[0] == []  # made
     records, _steps = expand(table, campaigns, [announcement(17, at=RUN_AT + 86_400_000)])
-    assert [r.key for r in records] == [b"a", b"b"]  # the next day's run is new
+    assert [key for key, _offset in applied(records)] == [b"a", b"b"]  # the next day's run is new
 
 
 def test_a_partition_run_record_round_trips_and_a_malformed_one_applies_to_nobody():
@@ -198,3 +209,29 @@ def test_runs_due_together_leave_the_cursor_at_the_latest_whichever_ends_last():
     written(table, steps)
     assert table.data[schedule_key(0, "news")] == str(later).encode()
     assert progress_key(0, "news", RUN_AT) not in table.data
+
+
+def test_a_step_decides_as_a_run_record_for_each_of_its_users_would():
+    from engine.agents.records import encode_run
+
+    campaigns, processor, table = setup()
+    records, _steps = expand(table, campaigns, [announcement(12)])
+    in_place = processor.process(records, table.load)
+    each = []
+    for user in ("a", "b"):
+        value, headers = encode_run(user, "news", SLOT, RUN_AT)
+        each.append(Record(user.encode(), value, headers, RUN_AT, 0, 12, "events"))
+    per_record = processor.process(each, table.load)
+    assert in_place.notifications and in_place.notifications == per_record.notifications
+    assert in_place.moves == per_record.moves
+    assert {u: s.dumps() for u, (s, _r) in in_place.states.items()} == {
+        u: s.dumps() for u, (s, _r) in per_record.states.items()}
+
+
+def test_a_user_of_the_step_whose_events_were_dead_letters_and_who_is_not_stored_gets_no_state():
+    campaigns, processor, table = setup()
+    bad = Record(b"z", b"not json", [], START, 0, 11, "events")
+    records, _steps = expand(table, campaigns, [bad, announcement(12)])
+    assert (b"z", 12) in applied(records)  # its key is in the step's range: offered to the run
+    result = processor.process(records, table.load)
+    assert "z" not in result.states and sorted(result.states) == ["a", "b"]
