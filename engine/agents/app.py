@@ -29,6 +29,7 @@ from faust.types import TP
 
 from engine.agents import faust_private, reach, stats
 from engine.agents.faust_app import build_app, quiet_root_logger
+from engine.agents.faust_flow import keep_current_records_at_resume
 from engine.agents.faust_take import take_batches
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.partition_runs import expand_runs
@@ -255,8 +256,10 @@ class Worker:
         self.index = index
         self.metrics.waits_pending.set(len(index))
         self.ready = True
-        log.warning("partitions %s of %s: %d pending waits", sorted(owned), self.events_topic.get_topic_name(),
-                    len(index))
+        # The member id names this worker in the group's description (kafka-consumer-groups,
+        # the integration tests' report of a partition left behind).
+        log.warning("partitions %s of %s: %d pending waits (group member %s)", sorted(owned),
+                    self.events_topic.get_topic_name(), len(index), faust_private.group_member_id(self.app))
         self.schedules.keep_partitions(owned)
         self.winners.recover(self.table, owned)
 
@@ -334,6 +337,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     campaigns = CampaignReloader(settings.campaigns, settings.config,
                                  load_set(settings.campaigns, settings.config), metrics=metrics)  # bad: no start
     app = build_app(settings)
+    # Records fetched while Faust ends a rebalance stay buffered (faust_flow.py).
+    keep_current_records_at_resume(app, (settings.events_topic, settings.sends_topic))
     users = UserProcessor(lambda: runtime.winners.campaigns(), metrics, clock.now)  # with the A/B winners
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,

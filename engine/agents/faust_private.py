@@ -31,7 +31,7 @@ from faust.types import TP
 from intervaltree import IntervalTree
 from rocksdict import Rdict, WriteBatch
 
-from engine.agents import faust_take
+from engine.agents import faust_flow, faust_take
 from engine.agents.internals import ATTRIBUTE, COROUTINE, METHOD, Internal, problems
 from engine.rules.errors import PushcastError
 
@@ -119,7 +119,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("aiokafka.admin.client:AIOKafkaAdminClient", "_send_request_to_node", COROUTINE,
              params=("self", "node_id", "request"),
              why="sends the LeaveGroup v3 request to the group coordinator (no admin call removes members)"),
-) + faust_take.INTERNALS  # the agents' batches (faust_take.py)
+) + faust_take.INTERNALS + faust_flow.INTERNALS  # the agents' batches and buffers (faust_take.py, faust_flow.py)
 
 
 class FaustInternalsChanged(PushcastError):
