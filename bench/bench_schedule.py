@@ -8,7 +8,8 @@ campaign with a three-condition segment, then measures:
    changed encoded again — (a) the baseline: decode every state into a `UserState`
    (what the runtime's writer does per `ScheduledRun` item); (b) segment first: read
    the stored JSON straight into the compiled segment and build a `UserState` only for
-   users who qualify (`engine.local.reach.qualifies_raw`). Both must make the same sends.
+   users who qualify (`engine.shell.reach.qualifying`, as both runtimes' runs). Both must
+   make the same sends.
 2. reach: `engine.shell.reach.count_reach_raw` over the same bytes, beside the same
    count as it was before the reach work (`segment_before.py`: the baseline, in this
    run), and `reach_of_store` end to end over a real SQLite store of the states and
@@ -48,7 +49,7 @@ from engine.core.schedule import process_scheduled_run  # noqa: E402
 from engine.core.state import Sent  # noqa: E402
 from engine.local.reach import has_needles_sql, needle_values, open_reader, reach_of_store  # noqa: E402
 from engine.shell.collector import GC_THRESHOLDS  # noqa: E402
-from engine.shell.reach import count_reach_raw, encode_snapshot, needles_of, qualifies_raw  # noqa: E402
+from engine.shell.reach import count_reach_raw, encode_snapshot, needles_of, qualifying  # noqa: E402
 from engine.local.store import Store  # noqa: E402
 from engine.rules.loader import parse_campaign  # noqa: E402
 from engine.rules.model import GlobalConfig, FrequencyLimit  # noqa: E402
@@ -116,8 +117,8 @@ def run_baseline(blobs: list[bytes], campaigns: CampaignSet) -> tuple[int, int]:
 def run_segment_first(blobs: list[bytes], campaigns: CampaignSet) -> tuple[int, int]:
     """The segment read from the stored JSON; a `UserState` only for who qualifies."""
     compiled = campaigns.get("xmas")
-    found = (qualifies_raw(blob, compiled, NOW) for blob in blobs)
-    return _count_runs((UserState.from_dict(data) for data in found if data is not None), compiled, campaigns)
+    found = qualifying(enumerate(blobs), compiled, NOW)
+    return _count_runs((UserState.from_dict(data) for _, data in found), compiled, campaigns)
 
 
 def _count_runs(states, compiled, campaigns: CampaignSet) -> tuple[int, int]:

@@ -74,13 +74,6 @@ class Reach:
         return asdict(self)
 
 
-def qualifies_raw(blob: bytes, compiled: CompiledCampaign, now: int) -> dict | None:
-    """The stored state as a dict when its user qualifies now, else None (a scheduled
-    run builds a `UserState` for these users only)."""
-    data = orjson.loads(blob)
-    return data if compiled.segment(data.get("p", _EMPTY), data.get("c", _EMPTY), now) else None
-
-
 def qualifying(rows: Iterable[tuple[object, bytes]], compiled: CompiledCampaign, now: int) -> list[tuple[object, object]]:
     """(key, parsed JSON) of the rows (key, stored state or snapshot) whose user qualifies
     now: a scheduled run builds a `UserState` from the parsed JSON of these only, never

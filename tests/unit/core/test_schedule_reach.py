@@ -9,7 +9,7 @@ import random
 from engine.core import Event, UserState
 from engine.core.reach import count_reach
 from engine.local.reach import reach_of_store
-from engine.shell.reach import count_reach_raw, qualifies_raw
+from engine.shell.reach import count_reach_raw, qualifying
 from engine.local.store import Store
 from engine.rules.model import GlobalConfig
 from tests.unit.core_helpers import DAY, SUBSCRIPTION, T0, campaigns
@@ -59,8 +59,8 @@ async def test_the_store_scan_equals_the_core_over_every_user(tmp_path):
         assert fast.users == 400 and 0 < fast.reachable < fast.qualified
         assert fast.qualified == fast.reachable + fast.no_subscription + fast.test_profiles
         compiled = cs.get("gold-launchers")
-        assert [qualifies_raw(b, compiled, T0) is not None for b in raw] == [
-            compiled.segment(s.profile, s.counters, T0) for s in states]
+        assert [i for i, _ in qualifying(enumerate(raw), compiled, T0)] == [
+            i for i, s in enumerate(states) if compiled.segment(s.profile, s.counters, T0)]
         stored = reach_of_store(runtime.store.path, cs.get("gold-launchers"), T0, cs)
         assert (stored.qualified, stored.reachable, stored.users) == (fast.qualified, fast.reachable, 400)
     finally:
