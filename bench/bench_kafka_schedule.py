@@ -59,13 +59,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_kafka import services  # noqa: E402
-from bench_schedule import CAMPAIGN, NOW, SLOT, generate, run_baseline, run_segment_first  # noqa: E402
+from bench_schedule import CAMPAIGN, NOW, generate  # noqa: E402
+from kafka_schedule_ceilings import answer_cpu, ceilings, user_of  # noqa: E402
 
-from engine.shell.metrics import worker_metrics  # noqa: E402
-import engine.agents.reach as agents_reach  # noqa: E402
-from engine.agents.reach import ReachRequest, request_reach  # noqa: E402
-from engine.agents.records import StoredState, encode_run  # noqa: E402
-from engine.agents.users import Record, UserProcessor  # noqa: E402
+from engine.agents.reach import request_reach  # noqa: E402
+from engine.agents.records import StoredState  # noqa: E402
 from engine.core import CampaignSet, UserState  # noqa: E402
 from engine.core.reach import count_reach  # noqa: E402
 from engine.rules.config import load_config  # noqa: E402
@@ -74,10 +72,6 @@ from tests.fixtures.kafka_runtime import KafkaRuntimeHarness, _run, make_config,
 
 TEST_USER = "user-0000007"  # bench_schedule's configured test profile
 READY = re.compile(r"partitions \[[^\]]*\] of \S+: \d+ pending waits")
-
-
-def user_of(i: int) -> str:
-    return f"user-{i:07d}"  # bench_schedule.generate's ids
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -95,122 +89,6 @@ def stored_records(blobs: list[bytes], partitions: int) -> list[tuple[bytes, byt
         partition = partition_of(key, partitions)
         out.append((key, StoredState(UserState.loads(blob), partition, -1).dumps(), partition))
     return out
-
-
-def answer_cpu(records: list[tuple[bytes, bytes, int]], campaigns: CampaignSet, partitions: int,
-               repeat: int = 3) -> None:
-    """The worker's reach count over the stored values in this process (no Kafka, no
-    RocksDB), with and without the segment's byte needles, alternated; CPU per user."""
-    stored = [(key.decode(), value) for key, value, _ in records]
-    requests = [ReachRequest("bench", "xmas", NOW, p) for p in range(partitions)]
-    needles_of = agents_reach.needles_of
-    cpu: dict[str, list[float]] = {"without needles (before)": [], "with needles": []}
-    counts = set()
-    try:
-        for _ in range(repeat):
-            for label, needles in (("without needles (before)", lambda segment: ()), ("with needles", needles_of)):
-                agents_reach.needles_of = needles
-                started = time.process_time()
-                replies = agents_reach.answer(requests, stored, campaigns)
-                cpu[label].append(time.process_time() - started)
-                counts.add(tuple(sum(r[name] for r in replies) for name in ("users", "qualified", "reachable")))
-    finally:
-        agents_reach.needles_of = needles_of
-    assert len(counts) == 1, f"different answers: {counts}"
-    n = len(stored)
-    print("reach.answer in this process, no Kafka, CPU per user: " + "; ".join(
-        f"{label} {min(times) / n * 1e6:.2f}-{max(times) / n * 1e6:.2f} µs" for label, times in cpu.items())
-        + f" (best x{min(cpu['with needles']) / min(cpu['without needles (before)']):.2f}); {counts.pop()}")
-
-
-def ceilings(blobs: list[bytes], campaigns: CampaignSet, batch: int = 500, repeat: int = 3) -> dict:
-    """Users/s of the scheduled run without Kafka: the core alone (bench_schedule), the
-    user agent's batch logic over run records with a dict for the table, and its in-place
-    steps over RocksDB (the core's segment-first scan and these: best of `repeat`)."""
-    n = len(blobs)
-    out = {}
-    started = time.perf_counter()
-    out["baseline_result"] = run_baseline(blobs, campaigns)
-    out["baseline"] = n / (time.perf_counter() - started)
-
-    table = {user_of(i): StoredState(UserState.loads(blob), 0, -1).dumps() for i, blob in enumerate(blobs)}
-    processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: NOW)
-    records = []
-    for i in range(n):
-        user = user_of(i)
-        value, headers = encode_run(user, "xmas", SLOT, NOW)
-        records.append(Record(user.encode(), value, headers, NOW, 0, i))
-    sends = 0
-    started = time.perf_counter()
-    for i in range(0, n, batch):
-        result = processor.process(records[i:i + batch], lambda user, record: table.get(user))
-        sends += len(result.notifications)
-        for user, (stored, _record) in result.states.items():
-            table[user] = stored.dumps()
-    out["processor"] = n / (time.perf_counter() - started)
-    out["processor_sends"] = sends
-    # The segment-first scan and the in-place steps, alternately, the best of each: on a
-    # shared machine a burst of load otherwise lands on one of them only.
-    # Also in CPU seconds of this process, which other processes' load barely moves.
-    out["segment_first"] = out["in_place"] = out["segment_first_cpu"] = out["in_place_cpu"] = 0
-    for _ in range(repeat):
-        started, cpu = time.perf_counter(), time.process_time()
-        out["segment_first_result"] = run_segment_first(blobs, campaigns)
-        out["segment_first"] = max(out["segment_first"], n / (time.perf_counter() - started))
-        out["segment_first_cpu"] = max(out["segment_first_cpu"], n / (time.process_time() - cpu))
-        in_place, in_place_cpu, out["in_place_sends"] = in_place_ceiling(blobs, campaigns)
-        out["in_place"] = max(out["in_place"], in_place)
-        out["in_place_cpu"] = max(out["in_place_cpu"], in_place_cpu)
-    return out
-
-
-def in_place_ceiling(blobs: list[bytes], campaigns: CampaignSet) -> tuple[float, float, int]:
-    """Users/s of the worker's in-place run without Kafka: its steps (partition_runs.py)
-    over a RocksDB database holding the states, each step's run inputs applied by
-    `UserProcessor` and its states written back; (users/s, users per CPU second, sends)."""
-    from faust.stores.rocksdb import Store as RocksDBStore
-    from rocksdict import Options, Rdict
-
-    from engine.agents.partition_runs import STEP, expand_runs
-    from engine.agents.records import encode_partition_run
-
-    class Store(RocksDBStore):  # Faust's RocksDB store over one database, not started
-        use_rocksdict = True
-
-        def __init__(self, db):
-            self._dbs = {0: db}
-
-        def _db_for_partition(self, partition):
-            return self._dbs[partition]
-
-    class Table:
-        def __init__(self, db):
-            self.data = Store(db)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Rdict(tmp, Options(raw_mode=True))
-        try:
-            for i, blob in enumerate(blobs):
-                db[user_of(i).encode()] = StoredState(UserState.loads(blob), 0, -1).dumps()
-            table = Table(db)
-            processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: NOW)
-            value, headers = encode_partition_run("xmas", SLOT, NOW)
-            pending, offset, sends = [Record(None, value, headers, NOW, 0, 0)], 0, 0
-            started, cpu = time.perf_counter(), time.process_time()
-            while pending:
-                records, steps = expand_runs(table, campaigns, NOW, pending, STEP)
-                result = processor.process(records, lambda user, record: db.get(user.encode()))
-                sends += len(result.notifications)
-                for user, (stored, _record) in result.states.items():
-                    db[user.encode()] = stored.dumps()
-                for (_partition, key), entry in steps.entries.items():
-                    if entry is not None:
-                        db[key] = entry
-                offset += 1
-                pending = [Record(None, v, h, NOW, 0, offset) for _p, v, h in steps.following]
-            return len(blobs) / (time.perf_counter() - started), len(blobs) / (time.process_time() - cpu), sends
-        finally:
-            db.close()
 
 
 async def _load_changelog(bootstrap: str, topic: str, partitions: int,
