@@ -27,7 +27,7 @@ import faust
 import orjson
 from faust.types import TP
 
-from engine.agents import faust_private, reach, stats
+from engine.agents import faust_private, kafka_admin, reach, stats
 from engine.agents.faust_app import build_app, quiet_root_logger
 from engine.agents.faust_flow import keep_current_records_at_resume
 from engine.agents.faust_take import take_batches
@@ -259,7 +259,7 @@ class Worker:
         # The member id names this worker in the group's description (kafka-consumer-groups,
         # the integration tests' report of a partition left behind).
         log.warning("partitions %s of %s: %d pending waits (group member %s)", sorted(owned),
-                    self.events_topic.get_topic_name(), len(index), faust_private.group_member_id(self.app))
+                    self.events_topic.get_topic_name(), len(index), kafka_admin.group_member_id(self.app))
         self.schedules.keep_partitions(owned)
         self.winners.recover(self.table, owned)
 

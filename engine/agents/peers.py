@@ -7,7 +7,7 @@ watch each other. Each worker beats on `{app_id}-peers` (one compacted partition
 `beat` seconds, from a thread of its own (as Kafka's heartbeats come from the consumer's
 thread: a busy event loop does not silence it), naming its current group member id. Each
 worker reads every beat; a peer not heard from for `silent_after` seconds is removed
-from the group with LeaveGroup v3 (faust_private.remove_group_members), and the broker
+from the group with LeaveGroup v3 (kafka_admin.remove_group_members), and the broker
 rebalances at once. Any worker may remove it (a second removal is answered "unknown
 member"); a worker removes nobody while its own beats are not coming back to it (then it
 is the one cut off or starved).
@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.agents import faust_private
+from engine.agents import kafka_admin
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class PeerWatch:
     async def _remove(self, admin, producer, peer: tuple[bytes, str]) -> None:
         key, member = peer
         self._heard.pop(key, None)
-        errors = await faust_private.remove_group_members(admin, self.group, [member])
+        errors = await kafka_admin.remove_group_members(admin, self.group, [member])
         if errors.get(member) == 0:
             self.removed.append(member)
             log.warning("group %s: member %s silent for %.1fs, removed (its partitions go to the others)",
@@ -143,7 +143,7 @@ def watch_peers(app, settings) -> PeerWatch:
     group; its partitions are served again within seconds of a kill -9, not after the
     session timeout."""
     watch = PeerWatch(settings.bootstrap, settings.app_id, settings.peers_topic,
-                      lambda: faust_private.group_member_id(app), silent_after=settings.peer_timeout)
+                      lambda: kafka_admin.group_member_id(app), silent_after=settings.peer_timeout)
 
     @app.task
     async def start_watch() -> None:

@@ -104,7 +104,7 @@ def _check(specs: list[TopicSpec], counts: dict[str, int]) -> None:
 async def _describe(admin, names: list[str]) -> list[dict]:
     """admin.describe_topics without its default allow_auto_topic_creation=True: a topic
     missing here must stay missing, not appear at the broker's default count."""
-    from engine.agents.faust_private import describe_topics_uncreated
+    from engine.agents.kafka_admin import describe_topics_uncreated
 
     return await describe_topics_uncreated(admin, names)
 

@@ -18,7 +18,7 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import Message
 
-from engine.agents import faust_private
+from engine.agents import faust_private, kafka_admin
 from engine.agents.faust_private import FaustInternalsChanged, Internal
 from engine.agents.internals import ATTRIBUTE, COROUTINE, METHOD, problems
 from engine.agents.table import scan_users
@@ -328,7 +328,7 @@ def test_topics_are_described_without_letting_the_broker_create_them():
     from aiokafka.protocol.metadata import MetadataRequest
 
     admin = RecordingAdmin()
-    described = asyncio.run(faust_private.describe_topics_uncreated(admin, ["t"]))
+    described = asyncio.run(kafka_admin.describe_topics_uncreated(admin, ["t"]))
     assert described == [{"topic": "t", "error_code": 0, "partitions": []}]
     (request,) = admin.requests
     assert isinstance(request, MetadataRequest)
