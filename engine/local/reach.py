@@ -47,9 +47,16 @@ def stored_states(db: sqlite3.Connection, needles: Needles = ()) -> Iterator[byt
 def stored_snapshots(db: sqlite3.Connection, needles: Needles = ()) -> Iterator[bytes]:
     """Every stored user's reach snapshot, or state where it has none (as `stored_states`),
     that has `needles` (a row without a snapshot is handed over unsearched)."""
-    having = has_needles_sql(needles, "snap")
-    where = f" WHERE snap IS NULL OR ({having})" if having else ""
+    having = snapshot_has_needles_sql(needles)
+    where = f" WHERE {having}" if having else ""
     return map(itemgetter(0), db.execute(f"SELECT {SNAPSHOT_OR_STATE} FROM users{where}", needle_values(needles)))
+
+
+def snapshot_has_needles_sql(needles: Needles) -> str:
+    """SQL that holds for a `users` row whose reach snapshot has `needles`, or that has
+    no snapshot (its state is then checked in Python); "" for no needles."""
+    having = has_needles_sql(needles, "snap")
+    return f"(snap IS NULL OR ({having}))" if having else ""
 
 
 def has_needles_sql(needles: Needles, column: str) -> str:

@@ -48,12 +48,24 @@ class Prune:
     now: int
 
 
+@dataclass(frozen=True)
+class ReadStates:
+    """Stored states a submitter read from the store (`Store.reader`: committed data) for
+    the users of its items, so the writer need not read them again: `removals` is the
+    state cache's count (`StateCache.removals`) taken before the read. While it holds,
+    a state written since the read is in the cache, which the writer looks at first."""
+
+    removals: int
+    states: dict[str, bytes]
+
+
 @dataclass
 class Job:
     items: list
     meta: dict = field(default_factory=dict)  # settings committed with the batch (file offsets)
     future: asyncio.Future | None = None
     replies: list = field(default_factory=list)  # test sends' results, for the submitter
+    read: ReadStates | None = None  # the items' users' stored states, as read by the submitter
 
 
 class BatchStates(dict):
@@ -78,6 +90,7 @@ class Runtime:
         self.cache_size = cache_size
         self.states = StateCache(cache_size, cache_bytes)  # committed states, most recent last
         self._new_users: set[str] = set()
+        self._read: dict[str, bytes] = {}  # the batch's states read by their submitters (`ReadStates`)
         self._sends = BatchSends(secret)  # the batch being written's (`write` makes one per batch)
         self.scheduler = None  # engine.local.schedule.Scheduler, when scheduled campaigns run
         self.winner_judge = None  # engine.local.winners.WinnerJudge, when A/B winners are judged
@@ -92,11 +105,11 @@ class Runtime:
 
     # --- submitting work ---------------------------------------------------------------
 
-    def submit_nowait(self, items: list, meta: dict | None = None) -> asyncio.Future:
+    def submit_nowait(self, items: list, meta: dict | None = None, read: ReadStates | None = None) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         # A caller that does not await (the timer loop) must not leave an unread error.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._queue.put_nowait(Job(items, meta or {}, future))
+        self._queue.put_nowait(Job(items, meta or {}, future, read=read))
         return future
 
     async def submit(self, items: list, meta: dict | None = None) -> list[dict]:
@@ -254,13 +267,20 @@ class Runtime:
             await self.write(jobs)
 
     def _prefetch(self, jobs: list[Job]) -> None:
-        """Read the states this batch needs and the cache lacks, in a few queries."""
+        """Read the states this batch needs and the cache lacks, in a few queries; those
+        a job's submitter read (`ReadStates`) are taken from it while they are current."""
         cache = self.states
         wanted = set()
+        self._read = given = {}
         for job in jobs:
+            read = job.read
+            if read is not None and read.removals == cache.removals:
+                # Nothing left the cache since the read, so whoever is not in it is as read
+                # (`state` looks at the cache first).
+                given.update(read.states)
             for item in job.items:
                 user = item.row.user if isinstance(item, SendDone) else getattr(item, "user", None)
-                if user is not None and user not in cache:
+                if user is not None and user not in cache and user not in given:
                     wanted.add(user)
         found = self.store.load_states(list(wanted)) if wanted else {}
         cache.update(found)
@@ -271,7 +291,7 @@ class Runtime:
         they cost the garbage collector nothing and cannot run ahead of the disk)."""
         state = dirty.get(user)
         if state is None:
-            raw = self.states.get(user)
+            raw = self.states.get(user) or self._read.get(user)
             if raw is None and user not in self._new_users:
                 raw = self.store.load_states([user]).get(user)
             if raw is None:

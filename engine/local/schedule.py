@@ -1,9 +1,14 @@
 """Scheduled campaigns in the embedded runtime: at each run time, every stored user is
-read once, in chunks of (user, reach snapshot) from the store, and the segment is
-evaluated on the snapshot's JSON (`engine.shell.reach.qualifiers`); only the users in
-it are offered to the campaign (`engine.core.schedule.process_scheduled_run`) through
-the writer, like any other work, which decides each of them again on their state as it
-is then. For the others the core would change nothing, so nothing is written for them.
+looked at once, in chunks of the users table in key order, and the segment is evaluated
+on each one's reach snapshot (`engine.shell.reach.qualifying`); only the users in it are
+offered to the campaign (`engine.core.schedule.process_scheduled_run`) through the
+writer, like any other work, which decides each of them again on their state as it is
+then. For the others the core would change nothing, so nothing is written for them.
+
+SQLite itself skips the users whose snapshot lacks the segment's byte needles (as reach
+does: `engine.local.reach`), and the chunk query reads the stored states of the rest
+beside their snapshots: the qualifiers' states go to the writer with their items
+(`ReadStates`), which uses them instead of reading them again while they are current.
 
 The last run time of each campaign is kept in the store (`schedule:<id>`): runs missed
 while the runtime was down are made at the next start; a campaign seen for the first
@@ -18,15 +23,18 @@ import asyncio
 import logging
 
 from collections import deque
+from operator import itemgetter
 
 from engine.core.schedule import run_times
+from engine.local.reach import needle_values, snapshot_has_needles_sql
+from engine.local.runtime import ReadStates
 from engine.local.store import SNAPSHOT_OR_STATE
 from engine.shell.inputs import ScheduledRun
-from engine.shell.reach import qualifiers
+from engine.shell.reach import needles_of, qualifying
 
 log = logging.getLogger("pushcast.schedule")
 
-CHUNK = 2000  # users read per query: ~5 ms of the event loop
+CHUNK = 4000  # users looked at per chunk (most skipped by SQLite): a few ms of the event loop
 IN_FLIGHT = 4  # chunks submitted and not yet committed: the next is read meanwhile
 LOOKAHEAD_MS = 7 * 24 * 3600 * 1000
 IDLE_SECONDS = 60.0  # re-plan at least this often (reloads may add campaigns)
@@ -70,20 +78,22 @@ class Scheduler:
         await runtime.barrier()  # what was submitted before the run is in the store it reads
         after = ""
         users = offered = 0
-        reader = runtime.store.reader
         pending: deque = deque()
         while True:
-            rows = reader.execute(f"SELECT user, {SNAPSHOT_OR_STATE} FROM users WHERE user > ? ORDER BY user LIMIT ?",
-                                  (after, self.chunk)).fetchall()
-            if not rows:
-                break
-            users += len(rows)
-            after = rows[-1][0]
             compiled = runtime.campaigns.get(campaign)  # a reload may have dropped it
-            found = qualifiers(rows, compiled, runtime.clock.now()) if compiled is not None else []
+            if compiled is None:
+                break
+            last, looked, rows, read = self._chunk(after, compiled)
+            users += looked
+            found = qualifying(zip(rows, map(itemgetter(1), rows)), compiled, runtime.clock.now())
             if found:
                 offered += len(found)
-                pending.append(runtime.submit_nowait([ScheduledRun(user, campaign, slot, at) for user in found]))
+                items = [ScheduledRun(row[0], campaign, slot, at) for row, _data in found]
+                states = ReadStates(read, {row[0]: row[2] for row, _data in found})
+                pending.append(runtime.submit_nowait(items, read=states))
+            if last is None:
+                break
+            after = last
             if len(pending) >= IN_FLIGHT:
                 await pending.popleft()
             else:
@@ -93,6 +103,25 @@ class Scheduler:
         await runtime.submit([], {f"schedule:{campaign}": str(at)})
         log.info("campaign %s: run %s offered to %d user(s) in the segment, of %d stored",
                  campaign, slot, offered, users)
+
+    def _chunk(self, after: str, compiled) -> tuple[str | None, int, list, int]:
+        """The next chunk of users after `after`: (its last user, None at the end; how many
+        users it holds; (user, snapshot or state, state) of those who have the segment's
+        needles; the state cache's `removals` before the read)."""
+        reader = self.runtime.store.reader
+        last = reader.execute("SELECT user FROM users WHERE user > ? ORDER BY user LIMIT 1 OFFSET ?",
+                              (after, self.chunk - 1)).fetchone()
+        if last is None:
+            looked = reader.execute("SELECT count(*) FROM users WHERE user > ?", (after,)).fetchone()[0]
+        else:
+            last, looked = last[0], self.chunk
+        needles = needles_of(compiled.campaign.segment)
+        having = snapshot_has_needles_sql(needles)
+        where = "user > ?" + ("" if last is None else " AND user <= ?") + (f" AND {having}" if having else "")
+        params = [after] + ([] if last is None else [last]) + needle_values(needles)
+        removals = self.runtime.states.removals  # before the read: see `ReadStates`
+        rows = reader.execute(f"SELECT user, {SNAPSHOT_OR_STATE}, state FROM users WHERE {where}", params).fetchall()
+        return last, looked, rows, removals
 
     def next_run(self) -> int | None:
         now = self.runtime.clock.now()

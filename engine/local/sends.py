@@ -40,16 +40,16 @@ class BatchSends:
         if not self.rows:
             return 0
         fresh = batch.enqueue_many(self.rows)
-        stats: dict[tuple, list[str]] = {}  # the same few per batch: (variant, test) -> stats
+        sent: dict[tuple, int] = {}  # the same few per batch: (campaign, variant, test) -> messages sent
         queued = start = 0
         for campaign, variant, test, rows in self.messages:
             new = int(fresh[start]) if rows == 1 else sum(fresh[start:start + rows])
             start += rows
             if new:
                 queued += new
-                moved = stats.get((variant, test))
-                if moved is None:
-                    moved = stats[(variant, test)] = message_stats("sent", variant, test, now)
-                for stat in moved:
-                    batch.count(campaign, stat)
+                key = (campaign, variant, test)
+                sent[key] = sent.get(key, 0) + 1
+        for (campaign, variant, test), messages in sent.items():
+            for stat in message_stats("sent", variant, test, now):
+                batch.count(campaign, stat, messages)
         return queued

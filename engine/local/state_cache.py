@@ -15,13 +15,16 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 
 class StateCache(OrderedDict):
-    """user -> stored state bytes, most recently used last; `nbytes` is their total."""
+    """user -> stored state bytes, most recently used last; `nbytes` is their total.
+    `removals` counts the entries ever dropped: while it is unchanged, every state written
+    since a reader's look at the store is still here (what a scheduled run's read relies on)."""
 
     def __init__(self, max_users: int = DEFAULT_MAX_USERS, max_bytes: int = DEFAULT_MAX_BYTES):
         super().__init__()
         self.max_users = max_users
         self.max_bytes = max_bytes
         self.nbytes = 0
+        self.removals = 0
 
     def __setitem__(self, user: str, blob: bytes) -> None:
         old = super().get(user)
@@ -33,17 +36,20 @@ class StateCache(OrderedDict):
     def __delitem__(self, user: str) -> None:
         self.nbytes -= len(super().__getitem__(user))
         super().__delitem__(user)
+        self.removals += 1
 
     def pop(self, user, *default):
         if user in self:
             blob = super().pop(user)
             self.nbytes -= len(blob)
+            self.removals += 1
             return blob
         return super().pop(user, *default)
 
     def popitem(self, last: bool = True) -> tuple[str, bytes]:
         user, blob = super().popitem(last)
         self.nbytes -= len(blob)
+        self.removals += 1
         return user, blob
 
     def put_many(self, rows) -> None:
@@ -68,6 +74,8 @@ class StateCache(OrderedDict):
             self[user] = blob
 
     def clear(self) -> None:
+        if self:
+            self.removals += 1
         super().clear()
         self.nbytes = 0
 

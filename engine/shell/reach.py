@@ -76,8 +76,8 @@ class Reach:
 
 def qualifying(rows: Iterable[tuple[object, bytes]], compiled: CompiledCampaign, now: int) -> list[tuple[object, object]]:
     """(key, parsed JSON) of the rows (key, stored state or snapshot) whose user qualifies
-    now: a scheduled run builds a `UserState` from the parsed JSON of these only, never
-    parsing their bytes twice."""
+    now: what a scheduled run offers (the embedded scheduler's key is its whole row, whose
+    state it hands to the writer; the core's scan builds a `UserState` from a parsed state)."""
     loads, segment = orjson.loads, compiled.segment
     found = []
     for key, blob in rows:
@@ -89,11 +89,6 @@ def qualifying(rows: Iterable[tuple[object, bytes]], compiled: CompiledCampaign,
         if segment(profile, counters, now):
             found.append((key, data))
     return found
-
-
-def qualifiers(rows: Iterable[tuple[str, bytes]], compiled: CompiledCampaign, now: int) -> list[str]:
-    """The users among (user, stored state or snapshot) rows who qualify now."""
-    return [user for user, _data in qualifying(rows, compiled, now)]
 
 
 def count_reach_raw(blobs: Iterable[bytes], compiled: CompiledCampaign, now: int, campaigns: CampaignSet,

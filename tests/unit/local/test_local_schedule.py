@@ -80,3 +80,22 @@ async def test_a_run_offers_only_users_in_the_segment_after_what_was_submitted_b
         assert "offered to 4 user(s) in the segment, of 6 stored" in caplog.text
     finally:
         await running.stop()
+
+
+async def test_a_run_checks_rows_without_a_snapshot_on_their_state(tmp_path, caplog):
+    runtime = make_runtime(tmp_path, WEEKLY)
+    running = Running(runtime)
+    scheduler = Scheduler(runtime, chunk=3)  # a chunk ends on the last user: one more, empty, read
+    try:
+        await scheduler.run_due()
+        users = [f"u{n}" for n in range(6)]
+        await runtime.submit([subscribe(u) for u in users] + [Event(u, "Session Started", T0, {}) for u in users[:4]])
+        # rows as a file from before snapshots has them: SQLite's needles cannot rule them out
+        runtime.store.db.execute("UPDATE users SET snap = NULL WHERE user IN ('u1', 'u5')")
+        runtime.clock.set(MONDAY + 1)
+        with caplog.at_level("INFO", logger="pushcast.schedule"):
+            await scheduler._run("weekly", "2026-11-30T10:00", MONDAY)
+        assert sorted(r.user for r in runtime.store.pending(100)) == users[:4]
+        assert "offered to 4 user(s) in the segment, of 6 stored" in caplog.text
+    finally:
+        await running.stop()
