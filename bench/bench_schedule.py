@@ -24,6 +24,12 @@ campaign with a three-condition segment, then measures:
 
     .venv/bin/python bench/bench_schedule.py [--users 1000000] [--no-store] [--runtime 100000] [--repeat 3]
         [--reach-only]
+
+On a machine too loaded for CPU seconds to compare, `--only core|runtime|setup` makes one
+scheduled run over --runtime N users and nothing else, for an instruction count that load
+does not change: the count of `runtime` (or `core`) less that of `setup` (the users
+generated and stored, no run), e.g. each under
+`valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null`.
 """
 
 from __future__ import annotations
@@ -133,9 +139,10 @@ def _count_runs(states, compiled, campaigns: CampaignSet) -> tuple[int, int]:
     return sends, written
 
 
-def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str) -> tuple[int, float, float]:
+def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str, run: bool = True) -> tuple[int, float, float]:
     """The runtime's scheduled run over these states: (sends queued, seconds, CPU seconds
-    of the process: the writer, its commit thread and the scheduler)."""
+    of the process: the writer, its commit thread and the scheduler); `run` False makes
+    everything but the run itself (`--only setup`)."""
     import asyncio
 
     from engine.shell.clock import ManualClock
@@ -149,7 +156,8 @@ def runtime_run(blobs: list[bytes], campaigns: CampaignSet, tmp: str) -> tuple[i
         runtime = Runtime(store, campaigns, secret=b"bench", clock=ManualClock(NOW))
         writer = asyncio.create_task(runtime.run_writer())
         started, cpu = time.perf_counter(), time.process_time()
-        await Scheduler(runtime)._run("xmas", SLOT, NOW)
+        if run:
+            await Scheduler(runtime)._run("xmas", SLOT, NOW)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         runtime.stop_writer()
         await writer
@@ -209,6 +217,19 @@ def timed(label: str, fn, n: int):
     return result, seconds, cpu
 
 
+def only(part: str, blobs: list[bytes], campaigns: CampaignSet) -> int:
+    """One run of `part` and nothing else: its sends, CPU seconds (`--only`). Every part
+    stores the users first, so that `setup` is what each part does besides its run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sends, _, cpu = runtime_run(blobs, campaigns, tmp, run=part == "runtime")
+    if part == "core":
+        cpu = time.process_time()
+        sends, _ = run_segment_first(blobs, campaigns)
+        cpu = time.process_time() - cpu
+    print(f"  {part}: {len(blobs):,} users, {sends:,} sends, {cpu:.2f} s CPU")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -217,6 +238,8 @@ def main() -> int:
     parser.add_argument("--runtime", type=int, default=100_000, metavar="N",
                         help="users in the runtime's end-to-end scheduled run (0: skip)")
     parser.add_argument("--reach-only", action="store_true", help="measure reach only (skip 1 and 3)")
+    parser.add_argument("--only", choices=("core", "runtime", "setup"),
+                        help="one scheduled run over --runtime users and nothing else (for instruction counts)")
     args = parser.parse_args()
     config = GlobalConfig(limits=(FrequencyLimit(3, 86400),), test_users=("user-0000007",))
     campaigns = CampaignSet([parse_campaign(CAMPAIGN), parse_campaign(LAPSED)], config)
@@ -226,6 +249,8 @@ def main() -> int:
     blobs = generate(args.users, campaigns)
     size = sum(map(len, blobs)) / len(blobs)
     print(f"generated {args.users:,} user states in {time.perf_counter() - started:.1f} s (mean {size:.0f} bytes stored)")
+    if args.only:
+        return only(args.only, blobs[:args.runtime], campaigns)
 
     if not args.reach_only:
         print("scheduled run (segment: profile in [gold, platinum], did App Launched >= 2 in 30d, not did Charged in 7d):")

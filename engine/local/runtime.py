@@ -52,8 +52,9 @@ class Prune:
 class ReadStates:
     """Stored states a submitter read from the store (`Store.reader`: committed data) for
     the users of its items, so the writer need not read them again: `removals` is the
-    state cache's count (`StateCache.removals`) taken before the read. While it holds,
-    a state written since the read is in the cache, which the writer looks at first."""
+    state cache's count (`StateCache.removals`) taken before the read. A state written
+    since the read is in the cache, which the writer looks at first, unless it was
+    removed since: those users (`StateCache.removed_since`) are read again."""
 
     removals: int
     states: dict[str, bytes]
@@ -274,10 +275,12 @@ class Runtime:
         self._read = given = {}
         for job in jobs:
             read = job.read
-            if read is not None and read.removals == cache.removals:
-                # Nothing left the cache since the read, so whoever is not in it is as read
-                # (`state` looks at the cache first).
-                given.update(read.states)
+            gone = cache.removed_since(read.removals) if read is not None else None
+            if gone is not None:
+                # Whoever is neither in the cache (`state` looks there first) nor removed from
+                # it since the read is as read.
+                states = read.states
+                given.update(states if not gone else {u: raw for u, raw in states.items() if u not in gone})
             for item in job.items:
                 user = item.row.user if isinstance(item, SendDone) else getattr(item, "user", None)
                 if user is not None and user not in cache and user not in given:

@@ -60,3 +60,19 @@ async def test_after_an_eviction_the_writer_reads_the_store_again(tmp_path):
         assert state.profile == {"plan": "gold", "zone": "DE"} and state.waits
     finally:
         await running.stop()
+
+
+async def test_another_users_eviction_leaves_the_read_in_use(tmp_path):
+    runtime = make_runtime(tmp_path)
+    runtime.states.max_users = 1
+    running = Running(runtime)
+    try:
+        given = UserState("u1", profile={"plan": "gold"}).dumps()  # not stored: only the read has it
+        read = ReadStates(runtime.states.removals, {"u1": given})
+        await runtime.submit([profile("u2", plan="free")])
+        await runtime.submit([profile("u3", plan="free")])  # u2 leaves the cache
+        assert runtime.states.removals > read.removals
+        await runtime.submit_nowait([profile("u1", zone="DE")], read=read)
+        assert runtime.user_state("u1").profile == {"plan": "gold", "zone": "DE"}
+    finally:
+        await running.stop()

@@ -50,3 +50,19 @@ async def test_the_runtime_keeps_its_cache_under_the_byte_bound(tmp_path):
         assert all(runtime.user_state(u).waits for u in users)
     finally:
         await running.stop()
+
+
+def test_removed_since_names_the_users_dropped_after_a_count_while_it_knows_them_all():
+    cache = StateCache(max_users=2, removed_kept=3)
+    cache.update({"a": b"1", "b": b"2"})
+    mark = cache.removals
+    assert cache.removed_since(mark) == set()
+    cache["c"] = b"3"
+    cache.trim()  # a goes
+    later = cache.removals
+    del cache["b"]
+    assert cache.removed_since(mark) == {"a", "b"} and cache.removed_since(later) == {"b"}
+    cache.update({"d": b"4", "e": b"5"})
+    cache.clear()
+    assert cache.removed_since(mark) is None  # five removals since: more than the three kept
+    assert cache.removed_since(cache.removals - 3) == {"c", "d", "e"}
