@@ -50,11 +50,9 @@ class Prune:
 
 @dataclass(frozen=True)
 class ReadStates:
-    """Stored states a submitter read from the store (`Store.reader`: committed data) for
-    the users of its items, so the writer need not read them again: `removals` is the
-    state cache's count (`StateCache.removals`) taken before the read. A state written
-    since the read is in the cache, which the writer looks at first, unless it was
-    removed since: those users (`StateCache.removed_since`) are read again."""
+    """The stored states a submitter read (committed data) for its items' users, so the
+    writer need not read them again; `removals`: `StateCache.removals` before the read. A
+    state written since is in the cache, looked at first, or its user `removed_since`."""
 
     removals: int
     states: dict[str, bytes]
@@ -276,9 +274,7 @@ class Runtime:
         for job in jobs:
             read = job.read
             gone = cache.removed_since(read.removals) if read is not None else None
-            if gone is not None:
-                # Whoever is neither in the cache (`state` looks there first) nor removed from
-                # it since the read is as read.
+            if gone is not None:  # as read: whoever is neither in the cache nor removed from it since
                 states = read.states
                 given.update(states if not gone else {u: raw for u, raw in states.items() if u not in gone})
             for item in job.items:
