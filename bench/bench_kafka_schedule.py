@@ -265,7 +265,8 @@ def main() -> int:
                   f"({min(times) / n * 1e6:.2f} s per 1,000,000 users on one worker, best)")
             print(f"  the worker's CPU during each request: {', '.join(f'{c:.2f}' for c in cpu)} s; best "
                   f"{min(cpu) / n * 1e6:.2f} µs a user ({min(cpu) / n * 1e6:.2f} s per 1,000,000 users), "
-                  f"median {statistics.median(cpu) / n * 1e6:.2f} µs; asked nothing, it uses {idle_cpu:.3f} CPU s a second")
+                  f"median {statistics.median(cpu) / n * 1e6:.2f} µs; asked nothing, it uses {idle_cpu:.3f} CPU s "
+                  "a second")
             if args.reach_only:
                 return 0
 
