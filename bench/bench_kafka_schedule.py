@@ -12,9 +12,9 @@ campaign with a three-condition segment), on the same global config. Then:
    (the table recovered, the wake index rebuilt).
 2. Reach: `request_reach` for the campaign, repeated; the count must equal the core's
    `count_reach` over the same states in this process. Before the worker starts, the
-   worker's own count (`engine.agents.reach.answer`) over the same stored values in this
-   process, no Kafka: CPU per user with the segment's byte needles (as it is) and
-   without them (every state parsed, as before them), alternated.
+   worker's own count in this process, no Kafka, from RocksDB databases of the same
+   stored values (`kafka_schedule_ceilings.reach_cpu`): CPU per user as it was (every
+   key and value read, then split by partition) and as it is, alternated.
 3. Scheduled run: the worker's clock (PUSHCAST_CLOCK_FILE) moves past the campaign's
    `schedule.at`; the worker's timer announces the run with one record per partition, and
    the user agent applies it in place to the partition's users in its RocksDB store
@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_kafka import services  # noqa: E402
 from bench_schedule import CAMPAIGN, NOW, generate  # noqa: E402
-from kafka_schedule_ceilings import answer_cpu, ceilings, user_of  # noqa: E402
+from kafka_schedule_ceilings import ceilings, reach_cpu, user_of  # noqa: E402
 
 from engine.agents.reach import request_reach  # noqa: E402
 from engine.agents.records import StoredState  # noqa: E402
@@ -146,6 +146,12 @@ def events_end(harness: KafkaRuntimeHarness) -> int:
     return _run(ends())
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, every thread of it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
     if not spy:
@@ -214,7 +220,7 @@ def main() -> int:
             harness.create_topics()
             records = stored_records(blobs, args.partitions)
             del blobs
-            answer_cpu(records, campaigns, args.partitions)
+            reach_cpu(records, campaigns, args.partitions)
             started = time.perf_counter()
             _run(_load_changelog(bootstrap, changelog, args.partitions, records), timeout=args.timeout)
             load_s = time.perf_counter() - started
@@ -237,10 +243,16 @@ def main() -> int:
             if args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 spy = profile(worker.process.pid, args.timeout, args.profile / "reach.txt")
+            idle_cpu = process_cpu(worker.process.pid)
+            time.sleep(5)
+            idle_cpu = (process_cpu(worker.process.pid) - idle_cpu) / 5  # CPU seconds a second, asked nothing
+            cpu = []  # the worker's CPU seconds during each request (every thread of it)
             for _ in range(args.reach_repeat):
+                before = process_cpu(worker.process.pid)
                 found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
                                            "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
                 times.append(found.seconds)
+                cpu.append(process_cpu(worker.process.pid) - before)
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
                 spy.wait()
@@ -251,6 +263,10 @@ def main() -> int:
                   f"max {max(times):.2f} s (target under 10 s); qualified {found.qualified:,}, "
                   f"reachable {found.reachable:,} = the core's; {min(times) / n * 1e6:.2f} µs a user "
                   f"({min(times) / n * 1e6:.2f} s per 1,000,000 users on one worker, best)")
+            print(f"  the worker's CPU during each request: {', '.join(f'{c:.2f}' for c in cpu)} s; best "
+                  f"{min(cpu) / n * 1e6:.2f} µs a user ({min(cpu) / n * 1e6:.2f} s per 1,000,000 users), "
+                  f"median {statistics.median(cpu) / n * 1e6:.2f} µs; asked nothing, it uses {idle_cpu:.3f} CPU s "
+                  "a second")
             if args.reach_only:
                 return 0
 

@@ -1,7 +1,10 @@
 """What bench_kafka_schedule.py measures in its own process, no Kafka: the worker's reach
-count over the stored values (with and without the segment's byte needles), and the
-scheduled run's ceilings (the core alone, `UserProcessor` over run records, the worker's
-in-place steps over RocksDB). Bench code only."""
+count from RocksDB (as it was and as it is), and the scheduled run's ceilings (the core
+alone, `UserProcessor` over run records, the worker's in-place steps over RocksDB).
+Bench code only. Run alone, the reach count only (no Kafka, no worker):
+
+    .venv/bin/python bench/kafka_schedule_ceilings.py [--users 200000] [--repeat 3]
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import time
 
 import engine.agents.reach as agents_reach
 from bench_schedule import NOW, SLOT, run_baseline, run_segment_first
+from engine.agents import faust_private
 from engine.agents.reach import ReachRequest
 from engine.agents.records import StoredState, encode_run
+from engine.agents.table import user_values
 from engine.agents.users import Record, UserProcessor
 from engine.core import CampaignSet, UserState
 from engine.shell.metrics import worker_metrics
@@ -21,30 +26,93 @@ def user_of(i: int) -> str:
     return f"user-{i:07d}"  # bench_schedule.generate's ids
 
 
-def answer_cpu(records: list[tuple[bytes, bytes, int]], campaigns: CampaignSet, partitions: int,
-               repeat: int = 3) -> None:
-    """The worker's reach count over the stored values in this process (no Kafka, no
-    RocksDB), with and without the segment's byte needles, alternated; CPU per user."""
-    stored = [(key.decode(), value) for key, value, _ in records]
+def reach_cpu(records: list[tuple[bytes, bytes, int]], campaigns: CampaignSet, partitions: int,
+              repeat: int = 3) -> None:
+    """The worker's reach count in this process, no Kafka, from RocksDB databases as Faust
+    opens them (one a partition, with its internal and changelog-position keys): as it
+    was (`reach_before`: every (key, value) read with the key tests of `table.scan_users`,
+    then split by partition) and as it is (`table.user_values`, `reach.answer_partition`),
+    alternated, one request a partition; CPU per user and the same answers."""
+    from pathlib import Path
+
+    from faust.stores.rocksdb import RocksDBOptions, Store as RocksDBStore
+    from rocksdict import WriteBatch
+
+    from engine.agents.table import APPLIED_PREFIX, STATS_PREFIX
+
+    class Store(RocksDBStore):  # Faust's RocksDB store over these databases, not started
+        use_rocksdict = True
+
+        def __init__(self, dbs):
+            self._dbs = dbs
+
+    class Table:
+        def __init__(self, store):
+            self.data = store
+
     requests = [ReachRequest("bench", "xmas", NOW, p) for p in range(partitions)]
-    needles_of = agents_reach.needles_of
-    cpu: dict[str, list[float]] = {"without needles (before)": [], "with needles": []}
-    counts = set()
-    try:
-        for _ in range(repeat):
-            for label, needles in (("without needles (before)", lambda segment: ()), ("with needles", needles_of)):
-                agents_reach.needles_of = needles
-                started = time.process_time()
-                replies = agents_reach.answer(requests, stored, campaigns)
-                cpu[label].append(time.process_time() - started)
-                counts.add(tuple(sum(r[name] for r in replies) for name in ("users", "qualified", "reachable")))
-    finally:
-        agents_reach.needles_of = needles_of
+    n = len(records)
+    with tempfile.TemporaryDirectory() as tmp:
+        dbs = {p: RocksDBOptions().open(Path(tmp) / str(p)) for p in range(partitions)}
+        try:
+            batches = {p: WriteBatch(raw_mode=True) for p in range(partitions)}
+            for key, value, partition in records:
+                batches[partition].put(key, value)
+            for p, batch in batches.items():
+                batch.put(APPLIED_PREFIX + b"%d" % p, b"12345")
+                batch.put(STATS_PREFIX + b"%d/xmas" % p, b'{"sent":1}')
+                batch.put(RocksDBStore.offset_key, b"67890")
+                dbs[p].write(batch)
+                dbs[p].flush()
+            table = Table(Store(dbs))
+            ways = {"as it was": lambda: reach_before(table, requests, campaigns),
+                    "as it is": lambda: [agents_reach.answer_partition(r, user_values(table, r.partition), campaigns)
+                                         for r in requests]}
+            cpu: dict[str, list[float]] = {label: [] for label in ways}
+            counts = set()
+            for _ in range(repeat):
+                for label, way in ways.items():
+                    started = time.process_time()
+                    replies = way()
+                    cpu[label].append(time.process_time() - started)
+                    counts.add(tuple(sum(r[name] for r in replies) for name in ("users", "qualified", "reachable")))
+        finally:
+            for db in dbs.values():
+                db.close()
     assert len(counts) == 1, f"different answers: {counts}"
-    n = len(stored)
-    print("reach.answer in this process, no Kafka, CPU per user: " + "; ".join(
+    print("reach in this process from RocksDB, no Kafka, CPU per user: " + "; ".join(
         f"{label} {min(times) / n * 1e6:.2f}-{max(times) / n * 1e6:.2f} µs" for label, times in cpu.items())
-        + f" (best x{min(cpu['with needles']) / min(cpu['without needles (before)']):.2f}); {counts.pop()}")
+        + f" (best x{min(cpu['as it is']) / min(cpu['as it was']):.2f}); {counts.pop()}")
+
+
+def reach_before(table, requests: list[ReachRequest], campaigns: CampaignSet) -> list[dict]:
+    """The worker's reach count as it was (2a03678): `table.scan_users` (every key and
+    value, key tests, a user name each) and `reach.answer` splitting the values by
+    partition, then the segment's needles over the bodies. Bench code only."""
+    from engine.agents.table import INTERNAL_KEY
+    from engine.shell.reach import count_reach_raw, having_needles, needles_of
+
+    stored = []
+    skip = table.data.offset_key
+    for db in faust_private.partition_dbs(table.data, {r.partition for r in requests}):
+        for key, value in db.items():
+            if value is not None and key != skip and not key.startswith(INTERNAL_KEY):
+                stored.append((key.decode(), value))
+    bodies: dict[int, list[bytes]] = {r.partition: [] for r in requests}
+    by_head = {b"%d" % p: found for p, found in bodies.items()}
+    for _key, value in stored:
+        head, _, body = value.partition(b"\n")
+        found = by_head.get(head[:head.index(b" ")])
+        if found is not None:
+            found.append(body)
+    replies = []
+    for request in requests:
+        compiled = campaigns.get(request.campaign)
+        states = bodies[request.partition]
+        found = count_reach_raw(having_needles(states, needles_of(compiled.campaign.segment)), compiled,
+                                request.at, campaigns, users=len(states))
+        replies.append({name: getattr(found, name) for name in ("users", "qualified", "reachable")})
+    return replies
 
 
 def ceilings(blobs: list[bytes], campaigns: CampaignSet, batch: int = 500, repeat: int = 3) -> dict:
@@ -135,3 +203,24 @@ def in_place_ceiling(blobs: list[bytes], campaigns: CampaignSet) -> tuple[float,
             return len(blobs) / (time.perf_counter() - started), len(blobs) / (time.process_time() - cpu), sends
         finally:
             db.close()
+
+
+if __name__ == "__main__":
+    import argparse
+    from pathlib import Path
+
+    from bench_kafka_schedule import TEST_USER, stored_records
+    from bench_schedule import CAMPAIGN, generate
+    from engine.rules.config import load_config
+    from engine.rules.loader import parse_campaign
+    from tests.fixtures.kafka_runtime import make_config
+
+    parser = argparse.ArgumentParser(description="the Kafka worker's reach count in this process, no Kafka")
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:  # bench_kafka_schedule's campaign and config
+        config = make_config(Path(folder), None, extra_test_users=[TEST_USER], limits=[{"max": 3, "per": "1d"}])
+        bench = CampaignSet([parse_campaign(CAMPAIGN)], load_config(config))
+        reach_cpu(stored_records(generate(args.users, bench), args.partitions), bench, args.partitions, args.repeat)

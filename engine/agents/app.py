@@ -55,6 +55,7 @@ from engine.agents.table import (
     in_context,
     scan_users,
     user_items,
+    user_values,
     write_applied,
     write_batch,
 )
@@ -197,10 +198,10 @@ class Worker:
         await self.dead_letter(letters)
         if not requests:
             return
-        # A snapshot of the table (values are immutable bytes), counted off the event loop.
-        # The partitions cannot move meanwhile: Faust waits for this batch first.
-        stored = await scan_users(self.table, {r.partition for r in requests})
-        replies = await asyncio.to_thread(reach.answer, requests, stored, self.campaigns())
+        # Counted off the event loop (engine/agents/reach.py). The partitions cannot move
+        # meanwhile: Faust waits for this batch first.
+        replies = await reach.answer_table(requests, lambda partition: user_values(self.table, partition),
+                                           lambda partition: scan_users(self.table, {partition}), self.campaigns())
         for reply in replies:
             await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
 

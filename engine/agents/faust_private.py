@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import typing
+from itertools import chain
 import weakref
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Iterable, List, MutableMapping, Optional, Set
@@ -27,7 +28,7 @@ from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport.consumer import ConsumerThread
 from faust.types import TP
 from intervaltree import IntervalTree
-from rocksdict import Rdict, WriteBatch
+from rocksdict import ReadOptions, Rdict, WriteBatch
 
 from engine.agents import faust_flow, faust_take, kafka_admin
 from engine.agents.internals import ATTRIBUTE, COROUTINE, METHOD, Internal, problems
@@ -151,6 +152,16 @@ def partition_dbs(store, partitions: Iterable[int]) -> list | None:
         return None
     wanted = set(partitions)
     return [db for partition, db in list(_require(store, "_dbs").items()) if partition in wanted]
+
+
+def values_around(db: Rdict, start: bytes, skip: bytes) -> Iterable[bytes]:
+    """The values of `db` (a partition's, raw mode) from the key `start` on, but the key
+    `skip`'s: two iterators over the ranges on either side of it, made at once (each
+    reads the database as it was when made; nothing writes in between on this thread),
+    values only (no key objects made). Faust reads a database through `items()`."""
+    below = ReadOptions()
+    below.set_iterate_upper_bound(skip)
+    return chain(db.values(from_key=start, read_opt=below), db.values(from_key=skip + b"\x00"))
 
 
 def write_store_partition(store, partition: int, items: dict) -> None:

@@ -17,16 +17,18 @@ are test profiles (a test send to every test profile starts with it, send_test.p
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Iterable
+from itertools import islice, repeat
+from typing import Awaitable, Callable, Iterable
 
 import orjson
 
 from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
-from engine.core.campaigns import CampaignSet
+from engine.core.campaigns import CampaignSet, CompiledCampaign
 from engine.shell.reach import Reach, count_reach_raw, having_needles, needles_of
 from engine.errors import PushcastError
 
@@ -35,6 +37,7 @@ REACH_QUESTION = "reach"
 TEST_PROFILES_QUESTION = "test_profiles"  # which users of the partition are test profiles
 USER_QUESTION = "user"  # one user's stored state (the gateway's GET /v1/users/{id}), keyed by the user
 REPLY_FIELDS = ("users", "qualified", "reachable", "no_subscription", "test_profiles")
+SLICE = 5000  # stored values a partition's count reads at a time (partition_reach)
 
 
 class ReachError(PushcastError):
@@ -87,49 +90,88 @@ def answer_user(request: ReachRequest, stored: bytes | None) -> dict:
     return reply
 
 
+async def answer_table(requests: list[ReachRequest], values_of: Callable[[int], Iterable[bytes]],
+                       items_of: Callable[[int], Awaitable[list[tuple[str, bytes]]]],
+                       campaigns: CampaignSet) -> list[dict]:
+    """One reply per request, each partition counted off the event loop, over the user
+    agent's table: `values_of(partition)` its stored values (`table.user_values`: made on
+    the loop, a RocksDB iterator reads the store as it is then, whatever is written while
+    it is read), `items_of(partition)` its (user, stored value) pairs, for the test
+    profiles (`table.scan_users`). The table is passed in as these: the gateway imports
+    this module (`request_reach`) without Faust."""
+    replies = []
+    for request in requests:
+        if request.question == TEST_PROFILES_QUESTION:  # needs the user names
+            items = await items_of(request.partition)
+            replies.append(await asyncio.to_thread(answer_partition, request, (), campaigns, items))
+        else:
+            values = values_of(request.partition)
+            replies.append(await asyncio.to_thread(answer_partition, request, values, campaigns))
+    return replies
+
+
 def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | None]],
            campaigns: CampaignSet) -> list[dict]:
     """One reply per request: the reach over the stored states (table items, values in
     `records.StoredState` form) of the request's partition."""
-    wanted = {r.partition for r in requests}
-    named = {r.partition for r in requests if r.question == TEST_PROFILES_QUESTION}  # need the user names
-    bodies: dict[int, list[bytes]] = {p: [] for p in wanted}
-    users: dict[int, list[str]] = {p: [] for p in named}
-    # Each state's partition as its header writes it (b"%d"), so a row costs a look-up,
-    # not an int(); the bodies are split off as bytes, not memoryviews: a memoryview is
-    # an object the cycle collector tracks, and a million of them made it run over and
-    # over (x5 the CPU of this split, measured; see bench/RESULTS.md).
-    by_head = {b"%d" % p: (bodies[p], users.get(p)) for p in wanted}
-    for key, value in stored:
-        if value is None:
-            continue
-        head, _, body = value.partition(b"\n")
-        found = by_head.get(head[:head.index(b" ")])
-        if found is not None:
-            found[0].append(body)
-            if found[1] is not None:
-                found[1].append(key.decode() if isinstance(key, bytes) else str(key))
-    replies = []
-    for request in requests:
-        reply = {"request": request.request, "partition": request.partition, "campaign": request.campaign,
-                 "at": request.at}
-        compiled = campaigns.get(request.campaign)
-        if compiled is None:
-            reply["error"] = (f"no campaign {request.campaign!r} in the worker's campaigns "
-                              f"(known: {', '.join(sorted(campaigns.by_id)) or 'none'})")
-        elif request.question == TEST_PROFILES_QUESTION:
-            reply["test_users"] = stored_test_profiles(users[request.partition], bodies[request.partition], campaigns)
-            reply["configured"] = sorted(campaigns.config.test_users)
-        else:
-            # only the states with the segment's needles are parsed (engine.shell.reach)
-            states = bodies[request.partition]
-            found = count_reach_raw(having_needles(states, needles_of(compiled.campaign.segment)), compiled,
-                                    request.at, campaigns, users=len(states))
-            reply.update({name: getattr(found, name) for name in REPLY_FIELDS})
-            if found.best_hours is not None:
-                reply["best_hours"] = found.best_hours
-        replies.append(reply)
-    return replies
+    stored = [(key, value) for key, value in stored if value is not None]
+    values = [value for _key, value in stored]
+    return [answer_partition(request, values, campaigns, stored) for request in requests]
+
+
+def answer_partition(request: ReachRequest, values: Iterable[bytes], campaigns: CampaignSet,
+                     items: Iterable[tuple[object, bytes]] = ()) -> dict:
+    """The reply to one request: reach over `values` (stored values that may hold the
+    partition's states: `partition_reach`), or for TEST_PROFILES_QUESTION the test
+    profiles among `items` ((user, stored value) pairs)."""
+    reply = {"request": request.request, "partition": request.partition, "campaign": request.campaign,
+             "at": request.at}
+    compiled = campaigns.get(request.campaign)
+    if compiled is None:
+        reply["error"] = (f"no campaign {request.campaign!r} in the worker's campaigns "
+                          f"(known: {', '.join(sorted(campaigns.by_id)) or 'none'})")
+    elif request.question == TEST_PROFILES_QUESTION:
+        head = b"%d " % request.partition
+        own = [(key, value) for key, value in items if value.startswith(head)]
+        reply["test_users"] = stored_test_profiles([key.decode() if isinstance(key, bytes) else str(key)
+                                                    for key, _ in own], [_body(value) for _, value in own], campaigns)
+        reply["configured"] = sorted(campaigns.config.test_users)
+    else:
+        found = partition_reach(values, request.partition, compiled, request.at, campaigns)
+        reply.update({name: getattr(found, name) for name in REPLY_FIELDS})
+        if found.best_hours is not None:
+            reply["best_hours"] = found.best_hours
+    return reply
+
+
+def partition_reach(values: Iterable[bytes], partition: int, compiled: CompiledCampaign, at: int,
+                    campaigns: CampaignSet, slice_size: int = SLICE) -> Reach:
+    """Reach over the states stored for `partition` among `values` (stored values,
+    `records.StoredState`: a header line opening with the partition the state was written
+    for, then the state). Any other value (another partition's state, a standby copy,
+    Faust's changelog position: a number) is passed over. A slice of `values` at a time,
+    and every pass over a slice in C, no Python call a value: the partition's states
+    counted (each value's start tested against `<partition> `), the segment's byte
+    needles searched in the whole value (a needle in the header line only lets a state
+    through to the exact check), and only the states left are cut from their header and
+    parsed (`count_reach_raw`). A slice's C calls keep the GIL: small slices let the
+    event loop run between them."""
+    head = b"%d " % partition  # the header's partition compared whole: 1 is not 11
+    needles = needles_of(compiled.campaign.segment)
+    values = iter(values)
+    users, bodies = 0, []
+    while chunk := list(islice(values, slice_size)):
+        users += sum(map(bytes.startswith, chunk, repeat(head)))
+        bodies += [value[value.index(b"\n") + 1:]  # `_body`, inlined: a Python call a state less
+                   for value in having_needles(chunk, needles) if value.startswith(head)]
+    return count_reach_raw(bodies, compiled, at, campaigns, users=users)
+
+
+def _body(value: bytes) -> bytes:
+    """The state of a stored value, after its header line (bytes, not a memoryview: a
+    memoryview is an object the cycle collector tracks, x5 the CPU over a million of
+    them, bench/RESULTS.md)."""
+    return value[value.index(b"\n") + 1:]
 
 
 def stored_test_profiles(users: list[str], bodies: list[bytes], campaigns: CampaignSet) -> list[str]:

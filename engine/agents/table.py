@@ -12,6 +12,7 @@ WINNER_PREFIX + partition/campaign). Values are bytes too
 from __future__ import annotations
 
 import asyncio
+from typing import Iterable
 
 from faust.types import TP
 
@@ -24,6 +25,7 @@ APPLIED_PREFIX = b"\x00applied/"
 SCHEDULE_PREFIX = b"\x00schedule/"
 STATS_PREFIX = b"\x00stats/"
 WINNER_PREFIX = b"\x00winner/"
+USERS_FROM = b"\x01"  # the first key after every internal one
 
 
 def applied_key(partition: int) -> bytes:
@@ -54,6 +56,24 @@ async def scan_users(table, partitions: set[int], slice_size: int = 5000) -> lis
             if i % slice_size == slice_size - 1:
                 await asyncio.sleep(0)
     return out
+
+
+def user_values(table, partition: int) -> Iterable[bytes]:
+    """The stored values of `partition`'s users, for a count that checks each value's own
+    partition (a stored state's header) and passes over any other value. A RocksDB store:
+    the partition database's values, read in key order around the keys that are not
+    users', skipped by range (no test a key, and no key read): the NUL-led internal keys
+    sort first, and Faust's changelog position (`offset_key`) is one key. Made now (an
+    iterator reads the database as it is when made), read later, and fast: values only,
+    ~0.6 µs a user against ~1 µs for (key, value) pairs and the key tests (bench/RESULTS.md).
+    A memory store: its users' values, copied now."""
+    store = table.data
+    dbs = faust_private.partition_dbs(store, {partition})
+    if dbs is None:
+        return [value for _user, value in user_items(table)]
+    if not dbs:
+        return iter(())
+    return faust_private.values_around(dbs[0], USERS_FROM, store.offset_key)
 
 
 def in_context(event) -> None:

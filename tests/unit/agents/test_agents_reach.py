@@ -4,9 +4,14 @@ states stored for that partition, and the sum of one answer per partition is the
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from engine.agents.reach import ReachError, ReachRequest, answer, decode_request, encode_request, is_request, total
+from engine.agents.reach import (
+    TEST_PROFILES_QUESTION, ReachError, ReachRequest, answer, answer_table, decode_request, encode_request,
+    is_request, partition_reach, total,
+)
 from engine.agents.records import INTERNAL_HEADER, StoredState, encode_run
 from engine.core import UserState, process_event
 from engine.core.reach import count_reach
@@ -77,3 +82,38 @@ def test_a_request_record_is_internal_and_round_trips():
     assert is_request(headers) and headers[0][0] == INTERNAL_HEADER
     assert not is_request(encode_run("u1", "c", "slot", T0)[1]) and not is_request(None)
     assert decode_request(value, 3) == ReachRequest("r9", "gold-launchers", T0, 3)
+
+
+def test_a_partition_read_a_slice_at_a_time_counts_the_same():
+    # Slices of 1 and 3 cut between the partition's states and the values passed over
+    # (another partition's states, Faust's changelog position: a number).
+    cs = campaigns(SEGMENT)
+    states = _states(cs)
+    values = [value for _user, value in _table(states)] + [b"12345", b"2"]
+    compiled = cs.get("gold-launchers")
+    whole = partition_reach(values, 2, compiled, T0, cs)
+    assert whole.users == sum(1 for user in states if int(user[1:]) % PARTITIONS == 2) and whole.qualified > 0
+    for size in (1, 3):
+        assert partition_reach(iter(values), 2, compiled, T0, cs, slice_size=size) == whole
+
+
+def test_the_table_answer_reads_values_for_reach_and_pairs_for_test_profiles():
+    cs = campaigns(SEGMENT, config=GlobalConfig(test_users=("u0003",)))
+    table = _table(_states(cs))
+    requests = [ReachRequest("r1", "gold-launchers", T0, 1),
+                ReachRequest("r2", "gold-launchers", T0, 3, TEST_PROFILES_QUESTION)]
+    read = []
+
+    def values_of(partition):
+        read.append(("values", partition))
+        return iter([value for _key, value in table])
+
+    async def items_of(partition):
+        read.append(("items", partition))
+        return table
+
+    replies = asyncio.run(answer_table(requests, values_of, items_of, cs))
+    assert replies == answer(requests, table, cs)
+    assert read == [("values", 1), ("items", 3)]
+    found = replies[1]["test_users"]  # the configured one, and profiles marked test, of partition 3 only
+    assert "u0003" in found and all(int(user[1:]) % PARTITIONS == 3 for user in found)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from faust.stores.rocksdb import Store as RocksDBStore
+from faust.stores.rocksdb import RocksDBOptions, Store as RocksDBStore
 
-from engine.agents.table import APPLIED_PREFIX, scan_users, user_items
+from engine.agents.table import APPLIED_PREFIX, STATS_PREFIX, scan_users, user_items, user_values
 
 
 class FakeRocksStore(RocksDBStore):
@@ -78,3 +78,32 @@ class FakeMemoryStore(dict):
 def test_a_memory_store_is_copied_at_once():
     data = FakeMemoryStore({b"u1": b"0 1 -\n{}", APPLIED_PREFIX + b"0": b"1"})
     assert asyncio.run(scan_users(FakeTable(data), {0})) == [("u1", b"0 1 -\n{}")]
+
+
+def test_a_partitions_user_values_are_read_around_the_keys_that_are_not_users(tmp_path):
+    # Real RocksDB databases, opened as Faust opens them. User keys sort on both sides
+    # of Faust's changelog position (`__faust\0offset__`); internal keys sort first.
+    users = {b"A1": b"0 1 -\n{}", b"__faust": b"0 2 -\n{}", b"_z": b"0 3 -\n{}", b"u1": b"0 4 -\n{}"}
+    dbs = {p: RocksDBOptions().open(tmp_path / str(p)) for p in (0, 1)}
+    try:
+        for key, value in users.items():
+            dbs[0][key] = value
+        dbs[0][APPLIED_PREFIX + b"0"] = b"6"
+        dbs[0][STATS_PREFIX + b"0/xmas"] = b'{"sent":1}'
+        dbs[0][RocksDBStore.offset_key] = b"41"
+        dbs[1][b"v1"] = b"1 1 -\n{}"
+        store = FakeRocksStore([])
+        store._dbs = dbs
+        values = user_values(FakeTable(store), 0)
+        dbs[0][b"u2"] = b"0 5 -\n{}"  # written after: not in what was made before
+        assert list(values) == list(users.values())
+        assert list(user_values(FakeTable(store), 1)) == [b"1 1 -\n{}"]
+        assert list(user_values(FakeTable(store), 2)) == []  # not here
+    finally:
+        for db in dbs.values():
+            db.close()
+
+
+def test_a_memory_stores_user_values_are_its_users():
+    data = FakeMemoryStore({b"u1": b"0 1 -\n{}", APPLIED_PREFIX + b"0": b"1", b"u2": None})
+    assert user_values(FakeTable(data), 0) == [b"0 1 -\n{}"]
