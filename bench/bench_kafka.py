@@ -314,7 +314,8 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="floor/worker pairs, each on fresh topics")
-    parser.add_argument("--uvloop", action="store_true", help="the floor and the worker on uvloop (pip install uvloop)")
+    parser.add_argument("--asyncio", action="store_true", help="the floor and the worker on asyncio's loops "
+                        "(default: both on uvloop, the worker's default)")
     parser.add_argument("--no-busy", action="store_true", help="skip the latency run with a busy loop on one core")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the worker over each latency run's "
                         "live part (DIR/latency-idle.txt, DIR/latency-busy.txt: collapsed stacks)")
@@ -340,12 +341,12 @@ def main() -> None:
                   f"(WorkerSettings.store, the default of `pushcast worker --store`)")
             try:
                 for run in range(1, args.repeat + 1):  # floor and worker alternate: same machine load
-                    low = floor(harness, len(records), f"floor{run}", uvloop=args.uvloop)
+                    low = floor(harness, len(records), f"floor{run}", uvloop=not args.asyncio)
                     print(f"run {run}: Faust floor (bare agent, same app settings): {low['events_per_s']:,.0f} "
                           f"events/s ({low['seconds']:.1f}s), {low['per_cpu_s']:,.0f} events per CPU second",
                           flush=True)
                     result = through_kafka(harness, len(records), f"worker{run}",
-                                           args.worker_arg + (["--uvloop"] if args.uvloop else []))
+                                           args.worker_arg + (["--no-uvloop"] if args.asyncio else []))
                     peak = result["events_per_s"]
                     print(f"run {run}: worker through Kafka ({STORE} store): {result['events_per_s']:,.0f} events/s "
                           f"({result['seconds']:.1f}s), {result['per_cpu_s']:,.0f} events per CPU second; "
@@ -374,7 +375,7 @@ def main() -> None:
             spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
             try:
                 result = latency(bootstrap, redis, tmp / f"latency-{busy}", rate, args.seconds, waits=args.waits,
-                                 worker_args=args.worker_arg + (["--uvloop"] if args.uvloop else []),
+                                 worker_args=args.worker_arg + (["--no-uvloop"] if args.asyncio else []),
                                  profile_to=args.profile and args.profile / f"latency-{'busy' if busy else 'idle'}.txt",
                                  gil=args.profile_gil,
                                  dump_to=args.dump and args.dump.with_suffix(f".{'busy' if busy else 'idle'}.json"))
