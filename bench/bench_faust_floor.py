@@ -33,8 +33,9 @@ def run(argv: list[str]) -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--uvloop", action="store_true", help="run Faust on uvloop (as `pushcast worker --uvloop`)")
+    parser.add_argument("--uvloop", action="store_true", help="run Faust on uvloop (as `pushcast worker`)")
     args = parser.parse_args(argv)
+    loop = _uvloop() if args.uvloop else None  # before the app: Faust keeps the loop current then
     settings = WorkerSettings(bootstrap=args.kafka, app_id=args.app_id, events_topic=args.topic,
                               partitions=args.partitions, data_dir=args.data_dir, standby_replicas=0)
     app = build_app(settings)
@@ -53,7 +54,7 @@ def run(argv: list[str]) -> None:
 
     tune_collector()  # the worker's process settings (engine/cli_worker.py)
     worker = faust.Worker(app, loglevel=settings.loglevel.upper(), quiet=True,
-                          loop=_uvloop() if args.uvloop else None)
+                          loop=loop)
     worker.execute_from_commandline()
 
 
@@ -62,7 +63,8 @@ def _uvloop():
 
     import uvloop
 
-    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # Faust's consumer thread too, as the worker
+    loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import subprocess
@@ -46,13 +45,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_faust_floor  # noqa: E402
+from worker_process import cpu_seconds, idle, profile, run_queue_seconds  # noqa: E402
 from engine.agents.settings import WorkerSettings  # noqa: E402
 from engine.shell.metrics import worker_metrics  # noqa: E402
 from engine.agents.users import Record, UserProcessor  # noqa: E402
 from engine.core import CampaignSet  # noqa: E402
 from engine.rules.config import load_config  # noqa: E402
 from engine.rules.loader import load_campaigns  # noqa: E402
-from tests.fixtures.kafka_runtime import KafkaRuntimeHarness, _run, make_config  # noqa: E402
+from tests.fixtures.kafka_runtime import KafkaRuntimeHarness, _run, make_config, metric_value  # noqa: E402
 
 T0 = 1_795_600_800_000
 SUB_KEYS = {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
@@ -133,43 +133,6 @@ def through_kafka(harness: KafkaRuntimeHarness, count: int, name: str, extra_arg
     return {"events_per_s": count / elapsed, "seconds": elapsed, "per_cpu_s": count / cpu}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far: the figure least moved by other jobs."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_queue_seconds(pid: int) -> float:
-    """Seconds the process's threads have waited for a CPU so far (runnable, not running)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[1])
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that ended meanwhile
-    return total / 1e9
-
-
-def wake_ups(pid: int) -> int:
-    """Times the process's threads have gone to sleep and been woken so far (voluntary
-    context switches): an idle worker's timers show here."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int(next(line for line in (task / "status").read_text().splitlines()
-                              if line.startswith("voluntary_ctxt_switches")).split()[1])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
-
-
-def idle(pid: int, seconds: float = 5) -> dict:
-    """CPU s/s and wake-ups/s of a worker with nothing to do."""
-    cpu0, woken0 = cpu_seconds(pid), wake_ups(pid)
-    time.sleep(seconds)
-    return {"cpu": round((cpu_seconds(pid) - cpu0) / seconds, 3), "wake_ups": round((wake_ups(pid) - woken0) / seconds)}
-
-
 def floor(harness: KafkaRuntimeHarness, count: int, name: str, uvloop: bool = False) -> dict:
     """The Faust floor over the same events topic, its own group: events/s as the worker's."""
     group = f"{harness.prefix}{name}"
@@ -225,7 +188,8 @@ async def _group_lag(bootstrap: str, group: str, topic: str, partitions: int) ->
 
 
 def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits: int,
-            worker_args: list[str] = ()) -> dict:
+            worker_args: list[str] = (), profile_to: Path | None = None, gil: bool = False,
+            dump_to: Path | None = None) -> dict:
     (directory / "campaigns").mkdir(parents=True)
     (directory / "campaigns" / "live.yaml").write_text(
         "campaign: live\nname: live\nwho:\n  on: {event: Signed Up}\nwhat:\n  title: Hi\n  ttl: 1h\n")
@@ -245,17 +209,31 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
                 "props": {"endpoint": f"https://fcm.googleapis.com/fcm/send/v{u}", "keys": SUB_KEYS}}))
                 for u in range(2000)]
         harness.produce(subs)
+        # The subscriptions applied before the live part: its first seconds measured the
+        # worker's backlog of them (and their CPU counted in the live part's).
+        harness.wait_idle(timeout=120)
         now = int(time.time() * 1000)
-        # Waits due in 10 s, spread over `seconds`: lateness is measured on real time.
+        # Waits due from 1 s on (the campaign's delay is 10 s), spread over `seconds`:
+        # lateness is measured on real time.
         harness.produce([(f"v{u}".encode(), orjson.dumps({"user": f"v{u}", "event": "Remind Me",
-                          "ts": now + int(u * seconds * 1000 / waits)})) for u in range(waits)])
+                          "ts": now - 9000 + int(u * seconds * 1000 / waits)})) for u in range(waits)])
         pid = worker.process.pid
+        spy = profile(pid, seconds, profile_to, gil) if profile_to else None
         t0, cpu0, queued0 = time.perf_counter(), cpu_seconds(pid), run_queue_seconds(pid)
+        batches0 = _user_batches(worker)
         _run(_produce_live(harness, rate, seconds))
         elapsed = time.perf_counter() - t0
         cpu, queued = (cpu_seconds(pid) - cpu0) / elapsed, (run_queue_seconds(pid) - queued0) / elapsed
-        time.sleep(12)
+        if spy is not None:
+            spy.wait(60)
+        # Until the last wait fell due and every record is applied: the CPU the live part
+        # caused, its backlog included, less the worker's rate at rest (a worker short of
+        # CPU catches up after the live part: its CPU s/s over it understates the work).
+        time.sleep(max(0.0, t0 + 2 + seconds - time.perf_counter()))
         harness.wait_idle(timeout=120)
+        batches = [(b - a) for a, b in zip(batches0, _user_batches(worker))]
+        caused = cpu_seconds(pid) - cpu0 - at_rest["cpu"] * (time.perf_counter() - t0)
+        time.sleep(2)
     finally:
         worker.stop()
     sends, decided_at = {}, {}
@@ -276,13 +254,23 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
                 timed.append((notify["at"], value["ts"] - notify["at"]))
                 decide.append(decided_at[notify["id"]] - notify["at"])
                 deliver.append(value["ts"] - decided_at[notify["id"]])
+    if dump_to is not None:  # each live send: decided at, trigger -> send, event -> Notify, Notify -> report
+        dump_to.write_bytes(orjson.dumps(sorted(zip((at for at, _ in timed), trigger_to_send, decide, deliver))))
     first = min((at for at, _ in timed), default=0)
     steady = [ms for at, ms in timed if at >= first + 3000]  # after the first 3 s
     return {"trigger_to_send_ms": _percentiles(trigger_to_send), "wait_lateness_ms": _percentiles(lateness),
             "steady_trigger_to_send_ms": _percentiles(steady),
             "event_to_decision_ms": _percentiles(decide), "decision_to_report_ms": _percentiles(deliver),
             "live_sends": len(trigger_to_send), "wakes": len(lateness), "rate": rate,
-            "waits_per_s": round(waits / seconds), "worker_cpu": round(cpu, 2), "worker_cpu_wait": round(queued, 2), "idle": at_rest}
+            "waits_per_s": round(waits / seconds), "worker_cpu": round(cpu, 2), "worker_cpu_wait": round(queued, 2), "idle": at_rest,
+            "cpu_ms_per_trigger": round(1000 * caused / max(1, len(trigger_to_send) + len(lateness)), 2),
+            "user_batches_per_trigger": round(batches[0] / max(1, len(trigger_to_send) + len(lateness)), 2), "records_per_user_batch": round(batches[1] / max(1, batches[0]), 1)}
+
+
+def _user_batches(worker) -> tuple[float, float]:
+    """(batches, records) the worker's user agent applied so far (its metrics)."""
+    text = worker.metrics()
+    return (metric_value(text, "pushcast_batch_duration_seconds_count"), metric_value(text, "pushcast_batch_items_total"))
 
 
 async def _produce_live(harness, rate: int, seconds: float) -> None:
@@ -326,7 +314,14 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="floor/worker pairs, each on fresh topics")
-    parser.add_argument("--uvloop", action="store_true", help="the floor and the worker on uvloop (pip install uvloop)")
+    parser.add_argument("--asyncio", action="store_true", help="the floor and the worker on asyncio's loops "
+                        "(default: both on uvloop, the worker's default)")
+    parser.add_argument("--no-busy", action="store_true", help="skip the latency run with a busy loop on one core")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the worker over each latency run's "
+                        "live part (DIR/latency-idle.txt, DIR/latency-busy.txt: collapsed stacks)")
+    parser.add_argument("--dump", type=Path, metavar="FILE", help="each live send's times as JSON (FILE.idle.json, "
+                        "FILE.busy.json): [event ms, trigger -> send, event -> Notify, Notify -> report]")
+    parser.add_argument("--profile-gil", action="store_true", help="with --profile: only samples holding the GIL")
     parser.add_argument("--worker-arg", action="append", default=[], help="an extra `pushcast worker` flag")
     args = parser.parse_args()
     bootstrap, redis = services()
@@ -346,12 +341,12 @@ def main() -> None:
                   f"(WorkerSettings.store, the default of `pushcast worker --store`)")
             try:
                 for run in range(1, args.repeat + 1):  # floor and worker alternate: same machine load
-                    low = floor(harness, len(records), f"floor{run}", uvloop=args.uvloop)
+                    low = floor(harness, len(records), f"floor{run}", uvloop=not args.asyncio)
                     print(f"run {run}: Faust floor (bare agent, same app settings): {low['events_per_s']:,.0f} "
                           f"events/s ({low['seconds']:.1f}s), {low['per_cpu_s']:,.0f} events per CPU second",
                           flush=True)
                     result = through_kafka(harness, len(records), f"worker{run}",
-                                           args.worker_arg + (["--uvloop"] if args.uvloop else []))
+                                           args.worker_arg + (["--no-uvloop"] if args.asyncio else []))
                     peak = result["events_per_s"]
                     print(f"run {run}: worker through Kafka ({STORE} store): {result['events_per_s']:,.0f} events/s "
                           f"({result['seconds']:.1f}s), {result['per_cpu_s']:,.0f} events per CPU second; "
@@ -373,12 +368,17 @@ def main() -> None:
                 harness.delete_topics()
         if args.skip_latency:
             return
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
         rate = args.rate or (int(peak / 2) if not args.skip_throughput else 300)
-        for busy in (False, True):  # the second run with one core taken by a busy loop
+        for busy in (False,) if args.no_busy else (False, True):  # the second with a busy loop on one core
             spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
             try:
                 result = latency(bootstrap, redis, tmp / f"latency-{busy}", rate, args.seconds, waits=args.waits,
-                                 worker_args=args.worker_arg + (["--uvloop"] if args.uvloop else []))
+                                 worker_args=args.worker_arg + (["--no-uvloop"] if args.asyncio else []),
+                                 profile_to=args.profile and args.profile / f"latency-{'busy' if busy else 'idle'}.txt",
+                                 gil=args.profile_gil,
+                                 dump_to=args.dump and args.dump.with_suffix(f".{'busy' if busy else 'idle'}.json"))
             finally:
                 if spinner is not None:
                     spinner.kill()
@@ -386,8 +386,11 @@ def main() -> None:
             label = "with a busy loop on one core" if busy else "no extra load"
             print(f"[{label}] live trigger -> send (dry run) at {result['rate']} events/s (+ {result['waits_per_s']} "
                   f"waits due/s), {result['live_sends']} sends, {STORE} store: {result['trigger_to_send_ms']} ms")
+            print(f"  worker CPU per trigger (live sends and wake-ups, their backlog included, less its rate at "
+                  f"rest): {result['cpu_ms_per_trigger']} ms")
             print(f"  worker over the live part: {result['worker_cpu']} CPU s/s, waited for a CPU "
-                  f"{result['worker_cpu_wait']} s/s; idle before it: {result['idle']['cpu']} CPU s/s, "
+                  f"{result['worker_cpu_wait']} s/s; {result['user_batches_per_trigger']} user batches per trigger of "
+                  f"{result['records_per_user_batch']} records; idle before it: {result['idle']['cpu']} CPU s/s, "
                   f"{result['idle']['wake_ups']} wake-ups/s")
             print(f"  after the first 3 s: {result['steady_trigger_to_send_ms']} ms")
             print(f"  of which event -> Notify on the sends topic: {result['event_to_decision_ms']} ms, "

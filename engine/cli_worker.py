@@ -60,8 +60,9 @@ def add_worker_parser(sub) -> None:
                         help="seconds before Kafka itself moves a silent worker's partitions (at least the "
                              "broker's group.min.session.timeout.ms, 6 s by default)")
     worker.add_argument("--heartbeat-interval", type=float, default=d.heartbeat_interval)
-    worker.add_argument("--uvloop", action="store_true",
-                        help="run on uvloop (installed apart: pip install uvloop); bench/RESULTS.md has the measure")
+    worker.add_argument("--uvloop", action=argparse.BooleanOptionalAction, default=True,
+                        help="run every event loop of the worker on uvloop (the default; --no-uvloop: asyncio's); "
+                             "bench/RESULTS.md has the measure")
     worker.add_argument("--peer-timeout", type=float, default=d.peer_timeout,
                         help="seconds before the other workers remove a silent (killed) worker from the group "
                              "and take its partitions; 0: off, wait for the session timeout")
@@ -200,14 +201,17 @@ def prepare(args: argparse.Namespace):
 
 
 def _uvloop():
-    """A uvloop event loop for Faust (`--uvloop`); uvloop is not a dependency."""
+    """Every event loop of the worker on uvloop (`--uvloop`): the policy, so that the loops
+    of Faust's consumer thread and of the peer watch are uvloop's too."""
     import asyncio
 
     try:
         import uvloop
     except ImportError:
-        raise PushcastError("--uvloop: uvloop is not installed (pip install uvloop)") from None
-    loop = uvloop.new_event_loop()
+        raise PushcastError("uvloop is not installed (a dependency of pushcast: pip install uvloop); "
+                            "--no-uvloop runs without it") from None
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop
 
@@ -217,8 +221,9 @@ def run_worker(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        runtime, settings = prepare(args)
+        # The loop first: Faust's app and transport keep the loop current when they are made.
         loop = _uvloop() if args.uvloop else None
+        runtime, settings = prepare(args)
     except PushcastError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
