@@ -30,7 +30,8 @@ campaign with a three-condition segment), on the same global config. Then:
    worker's in-place steps are timed alternately, the best of three each.
 
     .venv/bin/python bench/bench_kafka_schedule.py [--users 200000] [--partitions 8]
-        [--reach-repeat 5] [--profile DIR] [--reach-only] [--run-step N] [--poll 0.25]
+        [--reach-repeat 5] [--profile DIR] [--reach-only] [--run-step N] [--run-ahead K]
+        [--poll 0.25]
 
 `--reach-only` stops after 2 (no ceilings, no scheduled run).
 
@@ -146,6 +147,20 @@ def events_end(harness: KafkaRuntimeHarness) -> int:
     return _run(ends())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def long_batches(text: str) -> tuple[float, float, float]:
+    """(user-agent batches, of them longer than 0.5 s, longer than 1 s) so far."""
+    name = "pushcast_batch_duration_seconds"
+    count = metric_value(text, f"{name}_count")
+    return count, count - metric_value(text, f"{name}_bucket", le="0.5"), count - metric_value(
+        text, f"{name}_bucket", le="1.0")
+
+
 def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
     if not spy:
@@ -165,6 +180,7 @@ def main() -> int:
     parser.add_argument("--profile-seconds", type=float, default=60)
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--run-step", type=int, help="the worker's --run-step (default: its own)")
+    parser.add_argument("--run-ahead", type=int, help="the worker's --run-ahead (default: its own)")
     parser.add_argument("--poll", type=float, default=0.25,
                         help="seconds between reads of the worker's /metrics during the run (each costs it CPU)")
     parser.add_argument("--reach-only", action="store_true", help="stop after reach (no ceilings, no scheduled run)")
@@ -207,8 +223,9 @@ def main() -> int:
 
         harness = KafkaRuntimeHarness(bootstrap, redis, tmp, [tmp / "campaigns"], config,
                                       partitions=args.partitions, sends_partitions=args.partitions)
-        if args.run_step:
-            harness.extra_args = [*harness.extra_args, "--run-step", str(args.run_step)]
+        for flag, value in (("--run-step", args.run_step), ("--run-ahead", args.run_ahead)):
+            if value:
+                harness.extra_args = [*harness.extra_args, flag, str(value)]
         changelog = f"{harness.app_id}-users-changelog"  # Faust: f"{app.conf.id}-{table.name}-changelog"
         try:
             harness.create_topics()
@@ -260,6 +277,7 @@ def main() -> int:
             spy = None
             if args.profile:
                 spy = profile(worker.process.pid, args.profile_seconds, args.profile / "run.txt")
+            batches_before, cpu_before = long_batches(worker.metrics()), cpu_seconds(worker.process.pid)
             t0 = time.perf_counter()
             harness.set_clock(NOW + 1000)
             applied_at = None
@@ -269,6 +287,8 @@ def main() -> int:
                 assert time.monotonic() < deadline, f"run not applied in {args.timeout:g}s\n{harness.logs()}"
                 if runs_applied(worker) >= in_segment:
                     applied_at = time.perf_counter()
+                    run_cpu = cpu_seconds(worker.process.pid) - cpu_before
+                    batches = [a - b for a, b in zip(long_batches(worker.metrics()), batches_before)]
                 time.sleep(args.poll)
             harness.wait_idle(timeout=args.timeout, settle=2.0)
             idle_at = time.perf_counter()
@@ -286,6 +306,9 @@ def main() -> int:
                   f"{events_end(harness) - end_before:,} records in the events topic since the clock moved "
                   f"(run announcements, send results); idle (sends delivered dry, offsets committed) "
                   f"at {idle_s:.1f} s")
+            print(f"  the worker's CPU during the run: {run_cpu:.1f} s = {n / run_cpu:,.0f} users per CPU second; "
+                  f"user-agent batches during the run {batches[0]:,.0f}, over 0.5 s {batches[1]:,.0f}, "
+                  f"over 1 s {batches[2]:,.0f}")
             print(f"  notifications decided {notifications:,.0f}; deliveries {sent:,.0f} (dry run), "
                   f"{duplicates:,.0f} already done by an earlier run (Redis de-duplication)")
             if ceiling:
