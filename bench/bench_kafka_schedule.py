@@ -282,10 +282,17 @@ def main() -> int:
             harness.set_clock(NOW + 1000)
             applied_at = None
             deadline = time.monotonic() + args.timeout
+            quarters: dict[int, float] = {}  # share of the segment applied (%) -> seconds since the clock moved
+            curve: list[tuple[float, float]] = []  # (seconds since the clock moved, users applied)
             while applied_at is None:
                 harness.check_alive()
                 assert time.monotonic() < deadline, f"run not applied in {args.timeout:g}s\n{harness.logs()}"
-                if runs_applied(worker) >= in_segment:
+                so_far = runs_applied(worker)
+                curve.append((time.perf_counter() - t0, so_far))
+                for share in (25, 50, 75, 90):
+                    if share not in quarters and so_far >= in_segment * share / 100:
+                        quarters[share] = time.perf_counter() - t0
+                if so_far >= in_segment:
                     applied_at = time.perf_counter()
                     run_cpu = cpu_seconds(worker.process.pid) - cpu_before
                     batches = [a - b for a, b in zip(long_batches(worker.metrics()), batches_before)]
@@ -306,6 +313,11 @@ def main() -> int:
                   f"{events_end(harness) - end_before:,} records in the events topic since the clock moved "
                   f"(run announcements, send results); idle (sends delivered dry, offsets committed) "
                   f"at {idle_s:.1f} s")
+            print("  applied to " + ", ".join(f"{share}% at {at:.1f} s" for share, at in sorted(quarters.items())))
+            seconds = {}  # users applied at each whole second
+            for at, so_far in curve:
+                seconds.setdefault(int(at), so_far)
+            print("  users applied, second by second: " + " ".join(f"{v / 1000:.1f}k" for v in seconds.values()))
             print(f"  the worker's CPU during the run: {run_cpu:.1f} s = {n / run_cpu:,.0f} users per CPU second; "
                   f"user-agent batches during the run {batches[0]:,.0f}, over 0.5 s {batches[1]:,.0f}, "
                   f"over 1 s {batches[2]:,.0f}")
