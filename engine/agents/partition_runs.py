@@ -84,9 +84,13 @@ def progress_value(step: int, last: bytes) -> bytes:
 
 
 def read_progress(value: bytes) -> tuple[int, bytes]:
-    """(the last step applied, its last key) of a progress entry."""
-    step, last = value.split(b" ", 1)
-    return int(step), last
+    """(the last step applied, its last key) of a progress entry. An entry of a worker
+    from before steps were numbered is its last key alone: step -1, so that the run's one
+    continuation from then (records.decode_partition_run: step 0) goes on from it."""
+    step, _, last = value.partition(b" ")
+    if step.isdigit():
+        return int(step), last
+    return -1, value
 
 
 def one_step_each(events: list) -> list[list]:

@@ -139,6 +139,8 @@ def decode_partition_run(value: bytes | None) -> tuple[str, str, int, int | None
     raises on a malformed one."""
     raw = orjson.loads(value or b"null")
     step = raw.get("step")
+    if step is None and "after" in raw:  # a continuation made before steps were numbered
+        step = 0  # (partition_runs.read_progress)
     return str(raw["campaign"]), str(raw["slot"]), int(raw["at"]), None if step is None else int(step)
 
 

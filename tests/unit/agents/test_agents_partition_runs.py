@@ -174,6 +174,17 @@ def test_steps_are_announced_ahead_each_applied_once_in_order_and_those_past_the
     assert records == [] and steps.following == [] and steps.entries == {}  # past the run's end
 
 
+def test_a_run_under_way_when_the_workers_were_upgraded_goes_on_from_its_unnumbered_progress():
+    campaigns, _processor, table = setup()
+    table.data[progress_key(0, "news", RUN_AT)] = b"a"  # the old entry: the last key alone
+    value = orjson.dumps({"campaign": "news", "slot": SLOT, "at": RUN_AT, "after": "a"})  # the old continuation
+    old = Record(None, value, encode_partition_run("news", SLOT, RUN_AT)[1], RUN_AT, 0, 12, "events")
+    records, steps = expand(table, campaigns, [old, old], step=1, ahead=2)  # read twice: applied once
+    assert applied(records) == [(b"b", 12)]
+    assert [decode_partition_run(v)[3] for _p, v, _h in steps.following] == [1, 2]
+    assert steps.entries[(0, progress_key(0, "news", RUN_AT))] == b"0 b"
+
+
 def test_a_batch_is_cut_in_front_of_each_partitions_second_step_other_partitions_in_the_first_part():
     from types import SimpleNamespace
 
