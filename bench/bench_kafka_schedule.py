@@ -30,7 +30,8 @@ campaign with a three-condition segment), on the same global config. Then:
    worker's in-place steps are timed alternately, the best of three each.
 
     .venv/bin/python bench/bench_kafka_schedule.py [--users 200000] [--partitions 8]
-        [--reach-repeat 5] [--profile DIR] [--reach-only] [--run-step N] [--poll 0.25]
+        [--reach-repeat 5] [--profile DIR] [--reach-only] [--run-step N] [--run-ahead K]
+        [--poll 0.25]
 
 `--reach-only` stops after 2 (no ceilings, no scheduled run).
 
@@ -61,6 +62,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_kafka import services  # noqa: E402
 from bench_schedule import CAMPAIGN, NOW, generate  # noqa: E402
 from kafka_schedule_ceilings import ceilings, reach_cpu, user_of  # noqa: E402
+from worker_process import cpu_seconds  # noqa: E402
 
 from engine.agents.reach import request_reach  # noqa: E402
 from engine.agents.records import StoredState  # noqa: E402
@@ -146,10 +148,12 @@ def events_end(harness: KafkaRuntimeHarness) -> int:
     return _run(ends())
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far, every thread of it."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def long_batches(text: str) -> tuple[float, float, float]:
+    """(user-agent batches, of them longer than 0.5 s, longer than 1 s) so far."""
+    name = "pushcast_batch_duration_seconds"
+    count = metric_value(text, f"{name}_count")
+    return count, count - metric_value(text, f"{name}_bucket", le="0.5"), count - metric_value(
+        text, f"{name}_bucket", le="1.0")
 
 
 def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
@@ -171,6 +175,7 @@ def main() -> int:
     parser.add_argument("--profile-seconds", type=float, default=60)
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--run-step", type=int, help="the worker's --run-step (default: its own)")
+    parser.add_argument("--run-ahead", type=int, help="the worker's --run-ahead (default: its own)")
     parser.add_argument("--poll", type=float, default=0.25,
                         help="seconds between reads of the worker's /metrics during the run (each costs it CPU)")
     parser.add_argument("--reach-only", action="store_true", help="stop after reach (no ceilings, no scheduled run)")
@@ -213,8 +218,9 @@ def main() -> int:
 
         harness = KafkaRuntimeHarness(bootstrap, redis, tmp, [tmp / "campaigns"], config,
                                       partitions=args.partitions, sends_partitions=args.partitions)
-        if args.run_step:
-            harness.extra_args = [*harness.extra_args, "--run-step", str(args.run_step)]
+        for flag, value in (("--run-step", args.run_step), ("--run-ahead", args.run_ahead)):
+            if value:
+                harness.extra_args = [*harness.extra_args, flag, str(value)]
         changelog = f"{harness.app_id}-users-changelog"  # Faust: f"{app.conf.id}-{table.name}-changelog"
         try:
             harness.create_topics()
@@ -243,16 +249,16 @@ def main() -> int:
             if args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 spy = profile(worker.process.pid, args.timeout, args.profile / "reach.txt")
-            idle_cpu = process_cpu(worker.process.pid)
+            idle_cpu = cpu_seconds(worker.process.pid)
             time.sleep(5)
-            idle_cpu = (process_cpu(worker.process.pid) - idle_cpu) / 5  # CPU seconds a second, asked nothing
+            idle_cpu = (cpu_seconds(worker.process.pid) - idle_cpu) / 5  # CPU seconds a second, asked nothing
             cpu = []  # the worker's CPU seconds during each request (every thread of it)
             for _ in range(args.reach_repeat):
-                before = process_cpu(worker.process.pid)
+                before = cpu_seconds(worker.process.pid)
                 found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
                                            "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
                 times.append(found.seconds)
-                cpu.append(process_cpu(worker.process.pid) - before)
+                cpu.append(cpu_seconds(worker.process.pid) - before)
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
                 spy.wait()
@@ -276,15 +282,25 @@ def main() -> int:
             spy = None
             if args.profile:
                 spy = profile(worker.process.pid, args.profile_seconds, args.profile / "run.txt")
+            batches_before, cpu_before = long_batches(worker.metrics()), cpu_seconds(worker.process.pid)
             t0 = time.perf_counter()
             harness.set_clock(NOW + 1000)
             applied_at = None
             deadline = time.monotonic() + args.timeout
+            quarters: dict[int, float] = {}  # share of the segment applied (%) -> seconds since the clock moved
+            curve: list[tuple[float, float]] = []  # (seconds since the clock moved, users applied)
             while applied_at is None:
                 harness.check_alive()
                 assert time.monotonic() < deadline, f"run not applied in {args.timeout:g}s\n{harness.logs()}"
-                if runs_applied(worker) >= in_segment:
+                so_far = runs_applied(worker)
+                curve.append((time.perf_counter() - t0, so_far))
+                for share in (25, 50, 75, 90):
+                    if share not in quarters and so_far >= in_segment * share / 100:
+                        quarters[share] = time.perf_counter() - t0
+                if so_far >= in_segment:
                     applied_at = time.perf_counter()
+                    run_cpu = cpu_seconds(worker.process.pid) - cpu_before
+                    batches = [a - b for a, b in zip(long_batches(worker.metrics()), batches_before)]
                 time.sleep(args.poll)
             harness.wait_idle(timeout=args.timeout, settle=2.0)
             idle_at = time.perf_counter()
@@ -302,6 +318,14 @@ def main() -> int:
                   f"{events_end(harness) - end_before:,} records in the events topic since the clock moved "
                   f"(run announcements, send results); idle (sends delivered dry, offsets committed) "
                   f"at {idle_s:.1f} s")
+            print("  applied to " + ", ".join(f"{share}% at {at:.1f} s" for share, at in sorted(quarters.items())))
+            seconds = {}  # users applied at each whole second
+            for at, so_far in curve:
+                seconds.setdefault(int(at), so_far)
+            print("  users applied, second by second: " + " ".join(f"{v / 1000:.1f}k" for v in seconds.values()))
+            print(f"  the worker's CPU during the run: {run_cpu:.1f} s = {n / run_cpu:,.0f} users per CPU second; "
+                  f"user-agent batches during the run {batches[0]:,.0f}, over 0.5 s {batches[1]:,.0f}, "
+                  f"over 1 s {batches[2]:,.0f}")
             print(f"  notifications decided {notifications:,.0f}; deliveries {sent:,.0f} (dry run), "
                   f"{duplicates:,.0f} already done by an earlier run (Redis de-duplication)")
             if ceiling:

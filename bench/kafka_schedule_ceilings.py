@@ -190,7 +190,7 @@ def in_place_ceiling(blobs: list[bytes], campaigns: CampaignSet) -> tuple[float,
             pending, offset, sends = [Record(None, value, headers, NOW, 0, 0)], 0, 0
             started, cpu = time.perf_counter(), time.process_time()
             while pending:
-                records, steps = expand_runs(table, campaigns, NOW, pending, STEP)
+                records, steps = expand_runs(table, campaigns, NOW, pending, STEP, ahead=1)  # one step a batch
                 result = processor.process(records, lambda user, record: db.get(user.encode()))
                 sends += len(result.notifications)
                 for user, (stored, _record) in result.states.items():
@@ -198,6 +198,8 @@ def in_place_ceiling(blobs: list[bytes], campaigns: CampaignSet) -> tuple[float,
                 for (_partition, key), entry in steps.entries.items():
                     if entry is not None:
                         db[key] = entry
+                    elif key in db:
+                        del db[key]
                 offset += 1
                 pending = [Record(None, v, h, NOW, 0, offset) for _p, v, h in steps.following]
             return len(blobs) / (time.perf_counter() - started), len(blobs) / (time.process_time() - cpu), sends

@@ -55,6 +55,9 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--run-step", type=int, default=d.run_step,
                         help="stored users a scheduled run reads per step; live events are applied between "
                              "steps (default %(default)s)")
+    worker.add_argument("--run-ahead", type=int, default=d.run_ahead,
+                        help="steps of a scheduled run announced ahead in its partition, so that they do not "
+                             "wait behind the send results of the steps before (default %(default)s)")
     worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
     worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
                         help="seconds before Kafka itself moves a silent worker's partitions (at least the "
@@ -76,7 +79,8 @@ def add_worker_parser(sub) -> None:
 
 def _check_flags(args: argparse.Namespace) -> None:
     for flag, value in (("--partitions", args.partitions), ("--sends-partitions", args.sends_partitions),
-                        ("--replication", args.replication), ("--run-step", args.run_step)):
+                        ("--replication", args.replication), ("--run-step", args.run_step),
+                        ("--run-ahead", args.run_ahead)):
         if value < 1:
             raise PushcastError(f"{flag}: must be at least 1, got {value}")
     for flag, value in (("--metrics-port", args.metrics_port), ("--api-port", args.api_port)):
@@ -121,6 +125,7 @@ def settings_from_args(args: argparse.Namespace):
         track_secret=track_secret(config),
         batch_size=args.batch_size,
         run_step=args.run_step,
+        run_ahead=args.run_ahead,
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,
         heartbeat_interval=args.heartbeat_interval,

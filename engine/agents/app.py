@@ -32,7 +32,7 @@ from engine.agents.faust_app import build_app, quiet_root_logger
 from engine.agents.faust_flow import keep_current_records_at_resume
 from engine.agents.faust_take import take_batches
 from engine.agents.offsets import OffsetGuard, seek_guarded
-from engine.agents.partition_runs import expand_runs
+from engine.agents.partition_runs import expand_runs, one_step_each
 from engine.agents.peers import watch_peers
 from engine.agents.records import (
     DLQ_FIELD,
@@ -122,7 +122,8 @@ class Worker:
             announced = [r for r in records if is_partition_run(r.headers)]
             # Each scheduled run's step over its partition's users, in its place; the next
             # steps are in Kafka before this batch's writes (partition_runs.py).
-            records, runs = expand_runs(table, self.campaigns(), self.clock.now(), records, self.settings.run_step)
+            records, runs = expand_runs(table, self.campaigns(), self.clock.now(), records, self.settings.run_step,
+                                       self.settings.run_ahead)
             await runs.announce(self.events_topic)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("batch %s", sorted((r.partition, r.offset) for r in records))
@@ -359,7 +360,8 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
 
     async def user_agent(stream):
         async for events in take_batches(stream, settings.batch_size, settings.batch_within):
-            await runtime.handle_user_batch(events)
+            for part in one_step_each(events):  # a scheduled run's steps one at a time (partition_runs.py)
+                await runtime.handle_user_batch(part)
 
     app.agent(runtime.events_topic, name="users")(user_agent)
 

@@ -2,15 +2,28 @@
 stored in that partition, a step at a time, with no record per user through Kafka.
 
     timer (schedules.py) ──▶ one `partition-run` record into each partition owned
-    user agent, on reading a partition-run record at offset A:
-        the next STEP stored users of the partition (in key order, after the record's
-        `after`), segment first over the stored bytes as the embedded runtime's scheduler
+    user agent, on reading a partition-run record at offset A (the announcement: step 0,
+    or the continuation numbered n = the progress entry's step + 1):
+        the next STEP stored users of the partition (in key order, after the progress
+        entry's last key), segment first over the stored bytes as the embedded runtime's
+        scheduler
         ──▶ the record, carrying the step (users.RunStep: each user in the segment with
             the stored value and the state parsed for the segment check), applied by the
             user agent in the record's place in its batch: each user's run tagged
             (partition, A), through the shell's step as in the embedded runtime
-        ──▶ more users left: the next step's record (`after`: the last key read) into the
-            same partition, then the progress entry; none left: the schedule cursor
+        ──▶ more users left: continuations into the same partition, AHEAD of them
+            outstanding (the announcement makes 1..AHEAD, step n makes n + AHEAD), then the
+            progress entry; none left: the schedule cursor
+
+Continuations are announced ahead: a step's record produced only when the step before it
+is applied lands behind every send result the sender agent produced meanwhile, and the
+run waited for those (bench/RESULTS.md). A continuation names its step's number, not the
+users it covers: what it reads comes from the progress entry when it is applied. A batch
+applies at most one step of a partition: `one_step_each` cuts the agent's batch in front
+of a partition's second partition-run record, and the parts are applied one after the
+other, each written (sends, states, applied offsets) before the next, the event loop free
+between them; a continuation is never moved or produced again, so a step is applied in
+its own record's place, whatever the batch boundaries (the same after a crash).
 
 A step is one record: live events between steps are applied between them, and each step
 keeps the user agent's guarantees as any record does. Its sends are in Kafka before the
@@ -20,13 +33,15 @@ partition's next owner reads it again from its applied offset: a step read again
 the users whose state was written and reaches the others (same message ids: de-duplicated),
 then goes on from the progress entry.
 
-Durable progress: the table entry `RUN_PREFIX partition/campaign@at` holds the last key
-of the step applied, written after the step's states and after its next step's record is
-in Kafka (so a run never stalls), and deleted with the step that ends the run, which
-writes the partition's schedule cursor instead. A step is applied only when its `after`
-is the progress entry (a step announced twice, by a step read again, is applied once),
-and an announcement of a run under way or done (a timer that announced it again after a
-rebalance) is skipped.
+Durable progress: the table entry `RUN_PREFIX partition/campaign@at` holds the number of
+the last step applied and its last key, written after the step's states and after its
+continuation is in Kafka (so a run never stalls: while users are left, the continuations
+of the next AHEAD steps are in the partition after the applied offset), and deleted with
+the step that ends the run, which writes the partition's schedule cursor instead. A
+continuation is applied only when its number is the next (one read twice, or produced
+twice by a step applied again after a crash, is applied once; those left after the run's
+end are skipped), and an announcement of a run under way or done (a timer that announced
+it again after a rebalance) is skipped.
 """
 
 from __future__ import annotations
@@ -55,11 +70,46 @@ log = logging.getLogger(__name__)
 # Stored users read per step (`pushcast worker --run-step`): ~20 ms of the event loop to
 # read and ~800 run inputs to apply at 16% in the segment (bench_kafka_schedule.py).
 STEP = 5000
+# Continuations of a run kept outstanding in its partition (`pushcast worker --run-ahead`).
+AHEAD = 4
 RUN_PREFIX = INTERNAL_KEY + b"run/"
 
 
 def progress_key(partition: int, campaign: str, at: int) -> bytes:
     return RUN_PREFIX + f"{partition}/{campaign}@{at}".encode()
+
+
+def progress_value(step: int, last: bytes) -> bytes:
+    return b"%d %s" % (step, last)
+
+
+def read_progress(value: bytes) -> tuple[int, bytes]:
+    """(the last step applied, its last key) of a progress entry. An entry of a worker
+    from before steps were numbered is its last key alone: step -1, so that the run's one
+    continuation from then (records.decode_partition_run: step 0) goes on from it."""
+    step, _, last = value.partition(b" ")
+    if step.isdigit():
+        return int(step), last
+    return -1, value
+
+
+def one_step_each(events: list) -> list[list]:
+    """The agent's batch (Faust events) cut in front of each partition's second, third...
+    partition-run record: parts applied one after the other, each holding at most one
+    step of a partition, every partition's records in order. Other partitions' records
+    go in the first part: a run's steps never hold them back."""
+    parts: list[list] = [[]]
+    seen: dict[int, int] = {}  # partition -> partition-run records so far
+    for event in events:
+        message = event.message
+        partition = message.partition
+        if is_partition_run(message.headers):
+            seen[partition] = seen.get(partition, 0) + 1
+        part = max(seen.get(partition, 0) - 1, 0)
+        while len(parts) <= part:
+            parts.append([])
+        parts[part].append(event)
+    return parts
 
 
 @dataclass
@@ -83,12 +133,12 @@ class RunSteps:
 
 
 def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
-                step: int = STEP) -> tuple[list[Record], RunSteps]:
+                step: int = STEP, ahead: int = AHEAD) -> tuple[list[Record], RunSteps]:
     """`records` with each partition-run record carrying its step (`run`): each user of
     the step in the campaign's segment at `now` (and each user of the step's key range
     with an event before it in the batch: not in the store yet; the core checks the
     segment again for each); a step that reaches nobody is dropped. And what the steps
-    leave to do."""
+    leave to do: `ahead` continuations outstanding while users are left."""
     steps = RunSteps()
     if not any(is_partition_run(r.headers) for r in records):
         return records, steps
@@ -104,7 +154,7 @@ def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
             out.append(record)
             continue
         try:
-            campaign, slot, at, after = decode_partition_run(record.value)
+            campaign, slot, at, number = decode_partition_run(record.value)
         except Exception:
             log.warning("ignoring a malformed partition-run record at %s[%d]@%d", record.topic, record.partition,
                         record.offset)
@@ -112,14 +162,16 @@ def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
         partition = record.partition
         progress = progress_key(partition, campaign, at)
         done = entry(partition, progress)
-        if after is None:  # the run's announcement: skipped if the run is under way or made
+        if number is None:  # the run's announcement: skipped if the run is under way or made
             made = entry(partition, schedule_key(partition, campaign))
             if done is not None or (made is not None and int(made) >= at):
                 continue
-            start = b""
-        else:
-            start = after.encode()
-            if done != start:  # a step announced twice: applied once
+            number, start = 0, b""
+        else:  # a continuation: skipped unless it is the next step of a run under way
+            if done is None:
+                continue
+            last_step, start = read_progress(done)
+            if number != last_step + 1:
                 continue
         compiled = campaigns.get(campaign)
         users: list[tuple[str, bytes | None, dict | None]] = []
@@ -135,8 +187,9 @@ def expand_runs(table, campaigns: CampaignSet, now: int, records: list[Record],
         if users:
             out.append(replace(record, run=RunStep(campaign, slot, at, users)))
         if more:
-            steps.following.append((partition, *encode_partition_run(campaign, slot, at, last.decode())))
-            steps.entries[(partition, progress)] = last
+            following = range(1, ahead + 1) if number == 0 else (number + ahead,)
+            steps.following += [(partition, *encode_partition_run(campaign, slot, at, n)) for n in following]
+            steps.entries[(partition, progress)] = progress_value(number, last)
         else:
             steps.entries[(partition, progress)] = None
             cursor_key = schedule_key(partition, campaign)

@@ -120,13 +120,13 @@ def decode_schedule_cursor(value: bytes | None) -> tuple[str, int]:
 
 
 def encode_partition_run(campaign: str, slot: str, at: int,
-                         after: str | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+                         step: int | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
     """The run of `campaign` at `at` (wall-time `slot`), over the users of the partition
-    this record goes to: all of them, or (`after`: a step of a run under way) those whose
-    key sorts after `after`."""
+    this record goes to: its announcement, or (`step`: 1, 2, ...) a continuation of the
+    run under way, the step numbered so (partition_runs.py)."""
     raw = {"campaign": campaign, "slot": slot, "at": at}
-    if after is not None:
-        raw["after"] = after
+    if step is not None:
+        raw["step"] = step
     return orjson.dumps(raw), [(INTERNAL_HEADER, PARTITION_RUN)]
 
 
@@ -134,11 +134,14 @@ def is_partition_run(headers) -> bool:
     return header(headers, INTERNAL_HEADER) == PARTITION_RUN
 
 
-def decode_partition_run(value: bytes | None) -> tuple[str, str, int, str | None]:
-    """(campaign, slot, at, after) of a partition-run record; raises on a malformed one."""
+def decode_partition_run(value: bytes | None) -> tuple[str, str, int, int | None]:
+    """(campaign, slot, at, step) of a partition-run record (step None: the announcement);
+    raises on a malformed one."""
     raw = orjson.loads(value or b"null")
-    after = raw.get("after")
-    return str(raw["campaign"]), str(raw["slot"]), int(raw["at"]), None if after is None else str(after)
+    step = raw.get("step")
+    if step is None and "after" in raw:  # a continuation made before steps were numbered
+        step = 0  # (partition_runs.read_progress)
+    return str(raw["campaign"]), str(raw["slot"]), int(raw["at"]), None if step is None else int(step)
 
 
 def encode_notify(notify: Notify, partition: int, secret: bytes | None = None) -> bytes:

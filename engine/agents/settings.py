@@ -34,6 +34,7 @@ class WorkerSettings:
     track_secret: bytes | None = None  # signs payloads for reports (track_secret.py); None: unsigned
     batch_size: int = 500
     run_step: int = 5000  # stored users a scheduled run reads per step (partition_runs.py)
+    run_ahead: int = 4  # continuations of a scheduled run kept outstanding in its partition
     batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0
     session_timeout: float = 30.0  # Kafka's own failure detection (the broker's floor: 6 s)

@@ -2,7 +2,10 @@
 run's first step to its partitions and before their last: the run completes once and
 every qualifying user receives it exactly once at web-push-testing (the new owners of
 the dead worker's partitions read them again from its last applied offset, skip the
-users the run already reached and go on from the run's progress in the table)."""
+users the run already reached and go on from the run's progress in the table). Once with
+one step announced at a time (`--run-ahead 1`), once with four continuations outstanding
+in each partition when the worker dies (read again, and made again by the steps applied
+again: each step is still applied once)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,10 @@ RUN = START + 30 * 60_000  # 08:00, the campaign's run
 QUIET_ENDS = START + 90 * 60_000  # 09:00
 USERS = 3000
 SUBSCRIPTIONS = 20
-STEP = 100  # stored users per step of the run: ~5 steps over each of the 6 partitions
+# (stored users per step, continuations outstanding): ~5 steps over each of the 6
+# partitions, one at a time; ~25 steps, four announced ahead (smaller steps: the run is
+# still under way when the worker dies, though the steps no longer wait for each other)
+RUNS = {"chain": (100, 1), "ahead": (20, 4)}
 # The run falls in quiet hours: it leaves each qualifying user a wait for 09:00, so no
 # push is in flight when the worker dies and exactly-once at the push service is
 # checkable (a send in flight at a crash is the narrow window the Topic header covers).
@@ -52,7 +58,10 @@ def _events(subs: list[dict]) -> list[dict]:
     return events
 
 
-def test_kill_9_during_a_scheduled_run_reaches_every_user_exactly_once(kafka_runtime_factory, push_emulator, tmp_path):
+@pytest.mark.parametrize("steps", RUNS.keys())
+def test_kill_9_during_a_scheduled_run_reaches_every_user_exactly_once(kafka_runtime_factory, push_emulator, tmp_path,
+                                                                       steps):
+    step, ahead = RUNS[steps]
     (tmp_path / "campaigns").mkdir()
     (tmp_path / "campaigns" / "news.yaml").write_text(CAMPAIGN)
     config = make_config(tmp_path, None, push_services=[{"host": push_emulator.origin, "rate": 100000, "burst": 100000}])
@@ -62,7 +71,7 @@ def test_kill_9_during_a_scheduled_run_reaches_every_user_exactly_once(kafka_run
                         subs[i % SUBSCRIPTIONS]["endpoint"]) for i in range(USERS) if i % 3)
 
     harness = kafka_runtime_factory([tmp_path / "campaigns"], config, partitions=6, sends_partitions=3,
-                                    extra_args=["--run-step", str(STEP)])
+                                    extra_args=["--run-step", str(step), "--run-ahead", str(ahead)])
     harness.set_clock(START)
     w1, w2, w3 = (harness.start_worker(name, dry_run=False) for name in ("w1", "w2", "w3"))
     harness.wait_members(3)
@@ -75,7 +84,7 @@ def test_kill_9_during_a_scheduled_run_reaches_every_user_exactly_once(kafka_run
         assert time.monotonic() < deadline, harness.logs()
         time.sleep(0.005)
     w1.kill()
-    # Mid-run: w1 applied a step or two of the ~5 over each of its partitions (a third of
+    # Mid-run: w1 applied a step or a few of those over each of its partitions (a third of
     # the users in the segment, each step in its own batch after the one before).
     assert applied < len(expected) / 3 / 2, applied
     harness.wait_members(2)

@@ -51,8 +51,8 @@ def event(user, name, offset, partition, props=None):
     return Record(user.encode(), value, [], START, partition, offset, "events")
 
 
-def announcement(offset, partition=0, at=RUN_AT, after=None):
-    value, headers = encode_partition_run("news", SLOT, at, after)
+def announcement(offset, partition=0, at=RUN_AT, step=None):
+    value, headers = encode_partition_run("news", SLOT, at, step)
     return Record(None, value, headers, RUN_AT, partition, offset, "events")
 
 
@@ -74,8 +74,8 @@ def setup():
     return campaigns, processor, table
 
 
-def expand(table, campaigns, records, step=100):
-    return expand_runs(table, campaigns, RUN_AT, records, step)
+def expand(table, campaigns, records, step=100, ahead=1):
+    return expand_runs(table, campaigns, RUN_AT, records, step, ahead)
 
 
 def applied(records):
@@ -133,13 +133,13 @@ def test_a_run_goes_a_step_at_a_time_each_step_announcing_the_next_and_the_last_
     campaigns, _processor, table = setup()
     records, steps = expand(table, campaigns, [announcement(12)], step=2)  # a, b of a, b, c
     assert applied(records) == [(b"a", 12), (b"b", 12)]
-    assert [(p, decode_partition_run(v)) for p, v, _h in steps.following] == [(0, ("news", SLOT, RUN_AT, "b"))]
+    assert [(p, decode_partition_run(v)) for p, v, _h in steps.following] == [(0, ("news", SLOT, RUN_AT, 1))]
     written(table, steps)
-    assert table.data[progress_key(0, "news", RUN_AT)] == b"b"
+    assert table.data[progress_key(0, "news", RUN_AT)] == b"0 b"  # step 0 applied, up to b
 
     # c is not in the segment; e joined after the run's start, before c's step: in it
     batch = [event("e", "$push_subscribe", 13, 0, SUB), event("e", "App Launched", 14, 0),
-             announcement(15, after="b"), announcement(16, after="b")]  # the step announced twice
+             announcement(15, step=1), announcement(16, step=1)]  # the step announced twice
     records, steps = expand(table, campaigns, batch, step=2)
     assert applied(records) == [(b"e", 13), (b"e", 14), (b"e", 15)]
     assert steps.following == []  # the last step
@@ -148,23 +148,65 @@ def test_a_run_goes_a_step_at_a_time_each_step_announcing_the_next_and_the_last_
     assert table.data[schedule_key(0, "news")] == str(RUN_AT).encode()
 
 
-def test_an_announcement_of_a_run_under_way_or_made_is_skipped():
+def test_steps_are_announced_ahead_each_applied_once_in_order_and_those_past_the_end_skipped():
     campaigns, _processor, table = setup()
-    records, steps = expand(table, campaigns, [announcement(12), announcement(13)], step=1)
-    assert [key for key, _offset in applied(records)] == [b"a"]  # announced twice in one batch: once
+    records, steps = expand(table, campaigns, [announcement(12)], step=1, ahead=3)
+    assert [key for key, _offset in applied(records)] == [b"a"]
+    assert [decode_partition_run(v)[3] for _p, v, _h in steps.following] == [1, 2, 3]  # ahead of their turn
     written(table, steps)
-    assert expand(table, campaigns, [announcement(14)])[0] == []  # under way
-    records, steps = expand(table, campaigns, [announcement(15, after="a")])
-    assert [key for key, _offset in applied(records)] == [b"b"]
+    # step 2 read before step 1 (not the next: skipped), step 1 (b), then each step keeps
+    # three outstanding: step 1 announces step 4
+    records, steps = expand(table, campaigns, [announcement(13, step=2), announcement(14, step=1)], step=1, ahead=3)
+    assert applied(records) == [(b"b", 14)]
+    assert [decode_partition_run(v)[3] for _p, v, _h in steps.following] == [4]
     written(table, steps)
-    assert expand(table, campaigns, [announcement(16)])[0] == []  # made
-    records, _steps = expand(table, campaigns, [announcement(17, at=RUN_AT + 86_400_000)])
-    assert [key for key, _offset in applied(records)] == [b"a", b"b"]  # the next day's run is new
+    assert table.data[progress_key(0, "news", RUN_AT)] == b"1 b"
+    # step 1 read again: skipped; step 2 reads c, not in the segment (and d follows in this
+    # memory store, of partition 1: more to read)
+    records, steps = expand(table, campaigns, [announcement(15, step=1), announcement(16, step=2)], step=1, ahead=3)
+    assert records == [] and [decode_partition_run(v)[3] for _p, v, _h in steps.following] == [5]
+    written(table, steps)
+    records, steps = expand(table, campaigns, [announcement(17, step=3), announcement(18, step=4)], step=1, ahead=3)
+    assert records == [] and steps.following == []  # step 3 reads d, of partition 1: the end
+    written(table, steps)
+    assert table.data[schedule_key(0, "news")] == str(RUN_AT).encode()
+    records, steps = expand(table, campaigns, [announcement(19, step=5)], step=1, ahead=3)
+    assert records == [] and steps.following == [] and steps.entries == {}  # past the run's end
+
+
+def test_a_run_under_way_when_the_workers_were_upgraded_goes_on_from_its_unnumbered_progress():
+    campaigns, _processor, table = setup()
+    table.data[progress_key(0, "news", RUN_AT)] = b"a"  # the old entry: the last key alone
+    value = orjson.dumps({"campaign": "news", "slot": SLOT, "at": RUN_AT, "after": "a"})  # the old continuation
+    old = Record(None, value, encode_partition_run("news", SLOT, RUN_AT)[1], RUN_AT, 0, 12, "events")
+    records, steps = expand(table, campaigns, [old, old], step=1, ahead=2)  # read twice: applied once
+    assert applied(records) == [(b"b", 12)]
+    assert [decode_partition_run(v)[3] for _p, v, _h in steps.following] == [1, 2]
+    assert steps.entries[(0, progress_key(0, "news", RUN_AT))] == b"0 b"
+
+
+def test_a_batch_is_cut_in_front_of_each_partitions_second_step_other_partitions_in_the_first_part():
+    from types import SimpleNamespace
+
+    from engine.agents.partition_runs import one_step_each
+
+    def faust_event(record):
+        return SimpleNamespace(message=SimpleNamespace(partition=record.partition, headers=record.headers),
+                               record=record)
+
+    batch = [announcement(1, step=1), event("a", "x", 2, 0), announcement(3, step=2), event("d", "x", 0, 1),
+             announcement(4, step=3), event("b", "x", 5, 0), announcement(1, partition=1, step=1),
+             event("d", "y", 2, 1)]
+    parts = one_step_each([faust_event(r) for r in batch])
+    assert [[(e.record.partition, e.record.offset) for e in part] for part in parts] == [
+        [(0, 1), (0, 2), (1, 0), (1, 1), (1, 2)], [(0, 3)], [(0, 4), (0, 5)]]
+    plain = [faust_event(event("a", "x", i, 0)) for i in range(3)]
+    assert one_step_each(plain) == [plain]
 
 
 def test_a_partition_run_record_round_trips_and_a_malformed_one_applies_to_nobody():
     assert decode_partition_run(encode_partition_run("news", SLOT, RUN_AT)[0]) == ("news", SLOT, RUN_AT, None)
-    assert decode_partition_run(encode_partition_run("news", SLOT, RUN_AT, "u")[0])[3] == "u"
+    assert decode_partition_run(encode_partition_run("news", SLOT, RUN_AT, 3)[0])[3] == 3
     campaigns, _processor, table = setup()
     bad = Record(None, b'{"campaign": "news"}', encode_partition_run("news", SLOT, RUN_AT)[1], RUN_AT, 0, 12)
     records, steps = expand(table, campaigns, [bad])
@@ -204,7 +246,7 @@ def test_runs_due_together_leave_the_cursor_at_the_latest_whichever_ends_last():
     written(table, expand(table, campaigns, [announcement(12)], step=2)[1])
     written(table, expand(table, campaigns, [announcement(13, at=later)], step=10)[1])
     assert table.data[schedule_key(0, "news")] == str(later).encode()
-    records, steps = expand(table, campaigns, [announcement(14, after="b")], step=10)
+    records, steps = expand(table, campaigns, [announcement(14, step=1)], step=10)
     assert records == [] and steps.following == []  # c is not in the segment: the earlier run ends
     written(table, steps)
     assert table.data[schedule_key(0, "news")] == str(later).encode()
