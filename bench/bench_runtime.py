@@ -46,6 +46,8 @@ from engine.shell.step import apply  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.worker_process import cpu_seconds  # noqa: E402
+
 TOKEN = "bench-admin-token-0123456789abcdef"
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
@@ -113,12 +115,6 @@ def core_floor(bodies: list[bytes], campaigns_dir: Path, config: Path) -> tuple[
     return len(events) / (time.perf_counter() - started), (time.process_time() - cpu) * 1e6 / len(events)
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, every thread) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def export_tree(ref: str, into: Path) -> Path:
     """The repository's code at `ref`, to run the runtime as it was (`--baseline`)."""
     into.mkdir()
@@ -167,11 +163,11 @@ async def throughput(server: Server, session, bodies: list[bytes], args, headers
             async with session.post(server.url + "/v1/events", data=body, headers=headers) as response:
                 assert response.status == 200, await response.text()
 
-    started, cpu = time.perf_counter(), process_cpu(server.process.pid)
+    started, cpu = time.perf_counter(), cpu_seconds(server.process.pid)
     await asyncio.gather(*[client() for _ in range(args.concurrency)])
     elapsed = time.perf_counter() - started
     total = len(bodies) * args.batch
-    return total / elapsed, (process_cpu(server.process.pid) - cpu) * 1e6 / total
+    return total / elapsed, (cpu_seconds(server.process.pid) - cpu) * 1e6 / total
 
 
 async def latency(server: Server, session, sink: Sink, args, headers) -> None:

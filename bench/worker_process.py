@@ -1,5 +1,6 @@
-"""What bench_kafka.py reads of a worker process from outside: CPU time, the time its
-threads waited for a CPU, its wake-ups, its rate at rest, and a py-spy recording."""
+"""What the benches read of a process they run (a Kafka worker, `pushcast run`, the
+gateway) from outside: CPU time, the time its threads waited for a CPU, its wake-ups,
+its rate at rest, and a py-spy recording."""
 
 from __future__ import annotations
 
