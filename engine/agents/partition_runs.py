@@ -80,15 +80,17 @@ def progress_key(partition: int, campaign: str, at: int) -> bytes:
 
 
 def progress_value(step: int, last: bytes) -> bytes:
-    return b"%d %s" % (step, last)
+    # NUL first: no user key starts with it (table.INTERNAL_KEY), so this is never taken
+    # for an entry of a worker from before steps were numbered (a last key alone).
+    return b"\x00%d %s" % (step, last)
 
 
 def read_progress(value: bytes) -> tuple[int, bytes]:
     """(the last step applied, its last key) of a progress entry. An entry of a worker
     from before steps were numbered is its last key alone: step -1, so that the run's one
     continuation from then (records.decode_partition_run: step 0) goes on from it."""
-    step, _, last = value.partition(b" ")
-    if step.isdigit():
+    if value.startswith(b"\x00"):
+        step, _, last = value[1:].partition(b" ")
         return int(step), last
     return -1, value
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import orjson
 
-from engine.agents.partition_runs import expand_runs, progress_key
+from engine.agents.partition_runs import expand_runs, one_step_each, progress_key, progress_value, read_progress
 from engine.agents.records import decode_partition_run, encode_partition_run
 from engine.agents.table import TableBatch, schedule_key
 from engine.agents.users import Record, UserProcessor
@@ -135,7 +135,7 @@ def test_a_run_goes_a_step_at_a_time_each_step_announcing_the_next_and_the_last_
     assert applied(records) == [(b"a", 12), (b"b", 12)]
     assert [(p, decode_partition_run(v)) for p, v, _h in steps.following] == [(0, ("news", SLOT, RUN_AT, 1))]
     written(table, steps)
-    assert table.data[progress_key(0, "news", RUN_AT)] == b"0 b"  # step 0 applied, up to b
+    assert table.data[progress_key(0, "news", RUN_AT)] == progress_value(0, b"b")  # step 0 applied, up to b
 
     # c is not in the segment; e joined after the run's start, before c's step: in it
     batch = [event("e", "$push_subscribe", 13, 0, SUB), event("e", "App Launched", 14, 0),
@@ -160,7 +160,7 @@ def test_steps_are_announced_ahead_each_applied_once_in_order_and_those_past_the
     assert applied(records) == [(b"b", 14)]
     assert [decode_partition_run(v)[3] for _p, v, _h in steps.following] == [4]
     written(table, steps)
-    assert table.data[progress_key(0, "news", RUN_AT)] == b"1 b"
+    assert table.data[progress_key(0, "news", RUN_AT)] == progress_value(1, b"b")
     # step 1 read again: skipped; step 2 reads c, not in the segment (and d follows in this
     # memory store, of partition 1: more to read)
     records, steps = expand(table, campaigns, [announcement(15, step=1), announcement(16, step=2)], step=1, ahead=3)
@@ -182,13 +182,11 @@ def test_a_run_under_way_when_the_workers_were_upgraded_goes_on_from_its_unnumbe
     records, steps = expand(table, campaigns, [old, old], step=1, ahead=2)  # read twice: applied once
     assert applied(records) == [(b"b", 12)]
     assert [decode_partition_run(v)[3] for _p, v, _h in steps.following] == [1, 2]
-    assert steps.entries[(0, progress_key(0, "news", RUN_AT))] == b"0 b"
+    assert steps.entries[(0, progress_key(0, "news", RUN_AT))] == progress_value(0, b"b")
 
 
 def test_a_batch_is_cut_in_front_of_each_partitions_second_step_other_partitions_in_the_first_part():
     from types import SimpleNamespace
-
-    from engine.agents.partition_runs import one_step_each
 
     def faust_event(record):
         return SimpleNamespace(message=SimpleNamespace(partition=record.partition, headers=record.headers),
@@ -277,3 +275,11 @@ def test_a_user_of_the_step_whose_events_were_dead_letters_and_who_is_not_stored
     assert (b"z", 12) in applied(records)  # its key is in the step's range: offered to the run
     result = processor.process(records, table.load)
     assert "z" not in result.states and sorted(result.states) == ["a", "b"]
+
+
+def test_a_progress_entry_is_never_taken_for_an_unnumbered_one_nor_the_reverse():
+    # an unnumbered entry is a user key alone: numeric ids and spaces are common in them
+    for old in (b"12345", b"7 days", b"a"):
+        assert read_progress(old) == (-1, old)
+    for step, last in ((0, b"12345"), (12, b"7 days"), (3, b"a")):
+        assert read_progress(progress_value(step, last)) == (step, last)
