@@ -8,18 +8,16 @@ trigger-to-send latency of a live campaign; wait lateness.
    measured from the group being ready to every record committed (state in the changelog,
    offsets committed).
 2'. The Faust floor (bench/bench_faust_floor.py) over the same topic in the same run: the
-   worker's Faust app and settings with an agent that takes the same batches and does
-   nothing, measured the same way (group ready to its lag 0). Printed with the ratio, and
-   with the bound of a worker that adds only the core's cost to the floor's (1 / (1 /
-   floor + 1 / ceiling), per CPU second).
+   worker's Faust app and settings, an agent taking the same batches and doing nothing,
+   measured the same way (group ready to lag 0). Printed with the ratio and the bound of
+   a worker adding only the core's cost to the floor's (1 / (1 / floor + 1 / ceiling)).
 3. Latency: a live campaign (no delay) under a steady event rate on the system clock:
    from the event's time to the sender's report (`$notification_sent` ts), and waits due
    at known times: from the due time to the wake-up record's Kafka timestamp (each wait
-   sends too: `--waits` over `--seconds` adds to the offered rate, and is printed). With
-   the worker's CPU use and the time its threads waited for a CPU (the kernel's run-queue
-   wait, /proc/PID/task/*/schedstat) over the live part: a worker that waited for a CPU
-   longer than it ran was short of CPU (other jobs), not waiting in its own code. And
-   the worker at rest before it (CPU and wake-ups a second: its timers).
+   sends too: `--waits` over `--seconds` adds to the offered rate). With the worker's
+   CPU use, its CPU per trigger and the time its threads waited for a CPU (run-queue wait)
+   over the live part (waiting longer than it ran: short of CPU, other jobs), and its CPU
+   and wake-ups a second at rest before it (its timers).
 
     .venv/bin/python bench/bench_kafka.py [--users 100000] [--events 1000000]
 
@@ -39,6 +37,7 @@ import time
 from pathlib import Path
 
 import orjson
+from aiokafka import AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -258,25 +257,24 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
         dump_to.write_bytes(orjson.dumps(sorted(zip((at for at, _ in timed), trigger_to_send, decide, deliver))))
     first = min((at for at, _ in timed), default=0)
     steady = [ms for at, ms in timed if at >= first + 3000]  # after the first 3 s
+    triggers = max(1, len(trigger_to_send) + len(lateness))  # live sends and wake-ups, each sending
     return {"trigger_to_send_ms": _percentiles(trigger_to_send), "wait_lateness_ms": _percentiles(lateness),
             "steady_trigger_to_send_ms": _percentiles(steady),
             "event_to_decision_ms": _percentiles(decide), "decision_to_report_ms": _percentiles(deliver),
-            "live_sends": len(trigger_to_send), "wakes": len(lateness), "rate": rate,
-            "waits_per_s": round(waits / seconds), "worker_cpu": round(cpu, 2), "worker_cpu_wait": round(queued, 2), "idle": at_rest,
-            "cpu_ms_per_trigger": round(1000 * caused / max(1, len(trigger_to_send) + len(lateness)), 2),
-            "user_batches_per_trigger": round(batches[0] / max(1, len(trigger_to_send) + len(lateness)), 2), "records_per_user_batch": round(batches[1] / max(1, batches[0]), 1)}
+            "live_sends": len(trigger_to_send), "wakes": len(lateness), "rate": rate, "waits_per_s": round(waits / seconds),
+            "worker_cpu": round(cpu, 2), "worker_cpu_wait": round(queued, 2), "idle": at_rest,
+            "cpu_ms_per_trigger": round(1000 * caused / triggers, 2), "user_batches_per_trigger": round(batches[0] / triggers, 2),
+            "records_per_user_batch": round(batches[1] / max(1, batches[0]), 1)}
 
 
 def _user_batches(worker) -> tuple[float, float]:
     """(batches, records) the worker's user agent applied so far (its metrics)."""
     text = worker.metrics()
-    return (metric_value(text, "pushcast_batch_duration_seconds_count"), metric_value(text, "pushcast_batch_items_total"))
+    return metric_value(text, "pushcast_batch_duration_seconds_count"), metric_value(text, "pushcast_batch_items_total")
 
 
 async def _produce_live(harness, rate: int, seconds: float) -> None:
     """Live events at `rate`/s from one long-lived producer, each stamped as it is sent."""
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(bootstrap_servers=harness.bootstrap, acks="all", linger_ms=0)
     await producer.start()
     try:
