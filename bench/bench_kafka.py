@@ -237,9 +237,9 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
         worker.stop()
     sends, decided_at = {}, {}
     for r in harness.read(harness.sends_topic):
-        value = orjson.loads(r.value)
-        sends[value["id"]] = value
-        decided_at[value["id"]] = r.timestamp
+        for value in orjson.loads(r.value):  # a record per user batch and sends partition
+            sends[value["id"]] = value
+            decided_at[value["id"]] = r.timestamp
     trigger_to_send, lateness, decide, deliver, timed = [], [], [], [], []
     for r in harness.read(harness.events_topic):
         headers = dict(r.headers or ())

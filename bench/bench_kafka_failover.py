@@ -94,10 +94,10 @@ def one_run(bootstrap: str, redis: str, directory: Path, rate: int, worker_args:
         harness.wait_idle(timeout=120)
         decided: dict[int, float] = {}
         for record in harness.read(harness.sends_topic):
-            notify = orjson.loads(record.value)
-            if notify["at"] > killed_at and record.timestamp > killed_at:
-                partition = int(notify["user"].split("-")[0][1:])
-                decided[partition] = min(decided.get(partition, record.timestamp), record.timestamp)
+            for notify in orjson.loads(record.value):  # a record per user batch and sends partition
+                if notify["at"] > killed_at and record.timestamp > killed_at:
+                    partition = int(notify["user"].split("-")[0][1:])
+                    decided[partition] = min(decided.get(partition, record.timestamp), record.timestamp)
         gaps = {p: (decided[p] - killed_at) / 1000 for p in sorted(decided)}
         survivor_log = harness.workers[1].output()
         return {"gaps": gaps, "served_again_s": max(gaps.values()), "partitions": len(gaps),

@@ -6,8 +6,10 @@
   over every user of the partition it is in (partition_runs.py), or a test send to one
   user (see send_test.py). Internal records are not JSON events, so no producer of user events
   (HTTP, files) can express one.
-- sends topic: one `Notify` as JSON, with the partition of the user's events (`p`), so that
-  delivery reports go back to the partition that holds the user's state.
+- sends topic: per user-agent batch and sends partition, a JSON array of `Notify` objects,
+  each with the partition of the user's events (`p`), so that delivery reports go back to
+  the partition that holds the user's state (`encode_sends`); before, one `Notify` object
+  per record, which the sender still reads (`decode_sends`).
 - dead-letter topic: the original key and bytes, unchanged, with the reason in headers
   (the Kafka Connect convention), so a fixed record can be produced again as it is.
 - state table value: a one-line header `partition offset next_due [messages]`, then the
@@ -21,8 +23,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from engine.core import Event, EventError, Notify, Subscription, UserState, parse_event
 from engine.core.events import DEFAULT_MAX_AHEAD_MS
@@ -160,12 +164,83 @@ def encode_notify(notify: Notify, partition: int, secret: bytes | None = None) -
 
 
 def decode_notify(value: bytes) -> tuple[Notify, int]:
-    """A sends-topic record: the Notify and the partition of the user's events."""
-    raw = orjson.loads(value)
+    """One notification's JSON (`encode_notify`): the Notify and the partition of the user's events."""
+    return _notify(orjson.loads(value))
+
+
+def _notify(raw: dict) -> tuple[Notify, int]:
     subs = tuple(Subscription(*row) for row in raw["subs"])
     notify = Notify(raw["id"], raw["campaign"], raw["user"], int(raw["at"]), raw["payload"], subs,
                     int(raw["ttl"]), raw.get("urgency", "normal"), bool(raw.get("test", False)), raw.get("variant"))
     return notify, int(raw["p"])
+
+
+# Well under Kafka's default max.message.bytes and the producer's max request size (both
+# ~1 MB): a batch's notifications for one sends partition past this go in more records.
+SENDS_RECORD_MAX_BYTES = 256 * 1024
+
+
+def sends_partition(user: str, partitions: int) -> int:
+    """The sends partition of a user's notifications: the one the user id as the record key
+    gave (Kafka's default partitioner, murmur2), as when each notification was its own
+    record keyed by user. So a user's sends stay in one partition, in order, even across
+    the upgrade (the records already in the topic are in that partition too), and every
+    sends partition has work even with more of them than events partitions (which the
+    events partition `p % partitions` would leave idle)."""
+    return (murmur2(user.encode()) & 0x7FFFFFFF) % partitions
+
+
+def encode_sends(notifications: Iterable[tuple[Notify, int]], partitions: int, secret: bytes | None = None,
+                 max_bytes: int = SENDS_RECORD_MAX_BYTES) -> list[tuple[int, bytes]]:
+    """The sends records of a batch's (notify, events partition) pairs: (sends partition,
+    value), the value a JSON array of `encode_notify` objects in decision order, at most
+    `max_bytes` (a notification larger than that alone)."""
+    by_partition: dict[int, list[bytes]] = {}
+    for notify, events_partition in notifications:
+        by_partition.setdefault(sends_partition(notify.user, partitions), []).append(
+            encode_notify(notify, events_partition, secret))
+    out = []
+    for partition, items in by_partition.items():
+        start, size = 0, 2  # the brackets
+        for i, item in enumerate(items):
+            if i > start and size + len(item) + 1 > max_bytes:
+                out.append((partition, b"[" + b",".join(items[start:i]) + b"]"))
+                start, size = i, 2
+            size += len(item) + 1  # and its comma
+        out.append((partition, b"[" + b",".join(items[start:]) + b"]"))
+    return out
+
+
+@dataclass(frozen=True)
+class MalformedSend:
+    """A notification of a sends record that is not one, as a record of its own: its user
+    as the key if it names one, its JSON as the value (the one-notification form, so that
+    a fixed one can be produced again as it is), and why."""
+
+    key: bytes | None
+    value: bytes
+    reason: str
+
+
+def decode_sends(value: bytes) -> tuple[list[tuple[Notify, int]], list[MalformedSend]]:
+    """A sends-topic record of either form, an array of notifications (`encode_sends`) or
+    one notification (`encode_notify`, the records of before): its (notify, events
+    partition) pairs, and the array's malformed notifications, which do not stop the
+    others. Raises for a record that is neither (none of it can be sent)."""
+    raw = orjson.loads(value)
+    if isinstance(raw, dict):
+        return [_notify(raw)], []
+    if not isinstance(raw, list):
+        raise ValueError(f"a sends record is a JSON array or object, not {type(raw).__name__}")
+    found, malformed = [], []
+    for i, item in enumerate(raw):
+        try:
+            found.append(_notify(item))
+        except Exception as exc:  # anything a hand-made record may hold: this one is not sent
+            user = item.get("user") if isinstance(item, dict) else None
+            malformed.append(MalformedSend(user.encode() if isinstance(user, str) else None, orjson.dumps(item),
+                                           f"notification {i + 1} of {len(raw)} in the record: {exc!r}"))
+    return found, malformed
 
 
 @dataclass

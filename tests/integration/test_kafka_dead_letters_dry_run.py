@@ -11,7 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.agents.records import DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_notify
+from engine.agents.records import DLQ_FIELD, DLQ_REASON, DLQ_SOURCE, decode_sends, encode_notify
+from engine.core import Notify, Subscription
 from tests.fixtures.kafka_runtime import make_config, metric_value
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,7 @@ def test_malformed_records_are_dead_lettered_and_the_stream_goes_on(kafka_runtim
     assert all(h[DLQ_SOURCE].decode().startswith(harness.events_topic + "/") for h in headers)
 
     # The stream went on: the valid cart after the bad records still gets its reminder.
-    sends = [decode_notify(r.value)[0] for r in harness.read(harness.sends_topic)]
+    sends = [n for r in harness.read(harness.sends_topic) for n, _ in decode_sends(r.value)[0]]
     assert [(n.user, n.campaign, n.at, n.payload["title"]) for n in sends] == [
         ("u1", "abandoned-cart", START + 11 * 60_000, "Still thinking about Trail shoes?")]
 
@@ -75,4 +76,36 @@ def test_malformed_records_are_dead_lettered_and_the_stream_goes_on(kafka_runtim
     assert metric_value(metrics, "pushcast_dead_letters_total") == len(bad)
     assert metric_value(metrics, "pushcast_dead_letters_total", field="user") == 2
     assert metric_value(metrics, "pushcast_wakes_fired_total") >= 1
+    assert worker.alive()
+
+
+def test_the_sender_sends_both_record_forms_and_dead_letters_a_bad_notification_alone(kafka_runtime_factory,
+                                                                                      tmp_path):
+    # Records already in the sends topic at an upgrade (one notification each) are sent;
+    # a record of several notifications with a malformed one sends the rest.
+    config = make_config(tmp_path, ROOT / "pushcast.yaml")
+    harness = kafka_runtime_factory([ROOT / "campaigns.d" / "abandoned-cart.yaml"], config, partitions=2,
+                                    sends_partitions=1)
+    harness.set_clock(START)
+    worker = harness.start_worker("w1", dry_run=True)
+    harness.wait_members(1)
+
+    def notify(n: int) -> Notify:
+        return Notify(f"m-{n}", "abandoned-cart", f"u{n}", START, {"title": "Hi"},
+                      (Subscription(SUB["endpoint"] + str(n), SUB["keys"]["p256dh"], SUB["keys"]["auth"]),), 60)
+
+    bad = {"id": "m-bad", "user": "mallory", "p": 0}  # no subscriptions, campaign, ...
+    batch = b"[%s,%s,%s]" % (encode_notify(notify(2), 0), orjson.dumps(bad), encode_notify(notify(3), 1))
+    harness.produce([(b"u1", encode_notify(notify(1), 1)), (None, batch), (None, b"[1")], harness.sends_topic)
+    harness.wait_idle()
+
+    metrics = worker.metrics()
+    assert metric_value(metrics, "pushcast_sends_total", outcome="sent") == 3  # m-1, m-2, m-3
+    letters = harness.read(harness.dead_letter_topic)
+    assert [(r.key, orjson.loads(r.value)) for r in letters[:1]] == [(b"mallory", bad)]
+    assert [r.value for r in letters[1:]] == [b"[1"]  # not JSON: the whole record
+    reasons = [dict(r.headers)[DLQ_REASON].decode() for r in letters]
+    assert "notification 2 of 3" in reasons[0] and "subs" in reasons[0]
+    assert "not a pushcast send" in reasons[1]
+    assert all(dict(r.headers)[DLQ_SOURCE].decode().startswith(harness.sends_topic + "/") for r in letters)
     assert worker.alive()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.agents.records import decode_notify
+from engine.agents.records import decode_sends
 from tests.fixtures.kafka_runtime import make_config, metric_value
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ def test_a_third_worker_joins_mid_stream_and_moved_waits_fire_on_time(kafka_runt
     harness.set_clock(due)
     moved_at = time.monotonic()
     while True:
-        notifies = [decode_notify(r.value)[0] for r in harness.read(harness.sends_topic)]
+        notifies = [n for r in harness.read(harness.sends_topic) for n, _ in decode_sends(r.value)[0]]
         if len(notifies) >= USERS or time.monotonic() - moved_at > 60:
             break
         time.sleep(0.1)
