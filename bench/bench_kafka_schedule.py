@@ -304,6 +304,7 @@ def main() -> int:
                 time.sleep(args.poll)
             harness.wait_idle(timeout=args.timeout, settle=2.0)
             idle_at = time.perf_counter()
+            idle_cpu_used = cpu_seconds(worker.process.pid) - cpu_before  # the sends' delivery and results too
             text = worker.metrics()
             # Every label set: sends to test profiles count under test="true", and the core's
             # count holds them too.
@@ -317,7 +318,7 @@ def main() -> int:
                   f"to {in_segment:,} users in the segment in {run_s:.1f} s = {n / run_s:,.0f} users/s; "
                   f"{events_end(harness) - end_before:,} records in the events topic since the clock moved "
                   f"(run announcements, send results); idle (sends delivered dry, offsets committed) "
-                  f"at {idle_s:.1f} s")
+                  f"at {idle_s:.1f} s, the worker's CPU until then {idle_cpu_used:.1f} s")
             print("  applied to " + ", ".join(f"{share}% at {at:.1f} s" for share, at in sorted(quarters.items())))
             seconds = {}  # users applied at each whole second
             for at, so_far in curve:
