@@ -31,7 +31,7 @@ campaign with a three-condition segment), on the same global config. Then:
 
     .venv/bin/python bench/bench_kafka_schedule.py [--users 200000] [--partitions 8]
         [--reach-repeat 5] [--profile DIR] [--reach-only] [--run-step N] [--run-ahead K]
-        [--poll 0.25]
+        [--reach-processes N] [--poll 0.25]
 
 `--reach-only` stops after 2 (no ceilings, no scheduled run).
 
@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_kafka import services  # noqa: E402
 from bench_schedule import CAMPAIGN, NOW, generate  # noqa: E402
 from kafka_schedule_ceilings import ceilings, reach_cpu, user_of  # noqa: E402
-from worker_process import cpu_seconds  # noqa: E402
+from worker_process import cpu_seconds, run_queue_seconds, tree_seconds  # noqa: E402
 
 from engine.agents.reach import request_reach  # noqa: E402
 from engine.agents.records import StoredState  # noqa: E402
@@ -176,6 +176,8 @@ def main() -> int:
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--run-step", type=int, help="the worker's --run-step (default: its own)")
     parser.add_argument("--run-ahead", type=int, help="the worker's --run-ahead (default: its own)")
+    parser.add_argument("--reach-processes", type=int,
+                        help="the worker's --reach-processes (default: its own; 0: reach counted in its thread)")
     parser.add_argument("--poll", type=float, default=0.25,
                         help="seconds between reads of the worker's /metrics during the run (each costs it CPU)")
     parser.add_argument("--reach-only", action="store_true", help="stop after reach (no ceilings, no scheduled run)")
@@ -218,8 +220,9 @@ def main() -> int:
 
         harness = KafkaRuntimeHarness(bootstrap, redis, tmp, [tmp / "campaigns"], config,
                                       partitions=args.partitions, sends_partitions=args.partitions)
-        for flag, value in (("--run-step", args.run_step), ("--run-ahead", args.run_ahead)):
-            if value:
+        for flag, value in (("--run-step", args.run_step), ("--run-ahead", args.run_ahead),
+                            ("--reach-processes", args.reach_processes)):
+            if value is not None:
                 harness.extra_args = [*harness.extra_args, flag, str(value)]
         changelog = f"{harness.app_id}-users-changelog"  # Faust: f"{app.conf.id}-{table.name}-changelog"
         try:
@@ -252,13 +255,21 @@ def main() -> int:
             idle_cpu = cpu_seconds(worker.process.pid)
             time.sleep(5)
             idle_cpu = (cpu_seconds(worker.process.pid) - idle_cpu) / 5  # CPU seconds a second, asked nothing
-            cpu = []  # the worker's CPU seconds during each request (every thread of it)
+            # The worker's CPU seconds during each request: every thread of it, and its
+            # reach processes; and the seconds they waited for a CPU (runnable, not running).
+            cpu, own_cpu, waited, loads = [], [], [], []
             for _ in range(args.reach_repeat):
-                before = cpu_seconds(worker.process.pid)
+                pid = worker.process.pid
+                own, children = tree_seconds(pid, cpu_seconds)
+                queued = sum(tree_seconds(pid, run_queue_seconds))
                 found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
                                            "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
                 times.append(found.seconds)
-                cpu.append(cpu_seconds(worker.process.pid) - before)
+                own_after, children_after = tree_seconds(pid, cpu_seconds)
+                own_cpu.append(own_after - own)
+                cpu.append(own_after - own + children_after - children)
+                waited.append(sum(tree_seconds(pid, run_queue_seconds)) - queued)
+                loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
                 spy.wait()
@@ -273,6 +284,10 @@ def main() -> int:
                   f"{min(cpu) / n * 1e6:.2f} µs a user ({min(cpu) / n * 1e6:.2f} s per 1,000,000 users), "
                   f"median {statistics.median(cpu) / n * 1e6:.2f} µs; asked nothing, it uses {idle_cpu:.3f} CPU s "
                   "a second")
+            print(f"  of which the worker process itself: {', '.join(f'{c:.2f}' for c in own_cpu)} s "
+                  f"(the rest: its reach processes); waiting for a CPU: {', '.join(f'{w:.2f}' for w in waited)} s "
+                  f"(every thread and process of it); load average after each: {', '.join(map(str, loads))}")
+            print(f"  request wall times: {', '.join(f'{t:.2f}' for t in times)} s")
             if args.reach_only:
                 return 0
 

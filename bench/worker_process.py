@@ -18,6 +18,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes under `pid` now running (a worker's reach processes, reach_pool.py)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # ended meanwhile
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def tree_seconds(pid: int, read) -> tuple[float, float]:
+    """(`read(pid)`, its sum over the descendants now running): `read` is `cpu_seconds` or
+    `run_queue_seconds`. A child still running is not in its parent's /proc figures (those
+    count only children waited for)."""
+    children = 0.0
+    for child in descendants(pid):
+        try:
+            children += read(child)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # ended meanwhile
+    return read(pid), children
+
+
 def run_queue_seconds(pid: int) -> float:
     """Seconds the process's threads have waited for a CPU so far (runnable, not running)."""
     total = 0
