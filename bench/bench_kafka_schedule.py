@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_kafka import services  # noqa: E402
 from bench_schedule import CAMPAIGN, NOW, generate  # noqa: E402
 from kafka_schedule_ceilings import ceilings, reach_cpu, user_of  # noqa: E402
-from worker_process import cpu_seconds, run_queue_seconds, tree_seconds  # noqa: E402
+from worker_process import ReadProbe, cpu_seconds, descendants, rss_mb, run_queue_seconds, tree_seconds  # noqa: E402
 
 from engine.agents.reach import request_reach  # noqa: E402
 from engine.agents.records import StoredState  # noqa: E402
@@ -257,13 +257,15 @@ def main() -> int:
             idle_cpu = (cpu_seconds(worker.process.pid) - idle_cpu) / 5  # CPU seconds a second, asked nothing
             # The worker's CPU seconds during each request: every thread of it, and its
             # reach processes; and the seconds they waited for a CPU (runnable, not running).
-            cpu, own_cpu, waited, loads = [], [], [], []
+            cpu, own_cpu, waited, loads, probes = [], [], [], [], []
             for _ in range(args.reach_repeat):
                 pid = worker.process.pid
                 own, children = tree_seconds(pid, cpu_seconds)
                 queued = sum(tree_seconds(pid, run_queue_seconds))
-                found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
-                                           "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
+                with ReadProbe(worker.metrics) as probe:
+                    found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
+                                               "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
+                probes.extend(probe.seconds)
                 times.append(found.seconds)
                 own_after, children_after = tree_seconds(pid, cpu_seconds)
                 own_cpu.append(own_after - own)
@@ -287,7 +289,14 @@ def main() -> int:
             print(f"  of which the worker process itself: {', '.join(f'{c:.2f}' for c in own_cpu)} s "
                   f"(the rest: its reach processes); waiting for a CPU: {', '.join(f'{w:.2f}' for w in waited)} s "
                   f"(every thread and process of it); load average after each: {', '.join(map(str, loads))}")
-            print(f"  request wall times: {', '.join(f'{t:.2f}' for t in times)} s")
+            print(f"  request wall times: {', '.join(f'{t:.2f}' for t in times)} s; resident memory: the worker "
+                  f"{rss_mb(worker.process.pid):.0f} MB, its reach processes "
+                  f"{sum(rss_mb(child) for child in descendants(worker.process.pid)):.0f} MB")
+            probes.sort()
+            if probes:
+                print(f"  the worker's /metrics (a thread of it: the GIL's latency) during the requests: "
+                      f"{len(probes)} reads, median {statistics.median(probes) * 1e3:.1f} ms, "
+                      f"p90 {probes[int(len(probes) * 0.9)] * 1e3:.1f} ms, max {probes[-1] * 1e3:.1f} ms")
             if args.reach_only:
                 return 0
 

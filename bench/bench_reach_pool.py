@@ -122,7 +122,8 @@ def main() -> int:
             assert len(answers) == 1, f"different answers: {answers}"
             n = args.users
             print(f"same answers {answers.pop()}; median wall / CPU µs a user: " + "; ".join(
-                f"{label} {statistics.median(walls[label]) / n * 1e6:.2f} / {statistics.median(cpus[label]) / n * 1e6:.2f}"
+                f"{label} {statistics.median(walls[label]) / n * 1e6:.2f} / "
+                f"{statistics.median(cpus[label]) / n * 1e6:.2f}"
                 f" (wall x{statistics.median(walls[label]) / statistics.median(walls['thread']):.2f})"
                 for label in ways))
         finally:

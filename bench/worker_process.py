@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,3 +89,34 @@ def profile(pid: int, seconds: float, out: Path, gil: bool) -> subprocess.Popen 
     return subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw",
                              *(["--gil"] if gil else []), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+class ReadProbe:
+    """Calls `read` every 0.1 s in a thread while in the block, timing each call: a
+    worker's /metrics, for one, is served by a thread of the worker that needs its GIL, so
+    its time shows how long the worker's other threads wait behind its work."""
+
+    def __init__(self, read):
+        self.read, self.seconds, self.done = read, [], threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        while not self.done.wait(0.1):
+            started = time.perf_counter()
+            self.read()
+            self.seconds.append(time.perf_counter() - started)
+
+    def __enter__(self) -> "ReadProbe":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

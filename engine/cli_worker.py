@@ -61,7 +61,8 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--reach-processes", type=int, default=d.reach_processes,
                         help="processes that count reach questions, each reading the partitions' RocksDB "
                              "databases itself, so the count runs on every core and never holds the worker's "
-                             "event loop; 0: count in the worker's own thread (default %(default)s)")
+                             "event loop; 0: count in the worker's own thread (default: the CPUs, at most 2: "
+                             "%(default)s)")
     worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
     worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
                         help="seconds before Kafka itself moves a silent worker's partitions (at least the "
