@@ -14,7 +14,10 @@ campaign with a three-condition segment), on the same global config. Then:
    `count_reach` over the same states in this process. Before the worker starts, the
    worker's own count in this process, no Kafka, from RocksDB databases of the same
    stored values (`kafka_schedule_ceilings.reach_cpu`): CPU per user as it was (every
-   key and value read, then split by partition) and as it is, alternated.
+   key and value read, then split by partition) and as it is, alternated. Per request:
+   the CPU of the worker and of its reach processes (`--reach-processes`, passed on; 0:
+   the count in its thread), the seconds they waited for a CPU, their memory, and how long
+   the worker's /metrics thread took to answer meanwhile (its share of the GIL).
 3. Scheduled run: the worker's clock (PUSHCAST_CLOCK_FILE) moves past the campaign's
    `schedule.at`; the worker's timer announces the run with one record per partition, and
    the user agent applies it in place to the partition's users in its RocksDB store

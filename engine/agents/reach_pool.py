@@ -53,7 +53,7 @@ class ReachPool:
         if processes < 1:
             raise ValueError(f"reach processes: {processes} (0 counts in the worker's thread: no pool)")
         self._executors: list[ProcessPoolExecutor | None] = [None] * processes
-        self._parts: tuple[int, bytes] | None = None  # (id of the CampaignSet, what its counts need, pickled)
+        self._parts: tuple[CampaignSet, bytes] | None = None  # a campaign set, what its counts need pickled
 
     async def start(self) -> None:
         """Spawn every process now (its imports take a second), not at the first question
@@ -89,10 +89,10 @@ class ReachPool:
         """What a count reads of `campaigns`, pickled once per campaign set: each campaign
         without its message, trigger and other rules (compiled templates do not pickle;
         a count reads only the id, segment and `when`), and the global config."""
-        if self._parts is None or self._parts[0] != id(campaigns):
+        if self._parts is None or self._parts[0] is not campaigns:  # held: its id is not reused meanwhile
             parts = [replace(compiled.campaign, what=Message(title=""), trigger=None, unless=None,
                              conversion=None, position=None) for compiled in campaigns.by_id.values()]
-            self._parts = (id(campaigns), pickle.dumps((parts, campaigns.config)))
+            self._parts = (campaigns, pickle.dumps((parts, campaigns.config)))
         return self._parts[1]
 
     def close(self) -> None:
