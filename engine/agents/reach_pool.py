@@ -25,9 +25,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import multiprocessing
+import os
 import pickle
 import shutil
 import tempfile
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -64,9 +67,9 @@ class ReachPool:
     def _executor(self, index: int) -> ProcessPoolExecutor:
         executor = self._executors[index]
         if executor is None:
-            # The worker's collector thresholds: a count makes a parsed dict a state it reads.
             executor = self._executors[index] = ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=tune_collector)
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_process_start,
+                initargs=(os.getpid(),))
         return executor
 
     async def count(self, path: Path, offset_key: bytes, partition: int, campaign: str, at: int,
@@ -105,9 +108,25 @@ class ReachPool:
 
 # --- in a reach process -----------------------------------------------------------------
 
+ORPHAN_CHECK_SECONDS = 1.0  # how often a reach process checks that its worker is alive
 _dbs: dict[str, object] = {}  # database path -> its secondary instance (rocksdict.Rdict)
 _campaigns: tuple[bytes, CampaignSet] | None = None
 _scratch: str | None = None  # the secondary instances' own directories (their info logs)
+
+
+def _process_start(worker: int) -> None:
+    """A reach process's setup: the worker's collector thresholds (a count makes a parsed
+    dict a state it reads), and an exit when the worker is gone: a worker killed with -9
+    never tells its processes, and they were seen still waiting for a question 16
+    minutes later."""
+    tune_collector()
+
+    def watch() -> None:
+        while os.getppid() == worker:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="reach-orphan-watch", daemon=True).start()
 
 
 def count_partition(path: str, offset_key: bytes, partition: int, campaign: str, at: int,

@@ -9,6 +9,9 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,7 @@ from tests.unit.core.test_schedule_reach import SEGMENT, random_events
 from tests.unit.core_helpers import T0, campaigns
 
 PARTITIONS = 3
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class PathStore(PartitionedStore):
@@ -127,3 +131,34 @@ def test_a_memory_store_is_counted_in_the_thread(pool):
     assert user_db(table, 0) is None
     assert _answer(table, _requests()[:1], cs, pool)[0]["users"] == 1
     assert multiprocessing.active_children() == []
+
+
+ORPHANED = """
+import asyncio, multiprocessing, os, signal
+from engine.agents.reach_pool import ReachPool
+pool = ReachPool(2)
+asyncio.run(pool.start())
+while len(multiprocessing.active_children()) < 2:
+    pass
+print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_processes_of_a_worker_killed_with_minus_9_exit():
+    done = subprocess.run([sys.executable, "-c", ORPHANED], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) >= 2
+    deadline = time.monotonic() + 30  # the watch looks every ORPHAN_CHECK_SECONDS
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has exited
