@@ -14,7 +14,10 @@ campaign with a three-condition segment), on the same global config. Then:
    `count_reach` over the same states in this process. Before the worker starts, the
    worker's own count in this process, no Kafka, from RocksDB databases of the same
    stored values (`kafka_schedule_ceilings.reach_cpu`): CPU per user as it was (every
-   key and value read, then split by partition) and as it is, alternated.
+   key and value read, then split by partition) and as it is, alternated. Per request:
+   the CPU of the worker and of its reach processes (`--reach-processes`, passed on; 0:
+   the count in its thread), the seconds they waited for a CPU, their memory, and how long
+   the worker's /metrics thread took to answer meanwhile (its share of the GIL).
 3. Scheduled run: the worker's clock (PUSHCAST_CLOCK_FILE) moves past the campaign's
    `schedule.at`; the worker's timer announces the run with one record per partition, and
    the user agent applies it in place to the partition's users in its RocksDB store
@@ -31,7 +34,7 @@ campaign with a three-condition segment), on the same global config. Then:
 
     .venv/bin/python bench/bench_kafka_schedule.py [--users 200000] [--partitions 8]
         [--reach-repeat 5] [--profile DIR] [--reach-only] [--run-step N] [--run-ahead K]
-        [--poll 0.25]
+        [--reach-processes N] [--poll 0.25]
 
 `--reach-only` stops after 2 (no ceilings, no scheduled run).
 
@@ -62,7 +65,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_kafka import services  # noqa: E402
 from bench_schedule import CAMPAIGN, NOW, generate  # noqa: E402
 from kafka_schedule_ceilings import ceilings, reach_cpu, user_of  # noqa: E402
-from worker_process import cpu_seconds  # noqa: E402
+from worker_process import ReadProbe, cpu_seconds, descendants, rss_mb, run_queue_seconds, tree_seconds  # noqa: E402
 
 from engine.agents.reach import request_reach  # noqa: E402
 from engine.agents.records import StoredState  # noqa: E402
@@ -176,6 +179,8 @@ def main() -> int:
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--run-step", type=int, help="the worker's --run-step (default: its own)")
     parser.add_argument("--run-ahead", type=int, help="the worker's --run-ahead (default: its own)")
+    parser.add_argument("--reach-processes", type=int,
+                        help="the worker's --reach-processes (default: its own; 0: reach counted in its thread)")
     parser.add_argument("--poll", type=float, default=0.25,
                         help="seconds between reads of the worker's /metrics during the run (each costs it CPU)")
     parser.add_argument("--reach-only", action="store_true", help="stop after reach (no ceilings, no scheduled run)")
@@ -218,8 +223,9 @@ def main() -> int:
 
         harness = KafkaRuntimeHarness(bootstrap, redis, tmp, [tmp / "campaigns"], config,
                                       partitions=args.partitions, sends_partitions=args.partitions)
-        for flag, value in (("--run-step", args.run_step), ("--run-ahead", args.run_ahead)):
-            if value:
+        for flag, value in (("--run-step", args.run_step), ("--run-ahead", args.run_ahead),
+                            ("--reach-processes", args.reach_processes)):
+            if value is not None:
                 harness.extra_args = [*harness.extra_args, flag, str(value)]
         changelog = f"{harness.app_id}-users-changelog"  # Faust: f"{app.conf.id}-{table.name}-changelog"
         try:
@@ -252,13 +258,23 @@ def main() -> int:
             idle_cpu = cpu_seconds(worker.process.pid)
             time.sleep(5)
             idle_cpu = (cpu_seconds(worker.process.pid) - idle_cpu) / 5  # CPU seconds a second, asked nothing
-            cpu = []  # the worker's CPU seconds during each request (every thread of it)
+            # The worker's CPU seconds during each request: every thread of it, and its
+            # reach processes; and the seconds they waited for a CPU (runnable, not running).
+            cpu, own_cpu, waited, loads, probes = [], [], [], [], []
             for _ in range(args.reach_repeat):
-                before = cpu_seconds(worker.process.pid)
-                found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
-                                           "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
+                pid = worker.process.pid
+                own, children = tree_seconds(pid, cpu_seconds)
+                queued = sum(tree_seconds(pid, run_queue_seconds))
+                with ReadProbe(worker.metrics) as probe:
+                    found = _run(request_reach(bootstrap, harness.events_topic, harness.prefix + "reach-replies",
+                                               "xmas", NOW, timeout=args.timeout), timeout=args.timeout + 10)
+                probes.extend(probe.seconds)
                 times.append(found.seconds)
-                cpu.append(cpu_seconds(worker.process.pid) - before)
+                own_after, children_after = tree_seconds(pid, cpu_seconds)
+                own_cpu.append(own_after - own)
+                cpu.append(own_after - own + children_after - children)
+                waited.append(sum(tree_seconds(pid, run_queue_seconds)) - queued)
+                loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
                 spy.wait()
@@ -273,6 +289,17 @@ def main() -> int:
                   f"{min(cpu) / n * 1e6:.2f} µs a user ({min(cpu) / n * 1e6:.2f} s per 1,000,000 users), "
                   f"median {statistics.median(cpu) / n * 1e6:.2f} µs; asked nothing, it uses {idle_cpu:.3f} CPU s "
                   "a second")
+            print(f"  of which the worker process itself: {', '.join(f'{c:.2f}' for c in own_cpu)} s "
+                  f"(the rest: its reach processes); waiting for a CPU: {', '.join(f'{w:.2f}' for w in waited)} s "
+                  f"(every thread and process of it); load average after each: {', '.join(map(str, loads))}")
+            print(f"  request wall times: {', '.join(f'{t:.2f}' for t in times)} s; resident memory: the worker "
+                  f"{rss_mb(worker.process.pid):.0f} MB, its reach processes "
+                  f"{sum(rss_mb(child) for child in descendants(worker.process.pid)):.0f} MB")
+            probes.sort()
+            if probes:
+                print(f"  the worker's /metrics (a thread of it: the GIL's latency) during the requests: "
+                      f"{len(probes)} reads, median {statistics.median(probes) * 1e3:.1f} ms, "
+                      f"p90 {probes[int(len(probes) * 0.9)] * 1e3:.1f} ms, max {probes[-1] * 1e3:.1f} ms")
             if args.reach_only:
                 return 0
 

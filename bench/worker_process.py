@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,35 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far: the figure least moved by other jobs."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under `pid` now running (a worker's reach processes, reach_pool.py)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # ended meanwhile
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def tree_seconds(pid: int, read) -> tuple[float, float]:
+    """(`read(pid)`, its sum over the descendants now running): `read` is `cpu_seconds` or
+    `run_queue_seconds`. A child still running is not in its parent's /proc figures (those
+    count only children waited for)."""
+    children = 0.0
+    for child in descendants(pid):
+        try:
+            children += read(child)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # ended meanwhile
+    return read(pid), children
 
 
 def run_queue_seconds(pid: int) -> float:
@@ -59,3 +89,34 @@ def profile(pid: int, seconds: float, out: Path, gil: bool) -> subprocess.Popen 
     return subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw",
                              *(["--gil"] if gil else []), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+class ReadProbe:
+    """Calls `read` every 0.1 s in a thread while in the block, timing each call: a
+    worker's /metrics, for one, is served by a thread of the worker that needs its GIL, so
+    its time shows how long the worker's other threads wait behind its work."""
+
+    def __init__(self, read):
+        self.read, self.seconds, self.done = read, [], threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        while not self.done.wait(0.1):
+            started = time.perf_counter()
+            self.read()
+            self.seconds.append(time.perf_counter() - started)
+
+    def __enter__(self) -> "ReadProbe":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

@@ -58,6 +58,11 @@ def add_worker_parser(sub) -> None:
     worker.add_argument("--run-ahead", type=int, default=d.run_ahead,
                         help="steps of a scheduled run announced ahead in its partition, so that they do not "
                              "wait behind the send results of the steps before (default %(default)s)")
+    worker.add_argument("--reach-processes", type=int, default=d.reach_processes,
+                        help="processes that count reach questions, each reading the partitions' RocksDB "
+                             "databases itself, so the count runs on every core and never holds the worker's "
+                             "event loop; 0: count in the worker's own thread (default: the CPUs, at most 2: "
+                             "%(default)s)")
     worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
     worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
                         help="seconds before Kafka itself moves a silent worker's partitions (at least the "
@@ -83,6 +88,9 @@ def _check_flags(args: argparse.Namespace) -> None:
                         ("--run-ahead", args.run_ahead)):
         if value < 1:
             raise PushcastError(f"{flag}: must be at least 1, got {value}")
+    if args.reach_processes < 0:
+        raise PushcastError(f"--reach-processes: must be 0 (count in the worker's thread) or more, "
+                            f"got {args.reach_processes}")
     for flag, value in (("--metrics-port", args.metrics_port), ("--api-port", args.api_port)):
         if value is not None and not 0 <= value <= 65535:
             raise PushcastError(f"{flag}: must be a port number 0..65535 (0: off), got {value}")
@@ -126,6 +134,7 @@ def settings_from_args(args: argparse.Namespace):
         batch_size=args.batch_size,
         run_step=args.run_step,
         run_ahead=args.run_ahead,
+        reach_processes=args.reach_processes,
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,
         heartbeat_interval=args.heartbeat_interval,

@@ -34,6 +34,7 @@ from engine.agents.faust_take import take_batches
 from engine.agents.offsets import OffsetGuard, seek_guarded
 from engine.agents.partition_runs import expand_runs, one_step_each
 from engine.agents.peers import watch_peers
+from engine.agents.reach_pool import ReachPool
 from engine.agents.records import (
     DLQ_FIELD,
     DLQ_REASON,
@@ -54,6 +55,7 @@ from engine.agents.table import (
     applied_position,
     in_context,
     scan_users,
+    user_db,
     user_items,
     user_values,
     write_applied,
@@ -96,6 +98,7 @@ class Worker:
     dead_letter_topic: Any = None
     reach_replies_topic: Any = None
     table: Any = None
+    reach_pool: ReachPool | None = None  # counts reach in processes (reach_pool.py); None: in a thread
     ready: bool = False  # partitions assigned and the table recovered
     commits_to_catch_up: dict = field(default_factory=dict)  # TP -> offset
     schedules: ScheduleRunner = field(init=False)
@@ -204,7 +207,8 @@ class Worker:
         # Counted off the event loop (engine/agents/reach.py). The partitions cannot move
         # meanwhile: Faust waits for this batch first.
         replies = await reach.answer_table(requests, lambda partition: user_values(self.table, partition),
-                                           lambda partition: scan_users(self.table, {partition}), self.campaigns())
+                                           lambda partition: scan_users(self.table, {partition}), self.campaigns(),
+                                           self.reach_pool, lambda partition: user_db(self.table, partition))
         for reply in replies:
             await self.reach_replies_topic.send(key=reply["request"].encode(), value=orjson.dumps(reply))
 
@@ -404,6 +408,9 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
         faust_private.take_over_positions(app, runtime.position_partitions)
 
     app.task(runtime.timer_loop)
+    if settings.reach_processes and settings.store == "rocksdb":
+        runtime.reach_pool = ReachPool(settings.reach_processes)
+        app.task(runtime.reach_pool.start)  # spawned when the app starts, not at the first question
     app.task(runtime.winners.run)
     if settings.api_port:
         from engine.agents.api import WorkerApi

@@ -18,14 +18,17 @@ are test profiles (a test send to every test profile starts with it, send_test.p
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass
 from itertools import islice, repeat
+from pathlib import Path
 from typing import Awaitable, Callable, Iterable
 
 import orjson
 
+from engine.agents.reach_pool import ReachPool, ReachProcessFailed
 from engine.agents.records import INTERNAL_HEADER, header
 from engine.agents.requests import ReplyChannel
 from engine.core.campaigns import CampaignSet, CompiledCampaign
@@ -37,6 +40,7 @@ REACH_QUESTION = "reach"
 TEST_PROFILES_QUESTION = "test_profiles"  # which users of the partition are test profiles
 USER_QUESTION = "user"  # one user's stored state (the gateway's GET /v1/users/{id}), keyed by the user
 REPLY_FIELDS = ("users", "qualified", "reachable", "no_subscription", "test_profiles")
+log = logging.getLogger(__name__)
 SLICE = 5000  # stored values a partition's count reads at a time (partition_reach)
 
 
@@ -92,22 +96,38 @@ def answer_user(request: ReachRequest, stored: bytes | None) -> dict:
 
 async def answer_table(requests: list[ReachRequest], values_of: Callable[[int], Iterable[bytes]],
                        items_of: Callable[[int], Awaitable[list[tuple[str, bytes]]]],
-                       campaigns: CampaignSet) -> list[dict]:
+                       campaigns: CampaignSet, pool: ReachPool | None = None,
+                       db_of: Callable[[int], tuple[Path, bytes] | None] = lambda partition: None) -> list[dict]:
     """One reply per request, each partition counted off the event loop, over the user
     agent's table: `values_of(partition)` its stored values (`table.user_values`: made on
     the loop, a RocksDB iterator reads the store as it is then, whatever is written while
     it is read), `items_of(partition)` its (user, stored value) pairs, for the test
-    profiles (`table.scan_users`). The table is passed in as these: the gateway imports
+    profiles (`table.scan_users`). With a `pool`, a partition whose RocksDB database
+    `db_of(partition)` names ((path, Faust's offset key): `table.user_db`) is counted in
+    the pool's processes, every partition at once (reach_pool.py); one whose process
+    fails is counted here instead. The table is passed in as these: the gateway imports
     this module (`request_reach`) without Faust."""
-    replies = []
-    for request in requests:
+
+    async def in_thread(request: ReachRequest) -> dict:
         if request.question == TEST_PROFILES_QUESTION:  # needs the user names
             items = await items_of(request.partition)
-            replies.append(await asyncio.to_thread(answer_partition, request, (), campaigns, items))
-        else:
-            values = values_of(request.partition)
-            replies.append(await asyncio.to_thread(answer_partition, request, values, campaigns))
-    return replies
+            return await asyncio.to_thread(answer_partition, request, (), campaigns, items)
+        return await asyncio.to_thread(answer_partition, request, values_of(request.partition), campaigns)
+
+    async def in_pool(request: ReachRequest) -> dict:
+        db = db_of(request.partition)
+        if request.question != REACH_QUESTION or db is None or request.campaign not in campaigns.by_id:
+            return await in_thread(request)
+        try:
+            found = await pool.count(*db, request.partition, request.campaign, request.at, campaigns)
+        except ReachProcessFailed as exc:
+            log.warning("%s; counted in the worker's thread instead", exc)
+            return await in_thread(request)
+        return reach_reply(request, found)
+
+    if pool is None:
+        return [await in_thread(request) for request in requests]
+    return list(await asyncio.gather(*map(in_pool, requests)))
 
 
 def answer(requests: list[ReachRequest], stored: Iterable[tuple[object, bytes | None]],
@@ -137,10 +157,16 @@ def answer_partition(request: ReachRequest, values: Iterable[bytes], campaigns: 
                                                     for key, _ in own], [_body(value) for _, value in own], campaigns)
         reply["configured"] = sorted(campaigns.config.test_users)
     else:
-        found = partition_reach(values, request.partition, compiled, request.at, campaigns)
-        reply.update({name: getattr(found, name) for name in REPLY_FIELDS})
-        if found.best_hours is not None:
-            reply["best_hours"] = found.best_hours
+        return reach_reply(request, partition_reach(values, request.partition, compiled, request.at, campaigns))
+    return reply
+
+
+def reach_reply(request: ReachRequest, found: Reach) -> dict:
+    """The reply to a reach request: the partition's counts."""
+    reply = {"request": request.request, "partition": request.partition, "campaign": request.campaign,
+             "at": request.at, **{name: getattr(found, name) for name in REPLY_FIELDS}}
+    if found.best_hours is not None:
+        reply["best_hours"] = found.best_hours
     return reply
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class WorkerSettings:
     batch_size: int = 500
     run_step: int = 5000  # stored users a scheduled run reads per step (partition_runs.py)
     run_ahead: int = 4  # continuations of a scheduled run kept outstanding in its partition
+    # processes counting reach off the worker's GIL (reach_pool.py), each reading the
+    # partitions' RocksDB databases itself; 0: in the worker's thread
+    reach_processes: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0
     session_timeout: float = 30.0  # Kafka's own failure detection (the broker's floor: 6 s)

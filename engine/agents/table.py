@@ -12,6 +12,7 @@ WINNER_PREFIX + partition/campaign). Values are bytes too
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Iterable
 
 from faust.types import TP
@@ -74,6 +75,16 @@ def user_values(table, partition: int) -> Iterable[bytes]:
     if not dbs:
         return iter(())
     return faust_private.values_around(dbs[0], USERS_FROM, store.offset_key)
+
+
+def user_db(table, partition: int) -> tuple[Path, bytes] | None:
+    """Where `partition`'s RocksDB database is, for a reader in another process
+    (reach_pool.py): (its path, the key of Faust's changelog position, not a user's);
+    None for a memory store or a partition not open here."""
+    store = table.data
+    if not faust_private.partition_dbs(store, {partition}):
+        return None
+    return store.partition_path(partition), store.offset_key
 
 
 def in_context(event) -> None:

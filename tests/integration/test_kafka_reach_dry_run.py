@@ -106,5 +106,16 @@ def test_reach_over_three_workers_equals_the_brute_force_count(kafka_runtime_fac
     assert (found["users"], found["qualified"], found["reachable"]) == (stored, qualified, reachable)
     assert found["qualified"] == found["reachable"] + found["no_subscription"] + found["test_profiles"]
 
+    # A qualifying user's events produced just before the question, no wait: counted (the
+    # workers' reach processes read the partitions' databases caught up with every write).
+    newcomer = [{"user": "newcomer", "event": "$profile", "ts": NOW - 2 * DAY, "props": {"plan": "gold"}},
+                {"user": "newcomer", "event": "$push_subscribe", "ts": NOW - 2 * DAY, "props": SUB}]
+    newcomer += [{"user": "newcomer", "event": "App Launched", "ts": NOW - k * MIN, "props": {}} for k in (5, 6)]
+    harness.produce(newcomer)
+    done = _reach(harness, "gold-launchers")
+    assert done.returncode == 0, done.stderr + harness.logs()
+    again = json.loads(done.stdout)
+    assert (again["users"], again["qualified"], again["reachable"]) == (stored + 1, qualified + 1, reachable + 1)
+
     unknown = _reach(harness, "no-such-campaign")
     assert unknown.returncode == 1 and "no campaign 'no-such-campaign'" in unknown.stderr, unknown.stderr

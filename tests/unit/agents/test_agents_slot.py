@@ -92,6 +92,7 @@ def test_bind_addresses_default_to_loopback():
     ("--partitions", "0", "--partitions: must be at least 1, got 0"),
     ("--sends-partitions", "-1", "--sends-partitions: must be at least 1, got -1"),
     ("--metrics-port", "70000", "--metrics-port: must be a port number 0..65535 (0: off), got 70000"),
+    ("--reach-processes", "-1", "--reach-processes: must be 0 (count in the worker's thread) or more, got -1"),
 ])
 def test_impossible_counts_and_ports_are_errors_naming_the_flag(tmp_path, flag, value, message):
     from engine.rules.errors import PushcastError
