@@ -147,9 +147,7 @@ class UserProcessor:
             if reply is not None:
                 out.test_replies.append({"request": item.occurrence, **reply})
             if isinstance(item, Event) and item.name in OUTCOME_EVENTS:
-                for campaign, outcome in outcome_stats(stored.messages, item, now):
-                    for stat in with_series(outcome, now):
-                        out.moves.append(Move(record.partition, record.offset, campaign, stat, 1))
+                _outcome_moves(out, stored, item, record, now)
             _applied(out, user, stored, record, effects, now)
         self.metrics.counted(out.counts())
         for kind, count in kinds.items():
@@ -192,7 +190,6 @@ class UserProcessor:
             _applied(out, user, stored, record, effects, now)
         return applied
 
-
     def _results(self, record: Record, out: BatchResult, cache: dict[str, StoredState],
                  load: Callable[[str, Record], bytes | None], now: int, campaigns: CampaignSet) -> int:
         """Apply a results record (records.encode_results: a sender batch's delivery results
@@ -231,9 +228,7 @@ class UserProcessor:
                     out.dead_letters.append(DeadLetter(_one_event(record, raw), "processing",
                                                        f"processing failed: {exc!r}"))
                     continue
-                for campaign, outcome in outcome_stats(stored.messages, event, now):
-                    for stat in with_series(outcome, now):
-                        out.moves.append(Move(record.partition, record.offset, campaign, stat, 1))
+                _outcome_moves(out, stored, event, record, now)
                 _applied(out, user, stored, record, effects, now)
                 applied += 1
         return applied
@@ -256,6 +251,14 @@ def _one_event(record: Record, raw: object) -> Record:
     user = raw.get("user") if isinstance(raw, dict) else None
     key = user.encode() if isinstance(user, str) else None
     return Record(key, orjson.dumps(raw), [], record.timestamp_ms, record.partition, record.offset, record.topic)
+
+
+def _outcome_moves(out: BatchResult, stored: StoredState, event: Event, record: Record, now: int) -> None:
+    """The stats a delivery result or report moves, each counted once per message and
+    subscription (outcomes.py), tagged with the record that brought it."""
+    for campaign, outcome in outcome_stats(stored.messages, event, now):
+        for stat in with_series(outcome, now):
+            out.moves.append(Move(record.partition, record.offset, campaign, stat, 1))
 
 
 def _applied(out: BatchResult, user: str, stored: StoredState, record: Record, effects, now: int) -> None:
