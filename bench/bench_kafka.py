@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_faust_floor  # noqa: E402
 from worker_process import cpu_seconds, idle, profile, run_queue_seconds  # noqa: E402
+from engine.agents.records import result_events  # noqa: E402
 from engine.agents.settings import WorkerSettings  # noqa: E402
 from engine.shell.metrics import worker_metrics  # noqa: E402
 from engine.agents.users import Record, UserProcessor  # noqa: E402
@@ -246,13 +247,13 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
         value = orjson.loads(r.value)
         if headers.get("pushcast-internal") == b"wake":
             lateness.append(r.timestamp - value["at"])
-        elif value.get("event") == "$notification_sent":
-            notify = sends[value["props"]["message"]]
-            if notify["campaign"] == "live":
-                trigger_to_send.append(value["ts"] - notify["at"])
-                timed.append((notify["at"], value["ts"] - notify["at"]))
+        for event in result_events(r.value, r.headers):  # a results record's, or a plain one
+            notify = sends[event["props"]["message"]]
+            if event["event"] == "$notification_sent" and notify["campaign"] == "live":
+                trigger_to_send.append(event["ts"] - notify["at"])
+                timed.append((notify["at"], event["ts"] - notify["at"]))
                 decide.append(decided_at[notify["id"]] - notify["at"])
-                deliver.append(value["ts"] - decided_at[notify["id"]])
+                deliver.append(event["ts"] - decided_at[notify["id"]])
     if dump_to is not None:  # each live send: decided at, trigger -> send, event -> Notify, Notify -> report
         dump_to.write_bytes(orjson.dumps(sorted(zip((at for at, _ in timed), trigger_to_send, decide, deliver))))
     first = min((at for at, _ in timed), default=0)

@@ -40,6 +40,7 @@ from engine.agents.records import (
     DLQ_REASON,
     DLQ_SOURCE,
     decode_sends,
+    encode_results,
     encode_sends,
     encode_wake,
     is_partition_run,
@@ -256,10 +257,12 @@ class Worker:
     async def deliver(self, notifications: list[tuple[Notify, int]]) -> None:
         results = await self.sends.process(notifications)
         producer, events = self.app.producer, self.events_topic.get_topic_name()
-        for event, partition in results:
-            # Stamped with the worker's clock, which wrote the event's `ts`: the user agent
-            # bounds `ts` by the record's time (a test clock may run days ahead of the wall).
-            await producer.send(events, event["user"].encode(), orjson.dumps(event), partition, event["ts"] / 1000, None)
+        # One record per events partition (a few if large), applied by the user agent at
+        # once: a record per result cost a Faust delivery and a state write each. Stamped
+        # with the worker's clock, which wrote the events' `ts`: the user agent bounds `ts`
+        # by the record's time (a test clock may run days ahead of the wall).
+        for partition, value, timestamp_ms, headers in encode_results(results):
+            await producer.send(events, None, value, partition, timestamp_ms / 1000, headers)
 
     # --- timers: wake-ups and scheduled runs ------------------------------------------
 

@@ -56,13 +56,15 @@ from engine.agents import faust_private
 from engine.agents.records import (
     INTERNAL_HEADER,
     decode_partition_run,
+    decode_results,
     encode_partition_run,
     header,
     is_partition_run,
+    is_results,
 )
 from engine.agents.table import INTERNAL_KEY, schedule_key
 from engine.agents.users import Record, RunStep
-from engine.core import CampaignSet
+from engine.core import CampaignSet, EventError
 from engine.shell.reach import qualifying
 
 log = logging.getLogger(__name__)
@@ -223,11 +225,16 @@ def stored_after(table, partition: int, after: bytes, count: int) -> tuple[list[
 
 
 def touched_before(records: list[Record], partition: int) -> set[str]:
-    """The users of `partition`'s user events among `records` (their states may change in
-    this batch, before the run's store was read)."""
+    """The users of `partition`'s user events and delivery results among `records` (their
+    states may change in this batch, before the run's store was read)."""
     users = set()
     for record in records:
-        if record.partition != partition or header(record.headers, INTERNAL_HEADER) is not None:
+        if record.partition != partition:
+            continue
+        if is_results(record.headers):  # a segment may name `$notification_sent`
+            users.update(_result_users(record.value))
+            continue
+        if header(record.headers, INTERNAL_HEADER) is not None:
             continue
         try:
             user = record.key.decode() if record.key is not None else str(orjson.loads(record.value)["user"])
@@ -235,6 +242,14 @@ def touched_before(records: list[Record], partition: int) -> set[str]:
             continue
         users.add(user)
     return users
+
+
+def _result_users(value: bytes | None) -> list[str]:
+    try:
+        events = decode_results(value)
+    except EventError:  # a dead letter: applies to nobody
+        return []
+    return [e["user"] for e in events if isinstance(e, dict) and isinstance(e.get("user"), str)]
 
 
 def _bodies(stored: list[tuple[str, bytes]], partition: int) -> Iterable[tuple[tuple[str, bytes], bytes]]:

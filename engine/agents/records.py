@@ -1,11 +1,12 @@
 """What travels on the Kafka topics, and the stored form of a user's state.
 
 - events topic: a user's JSON event (docs/events.md), or an internal record (a Kafka header
-  `pushcast-internal`: `wake`, `run`, `partition-run` or `send-test`) that only pushcast
-  writes: a wake-up for a due wait, one user's share of a scheduled run, a scheduled run
-  over every user of the partition it is in (partition_runs.py), or a test send to one
-  user (see send_test.py). Internal records are not JSON events, so no producer of user events
-  (HTTP, files) can express one.
+  `pushcast-internal`: `wake`, `run`, `partition-run`, `send-test` or `results`) that only
+  pushcast writes: a wake-up for a due wait, one user's share of a scheduled run, a
+  scheduled run over every user of the partition it is in (partition_runs.py), a test
+  send to one user (see send_test.py), or the delivery results of one sender batch for the
+  users of the partition (`{"results": [event, ...]}`, encode_results). Internal records
+  are not JSON events, so no producer of user events (HTTP, files) can express one.
 - sends topic: per user-agent batch and sends partition, a JSON array of `Notify` objects,
   each with the partition of the user's events (`p`), so that delivery reports go back to
   the partition that holds the user's state (`encode_sends`); before, one `Notify` object
@@ -28,6 +29,7 @@ from typing import Iterable
 import orjson
 from aiokafka.partitioner import murmur2
 
+from engine.agents.outcomes import RESULTS as OUTCOME_RESULTS
 from engine.core import Event, EventError, Notify, Subscription, UserState, parse_event
 from engine.core.events import DEFAULT_MAX_AHEAD_MS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
@@ -282,3 +284,82 @@ def peek_due(raw: bytes) -> tuple[int, int | None]:
     head = raw[: raw.index(b"\n")]
     partition, _offset, due = head.split(b" ", 3)[:3]
     return int(partition), None if due == b"-" else int(due)
+
+
+# --- the sender's delivery results: one record per sender batch and events partition ---
+
+RESULTS = b"results"
+# Far under Kafka's default max.message.bytes (1 MB), which also counts headers and the
+# batch's framing: a sender batch with more results for a partition makes more records.
+MAX_RESULTS_BYTES = 256 * 1024
+RESULT_EVENTS = frozenset(OUTCOME_RESULTS)
+
+
+def encode_results(results: list[tuple[dict, int]],
+                   limit: int = MAX_RESULTS_BYTES) -> list[tuple[int, bytes, int, list[tuple[str, bytes]]]]:
+    """The sender's (result event, events partition) pairs as internal `results` records:
+    (partition, value, timestamp ms, headers) each, a partition's events in their order,
+    in as few records as keep a value under `limit` bytes. The timestamp is the latest
+    `ts` of its events (the user agent bounds an event's `ts` by its record's time)."""
+    by_partition: dict[int, list[tuple[bytes, int]]] = {}
+    for event, partition in results:
+        by_partition.setdefault(partition, []).append((orjson.dumps(event), int(event["ts"])))
+    frame = len(_results_value([]))
+    out = []
+    for partition, encoded in by_partition.items():
+        chunk: list[bytes] = []
+        size, latest = frame, 0
+        for raw, ts in encoded:
+            if chunk and size + 1 + len(raw) > limit:  # 1: the comma before it
+                out.append((partition, _results_value(chunk), latest, [(INTERNAL_HEADER, RESULTS)]))
+                chunk, size, latest = [], frame, 0
+            size += len(raw) + (1 if chunk else 0)
+            chunk.append(raw)
+            latest = max(latest, ts)
+        out.append((partition, _results_value(chunk), latest, [(INTERNAL_HEADER, RESULTS)]))
+    return out
+
+
+def _results_value(events: list[bytes]) -> bytes:
+    return b'{"results":[' + b",".join(events) + b"]}"
+
+
+def is_results(headers) -> bool:
+    return header(headers, INTERNAL_HEADER) == RESULTS
+
+
+def decode_results(value: bytes | None) -> list[dict]:
+    """The result events of a `results` record, each still to be parsed (`parse_result`);
+    raises EventError for a record that is not one."""
+    try:
+        raw = orjson.loads(value or b"null")
+    except orjson.JSONDecodeError as exc:
+        raise EventError("value", f"malformed internal results record: not JSON: {exc}") from None
+    events = raw.get("results") if isinstance(raw, dict) else None
+    if not isinstance(events, list) or not events:
+        raise EventError("value", "malformed internal results record: expected {\"results\": [event, ...]}")
+    return events
+
+
+def parse_result(raw: object, timestamp_ms: int, max_ahead_ms: int = DEFAULT_MAX_AHEAD_MS) -> Event:
+    """One event of a results record, as `decode_record` parses a plain event, and only
+    a delivery result."""
+    event = parse_event(raw, timestamp_ms, max_ahead_ms)
+    if event.name not in RESULT_EVENTS:
+        raise EventError("event", f"{event.name!r} is not a delivery result (expected one of {sorted(RESULT_EVENTS)})")
+    return event
+
+
+def result_events(value: bytes | None, headers) -> list[dict]:
+    """The delivery result events an events-topic record carries, in either form: a
+    `results` record's, or a plain result event (the form before results were batched,
+    and still in the topic after an upgrade); none for any other record."""
+    if is_results(headers):
+        return [e for e in decode_results(value) if isinstance(e, dict)]
+    if header(headers, INTERNAL_HEADER) is not None or not value or not value.startswith(b"{"):
+        return []
+    try:
+        raw = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return []
+    return [raw] if isinstance(raw, dict) and raw.get("event") in RESULT_EVENTS else []

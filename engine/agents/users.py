@@ -4,7 +4,9 @@ messages to send and dead letters out. `app.py` feeds it from the stream and wri
 Per record: decode (or dead-letter), skip it if the stored state has already applied its
 offset (a redelivery after a crash), call the core, keep the state in the batch's cache.
 A test-send record also leaves its result in the batch's `test_replies`, which app.py
-sends to the replies topic once the batch's notifications are in Kafka.
+sends to the replies topic once the batch's notifications are in Kafka. A results record
+(the sender's delivery results for the partition) applies each user's events together,
+under the one offset they share; a plain result event (the form before) applies as any.
 
 Every campaign stat a record moves is a `Move` tagged with the record's partition and
 offset: app.py adds them to the partition's running totals (stats.py), which skip the
@@ -17,9 +19,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
+import orjson
+
 from engine.shell.metrics import Metrics
 from engine.agents.outcomes import OUTCOME_EVENTS, outcome_stats, remember
-from engine.agents.records import StoredState, decode_record, encode_run
+from engine.agents.records import StoredState, decode_record, decode_results, encode_run, is_results, parse_result
 from engine.core import CampaignSet, Event, EventError, Notify, UserState
 from engine.core.events import SYSTEM_EVENTS
 from engine.shell.inputs import ScheduledRun, TestSend, WakeUp
@@ -110,6 +114,9 @@ class UserProcessor:
             if record.run is not None:
                 kinds["run"] = kinds.get("run", 0) + self._run_step(record, out, cache, load, now, campaigns)
                 continue
+            if is_results(record.headers):
+                kinds["system"] = kinds.get("system", 0) + self._results(record, out, cache, load, now, campaigns)
+                continue
             try:
                 item = decode_record(record.key, record.value, record.headers, record.timestamp_ms,
                                      campaigns.config.max_event_ahead * 1000)
@@ -125,12 +132,7 @@ class UserProcessor:
                     _effects, reply = apply(UserState(user), item, item.at, campaigns)
                     out.test_replies.append({"request": item.occurrence, **reply})
                     continue
-                try:
-                    stored = StoredState.loads(raw) if raw is not None else StoredState(UserState(user))
-                except Exception as exc:  # a corrupt stored state must not stop the partition
-                    log.error("stored state of a user is unreadable (%r); starting it afresh", exc)
-                    stored = StoredState(UserState(user))
-                cache[user] = stored
+                stored = cache[user] = _stored(user, raw)
             if stored.partition == record.partition and record.offset <= stored.offset:
                 self.metrics.replayed.inc()
                 continue
@@ -145,9 +147,7 @@ class UserProcessor:
             if reply is not None:
                 out.test_replies.append({"request": item.occurrence, **reply})
             if isinstance(item, Event) and item.name in OUTCOME_EVENTS:
-                for campaign, outcome in outcome_stats(stored.messages, item, now):
-                    for stat in with_series(outcome, now):
-                        out.moves.append(Move(record.partition, record.offset, campaign, stat, 1))
+                _outcome_moves(out, stored, item, record, now)
             _applied(out, user, stored, record, effects, now)
         self.metrics.counted(out.counts())
         for kind, count in kinds.items():
@@ -189,6 +189,76 @@ class UserProcessor:
             applied += 1
             _applied(out, user, stored, record, effects, now)
         return applied
+
+    def _results(self, record: Record, out: BatchResult, cache: dict[str, StoredState],
+                 load: Callable[[str, Record], bytes | None], now: int, campaigns: CampaignSet) -> int:
+        """Apply a results record (records.encode_results: a sender batch's delivery results
+        for this partition) in its place: each user's events together, loaded once, under
+        one replay guard, the record's offset, which all of them share (so a user's second
+        result is not taken for a replay of the first, and the record read again after a
+        crash skips every user whose state applied it); returns how many were applied."""
+        try:
+            raws = decode_results(record.value)
+        except EventError as exc:
+            out.dead_letters.append(DeadLetter(record, exc.field, str(exc)))
+            return 0
+        max_ahead = campaigns.config.max_event_ahead * 1000
+        by_user: dict[str, list[tuple[Event, object]]] = {}
+        for raw in raws:
+            try:
+                event = parse_result(raw, record.timestamp_ms, max_ahead)
+            except EventError as exc:
+                out.dead_letters.append(DeadLetter(_one_event(record, raw), exc.field,
+                                                   f"an event of a results record: {exc}"))
+                continue
+            by_user.setdefault(event.user, []).append((event, raw))
+        applied = 0
+        for user, events in by_user.items():
+            stored = cache.get(user)
+            if stored is None:
+                stored = cache[user] = _stored(user, load(user, record))
+            if stored.partition == record.partition and record.offset <= stored.offset:
+                self.metrics.replayed.inc(len(events))
+                continue
+            for event, raw in events:
+                try:
+                    effects, _reply = apply(stored.state, event, now, campaigns)
+                except Exception as exc:  # a dead letter that replays as the event alone
+                    log.exception("applying a delivery result failed")
+                    out.dead_letters.append(DeadLetter(_one_event(record, raw), "processing",
+                                                       f"processing failed: {exc!r}"))
+                    continue
+                _outcome_moves(out, stored, event, record, now)
+                _applied(out, user, stored, record, effects, now)
+                applied += 1
+        return applied
+
+
+def _stored(user: str, raw: bytes | None) -> StoredState:
+    """A user's stored state, a new one for a user never stored."""
+    if raw is None:
+        return StoredState(UserState(user))
+    try:
+        return StoredState.loads(raw)
+    except Exception as exc:  # a corrupt stored state must not stop the partition
+        log.error("stored state of a user is unreadable (%r); starting it afresh", exc)
+        return StoredState(UserState(user))
+
+
+def _one_event(record: Record, raw: object) -> Record:
+    """One event of a results record as a record of its own, the plain form a result
+    event had before they were batched: a dead letter that can be produced again as is."""
+    user = raw.get("user") if isinstance(raw, dict) else None
+    key = user.encode() if isinstance(user, str) else None
+    return Record(key, orjson.dumps(raw), [], record.timestamp_ms, record.partition, record.offset, record.topic)
+
+
+def _outcome_moves(out: BatchResult, stored: StoredState, event: Event, record: Record, now: int) -> None:
+    """The stats a delivery result or report moves, each counted once per message and
+    subscription (outcomes.py), tagged with the record that brought it."""
+    for campaign, outcome in outcome_stats(stored.messages, event, now):
+        for stat in with_series(outcome, now):
+            out.moves.append(Move(record.partition, record.offset, campaign, stat, 1))
 
 
 def _applied(out: BatchResult, user: str, stored: StoredState, record: Record, effects, now: int) -> None:

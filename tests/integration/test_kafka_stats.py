@@ -19,6 +19,7 @@ from collections import Counter
 
 import pytest
 
+from engine.agents.records import result_events
 from engine.core import Notify, Qualified, Suppressed
 from tests.fixtures.crash_stream import ADMIN_TOKEN, ALL_DUE, ROOT, START
 from tests.fixtures.kafka_runtime import metric_value
@@ -84,10 +85,8 @@ def _results(harness) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]
     """The sender's result events in the events topic: the first final answer per
     (message, subscription), and the pairs it unsubscribed."""
     outcomes, unsubscribed = {}, set()
-    for record in harness.read(harness.events_topic):
-        if b'"$notification_' not in record.value and b'"$push_unsubscribe"' not in record.value:
-            continue
-        event = json.loads(record.value)
+    events = [e for record in harness.read(harness.events_topic) for e in result_events(record.value, record.headers)]
+    for event in events:
         props = event.get("props", {})
         pair = (props.get("message"), props.get("endpoint"))
         if event["event"] in ("$notification_sent", "$notification_failed"):

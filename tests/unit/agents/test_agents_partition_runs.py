@@ -283,3 +283,19 @@ def test_a_progress_entry_is_never_taken_for_an_unnumbered_one_nor_the_reverse()
         assert read_progress(old) == (-1, old)
     for step, last in ((0, b"12345"), (12, b"7 days"), (3, b"a")):
         assert read_progress(progress_value(step, last)) == (step, last)
+
+
+def test_a_user_whose_delivery_result_came_earlier_in_the_batch_is_offered_to_the_step():
+    from engine.agents.records import encode_results
+
+    campaigns = CampaignSet([parse_campaign(CAMPAIGN.replace("did: App Launched", "did: $notification_sent"))],
+                            parse_config("{}"))
+    _campaigns, _processor, table = setup()  # c: stored, and sent nothing yet
+    sent = {"user": "c", "event": "$notification_sent", "ts": START,
+            "props": {"message": "m", "campaign": "other", "endpoint": SUB["endpoint"], "status": 201}}
+    ((_p, value, ts, headers),) = encode_results([(sent, 0)])
+    batch = [Record(None, value, headers, ts, 0, 11, "events"), announcement(12)]
+    records, _steps = expand(table, campaigns, batch)
+    assert (b"c", 12) in applied(records)
+    processor = UserProcessor(lambda: campaigns, worker_metrics(), lambda: RUN_AT)
+    assert [n.user for n, _p in processor.process(records, table.load).notifications] == ["c"]
