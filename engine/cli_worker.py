@@ -63,6 +63,9 @@ def add_worker_parser(sub) -> None:
                              "databases itself, so the count runs on every core and never holds the worker's "
                              "event loop; 0: count in the worker's own thread (default: the CPUs, at most 2: "
                              "%(default)s)")
+    worker.add_argument("--single-records", action="store_true",
+                        help="write each notification and delivery result as a record of its own, as versions "
+                             "before batched records did: for a rolling upgrade from one (docs/kafka.md, Upgrades)")
     worker.add_argument("--commit-interval", type=float, default=d.commit_interval, help="seconds")
     worker.add_argument("--session-timeout", type=float, default=d.session_timeout,
                         help="seconds before Kafka itself moves a silent worker's partitions (at least the "
@@ -135,6 +138,7 @@ def settings_from_args(args: argparse.Namespace):
         run_step=args.run_step,
         run_ahead=args.run_ahead,
         reach_processes=args.reach_processes,
+        single_records=args.single_records,
         commit_interval=args.commit_interval,
         session_timeout=args.session_timeout,
         heartbeat_interval=args.heartbeat_interval,

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import orjson
 from faust.types import TP
 
-from engine.agents import faust_private, kafka_admin, reach, stats
+from engine.agents import agent_records, faust_private, kafka_admin, reach, stats
 from engine.agents.faust_app import build_app, quiet_root_logger
 from engine.agents.faust_flow import keep_current_records_at_resume
 from engine.agents.faust_take import take_batches
@@ -39,9 +39,6 @@ from engine.agents.records import (
     DLQ_FIELD,
     DLQ_REASON,
     DLQ_SOURCE,
-    decode_sends,
-    encode_results,
-    encode_sends,
     encode_wake,
     is_partition_run,
     is_schedule_cursor,
@@ -65,7 +62,6 @@ from engine.agents.table import (
 from engine.agents.users import DeadLetter, Record, UserProcessor
 from engine.agents.wakes import WakeIndex
 from engine.agents.winners import WinnerBook, is_decision
-from engine.core import Notify
 from engine.shell.clock import SystemClock
 from engine.shell.metrics import Metrics, worker_metrics
 from engine.shell.reload import CampaignReloader, load_set
@@ -141,15 +137,7 @@ class Worker:
 
             result = self.users.process(records, load)
             self.metrics.batch_items.inc(len(records))
-            # Straight to the producer (Faust's public `Producer.send`): a topic's `send` adds
-            # its own message objects and callbacks per record. One record per sends partition:
-            # a produce and a delivery per notification were most of a scheduled run's cost.
-            producer, sends = self.app.producer, self.sends_topic.get_topic_name()
-            pending = [
-                await producer.send(sends, None, value, partition, None, None)
-                for partition, value in encode_sends(result.notifications, self.settings.sends_partitions,
-                                                     self.settings.track_secret)
-            ]
+            pending = await agent_records.produce_sends(self, result.notifications)
             for future in pending:  # the sends are in Kafka before the state says they happened
                 await future
             # The stats before the states they count (stats.py: so a crash counts once), the
@@ -231,38 +219,7 @@ class Worker:
     # --- the sender agent -------------------------------------------------------------
 
     async def handle_send_batch(self, events: list) -> None:
-        notifications = await self.read_sends(events)
-        # Records of up to hundreds of notifications each: sent `batch_size` at a time, so a
-        # sender behind a scheduled run holds no more at once than with one per record.
-        size = self.settings.batch_size
-        for start in range(0, len(notifications), size):
-            await self.deliver(notifications[start:start + size])
-
-    async def read_sends(self, events: list) -> list[tuple[Notify, int]]:
-        """The (notify, events partition) pairs of sends records of either form; a malformed
-        record, or one notification of a record, to the dead letters (the rest are sent)."""
-        notifications, letters = [], []
-        for record in await self.admit(self.sends_guard, [_record(e) for e in events]):
-            try:
-                found, malformed = decode_sends(record.value)
-            except Exception as exc:
-                letters.append(DeadLetter(record, "value", f"not a pushcast send: {exc!r}"))
-                continue
-            notifications += found
-            letters += [DeadLetter(replace(record, key=bad.key, value=bad.value), "value",
-                                   f"not a pushcast send: {bad.reason}") for bad in malformed]
-        await self.dead_letter(letters)
-        return notifications
-
-    async def deliver(self, notifications: list[tuple[Notify, int]]) -> None:
-        results = await self.sends.process(notifications)
-        producer, events = self.app.producer, self.events_topic.get_topic_name()
-        # One record per events partition (a few if large), applied by the user agent at
-        # once: a record per result cost a Faust delivery and a state write each. Stamped
-        # with the worker's clock, which wrote the events' `ts`: the user agent bounds `ts`
-        # by the record's time (a test clock may run days ahead of the wall).
-        for partition, value, timestamp_ms, headers in encode_results(results):
-            await producer.send(events, None, value, partition, timestamp_ms / 1000, headers)
+        await agent_records.handle_send_batch(self, [_record(e) for e in events])
 
     # --- timers: wake-ups and scheduled runs ------------------------------------------
 

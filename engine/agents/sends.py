@@ -1,5 +1,5 @@
 """The sender agent's work, without Faust: messages from the sends topic in, deliveries
-through the `Sender` (rate limits shared through Redis), result events out (app.py
+through the `Sender` (rate limits shared through Redis), result events out (agent_records.py
 produces a batch's as one `results` record per events partition: records.encode_results).
 
 Each (message, subscription) is claimed in the de-duplication store first; a delivery

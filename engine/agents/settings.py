@@ -39,6 +39,9 @@ class WorkerSettings:
     # processes counting reach off the worker's GIL (reach_pool.py), each reading the
     # partitions' RocksDB databases itself; 0: in the worker's thread
     reach_processes: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    # each notification and delivery result a record of its own, the forms workers of
+    # versions before batched records read: for a rolling upgrade from one (agent_records.py)
+    single_records: bool = False
     batch_within: float = 0.005  # seconds a batch waits to fill
     commit_interval: float = 1.0
     session_timeout: float = 30.0  # Kafka's own failure detection (the broker's floor: 6 s)
