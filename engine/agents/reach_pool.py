@@ -109,7 +109,7 @@ class ReachPool:
 # --- in a reach process -----------------------------------------------------------------
 
 ORPHAN_CHECK_SECONDS = 1.0  # how often a reach process checks that its worker is alive
-_dbs: dict[str, object] = {}  # database path -> its secondary instance (rocksdict.Rdict)
+_dbs: dict[str, tuple[bytes, object]] = {}  # database path -> (its IDENTITY, its secondary instance)
 _campaigns: tuple[bytes, CampaignSet] | None = None
 _scratch: str | None = None  # the secondary instances' own directories (their info logs)
 
@@ -148,13 +148,25 @@ def count_partition(path: str, offset_key: bytes, partition: int, campaign: str,
 
 
 def _secondary(path: str):
+    """This process's secondary instance of the database at `path`, caught up with the
+    worker's writes. A database made anew at the same path (another IDENTITY) is opened
+    anew: an instance holds the old files open and would read them. One that could not
+    catch up is dropped, for the next question to open again."""
     from rocksdict import AccessType, Options, Rdict
 
     global _scratch
-    db = _dbs.get(path)
-    if db is not None:
-        db.try_catch_up_with_primary()
-        return db
+    made = Path(path, "IDENTITY").read_bytes()  # RocksDB's id of the database, new with each
+    known = _dbs.get(path)
+    if known is not None and known[0] == made:
+        try:
+            known[1].try_catch_up_with_primary()
+        except Exception:
+            del _dbs[path]
+            raise
+        return known[1]
+    if known is not None:
+        del _dbs[path]
+        known[1].close()
     if _scratch is None:
         _scratch = tempfile.mkdtemp(prefix="pushcast-reach-")
         atexit.register(shutil.rmtree, _scratch, True)
@@ -162,5 +174,5 @@ def _secondary(path: str):
     options.set_max_open_files(-1)  # a secondary keeps every table file it reads open
     db = Rdict(path, options, access_type=AccessType.secondary(tempfile.mkdtemp(dir=_scratch)))
     db.try_catch_up_with_primary()
-    _dbs[path] = db
+    _dbs[path] = (made, db)
     return db

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,6 +123,29 @@ def test_a_process_that_dies_is_answered_for_in_the_thread_and_replaced(table, p
     assert _answer(table, _requests(), cs, pool) == expected  # counted in the thread
     assert _answer(table, _requests(), cs, pool) == expected  # by new processes
     assert not {p.pid for p in multiprocessing.active_children()} & {p.pid for p in started}
+
+
+def test_a_database_made_anew_at_the_same_path_is_read_anew(tmp_path, pool):
+    # A process keeps its partitions' instances; one of a database removed and made again
+    # (another RocksDB IDENTITY) would read the old files it holds open.
+    cs = campaigns(SEGMENT)
+    first = {p: Rdict(str(tmp_path / f"users-{p}.db"), Options(raw_mode=True)) for p in range(PARTITIONS)}
+    table = Table(PathStore(tmp_path, first))
+    _write_states(table, cs)
+    old = _answer(table, _requests(), cs, pool)
+    for db in first.values():
+        db.close()
+    shutil.rmtree(tmp_path / "users-0.db")
+    again = {p: Rdict(str(tmp_path / f"users-{p}.db"), Options(raw_mode=True)) for p in range(PARTITIONS)}
+    try:
+        table = Table(PathStore(tmp_path, again))
+        _write_states(table, cs, count=40, prefix="new-")  # partition 0 holds only these now
+        new = _answer(table, _requests(), cs, pool)
+        assert new == _answer(table, _requests(), cs)
+        assert new[0]["users"] < old[0]["users"]
+    finally:
+        for db in again.values():
+            db.close()
 
 
 def test_a_memory_store_is_counted_in_the_thread(pool):
