@@ -243,10 +243,8 @@ def latency(bootstrap, redis, directory: Path, rate: int, seconds: float, waits:
             decided_at[value["id"]] = r.timestamp
     trigger_to_send, lateness, decide, deliver, timed = [], [], [], [], []
     for r in harness.read(harness.events_topic):
-        headers = dict(r.headers or ())
-        value = orjson.loads(r.value)
-        if headers.get("pushcast-internal") == b"wake":
-            lateness.append(r.timestamp - value["at"])
+        if dict(r.headers or ()).get("pushcast-internal") == b"wake":
+            lateness.append(r.timestamp - orjson.loads(r.value)["at"])
         for event in result_events(r.value, r.headers):  # a results record's, or a plain one
             notify = sends[event["props"]["message"]]
             if event["event"] == "$notification_sent" and notify["campaign"] == "live":

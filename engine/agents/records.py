@@ -177,9 +177,24 @@ def _notify(raw: dict) -> tuple[Notify, int]:
     return notify, int(raw["p"])
 
 
-# Well under Kafka's default max.message.bytes and the producer's max request size (both
-# ~1 MB): a batch's notifications for one sends partition past this go in more records.
-SENDS_RECORD_MAX_BYTES = 256 * 1024
+# A batched record's value (sends, results) at most: well under Kafka's default
+# max.message.bytes and the producer's max request size (both ~1 MB, headers and framing
+# included); a batch's items for one partition past this go in more records.
+RECORD_MAX_BYTES = 256 * 1024
+
+
+def _chunks(items: list[bytes], limit: int, frame: int) -> list[list[bytes]]:
+    """`items` (JSON texts) in order, in as few runs as keep each joined with commas,
+    plus `frame` bytes around it, within `limit` (an item larger than that alone)."""
+    chunks: list[list[bytes]] = [[]]
+    size = frame
+    for item in items:
+        if chunks[-1] and size + 1 + len(item) > limit:  # 1: the comma before it
+            chunks.append([])
+            size = frame
+        size += len(item) + (1 if len(chunks[-1]) else 0)
+        chunks[-1].append(item)
+    return chunks
 
 
 def sends_partition(user: str, partitions: int) -> int:
@@ -193,7 +208,7 @@ def sends_partition(user: str, partitions: int) -> int:
 
 
 def encode_sends(notifications: Iterable[tuple[Notify, int]], partitions: int, secret: bytes | None = None,
-                 max_bytes: int = SENDS_RECORD_MAX_BYTES) -> list[tuple[int, bytes]]:
+                 max_bytes: int = RECORD_MAX_BYTES) -> list[tuple[int, bytes]]:
     """The sends records of a batch's (notify, events partition) pairs: (sends partition,
     value), the value a JSON array of `encode_notify` objects in decision order, at most
     `max_bytes` (a notification larger than that alone)."""
@@ -201,16 +216,8 @@ def encode_sends(notifications: Iterable[tuple[Notify, int]], partitions: int, s
     for notify, events_partition in notifications:
         by_partition.setdefault(sends_partition(notify.user, partitions), []).append(
             encode_notify(notify, events_partition, secret))
-    out = []
-    for partition, items in by_partition.items():
-        start, size = 0, 2  # the brackets
-        for i, item in enumerate(items):
-            if i > start and size + len(item) + 1 > max_bytes:
-                out.append((partition, b"[" + b",".join(items[start:i]) + b"]"))
-                start, size = i, 2
-            size += len(item) + 1  # and its comma
-        out.append((partition, b"[" + b",".join(items[start:]) + b"]"))
-    return out
+    return [(partition, b"[" + b",".join(chunk) + b"]")
+            for partition, items in by_partition.items() for chunk in _chunks(items, max_bytes, 2)]
 
 
 @dataclass(frozen=True)
@@ -289,35 +296,24 @@ def peek_due(raw: bytes) -> tuple[int, int | None]:
 # --- the sender's delivery results: one record per sender batch and events partition ---
 
 RESULTS = b"results"
-# Far under Kafka's default max.message.bytes (1 MB), which also counts headers and the
-# batch's framing: a sender batch with more results for a partition makes more records.
-MAX_RESULTS_BYTES = 256 * 1024
 RESULT_EVENTS = frozenset(OUTCOME_RESULTS)
 
 
 def encode_results(results: list[tuple[dict, int]],
-                   limit: int = MAX_RESULTS_BYTES) -> list[tuple[int, bytes, int, list[tuple[str, bytes]]]]:
+                   limit: int = RECORD_MAX_BYTES) -> list[tuple[int, bytes, int, list[tuple[str, bytes]]]]:
     """The sender's (result event, events partition) pairs as internal `results` records:
     (partition, value, timestamp ms, headers) each, a partition's events in their order,
     in as few records as keep a value under `limit` bytes. The timestamp is the latest
     `ts` of its events (the user agent bounds an event's `ts` by its record's time)."""
-    by_partition: dict[int, list[tuple[bytes, int]]] = {}
+    by_partition: dict[int, list[bytes]] = {}
+    ts_of: dict[bytes, int] = {}  # an event's text -> its ts (the same text, the same ts)
     for event, partition in results:
-        by_partition.setdefault(partition, []).append((orjson.dumps(event), int(event["ts"])))
+        raw = orjson.dumps(event)
+        by_partition.setdefault(partition, []).append(raw)
+        ts_of[raw] = int(event["ts"])
     frame = len(_results_value([]))
-    out = []
-    for partition, encoded in by_partition.items():
-        chunk: list[bytes] = []
-        size, latest = frame, 0
-        for raw, ts in encoded:
-            if chunk and size + 1 + len(raw) > limit:  # 1: the comma before it
-                out.append((partition, _results_value(chunk), latest, [(INTERNAL_HEADER, RESULTS)]))
-                chunk, size, latest = [], frame, 0
-            size += len(raw) + (1 if chunk else 0)
-            chunk.append(raw)
-            latest = max(latest, ts)
-        out.append((partition, _results_value(chunk), latest, [(INTERNAL_HEADER, RESULTS)]))
-    return out
+    return [(partition, _results_value(chunk), max(ts_of[raw] for raw in chunk), [(INTERNAL_HEADER, RESULTS)])
+            for partition, encoded in by_partition.items() for chunk in _chunks(encoded, limit, frame)]
 
 
 def _results_value(events: list[bytes]) -> bytes:

@@ -6,7 +6,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from engine.agents.records import (
-    SENDS_RECORD_MAX_BYTES, decode_notify, decode_sends, encode_notify, encode_sends, sends_partition,
+    RECORD_MAX_BYTES, decode_notify, decode_sends, encode_notify, encode_sends, sends_partition,
 )
 from engine.core import Notify, Subscription
 from engine.shell.tracking import check_signature
@@ -60,7 +60,7 @@ def test_a_batch_past_the_size_cap_is_split_in_order_and_a_huge_notification_goe
 def test_a_scheduled_runs_worth_of_notifications_stays_under_the_default_cap():
     pairs = [(_notify(n, title="t" * 200), 0) for n in range(5000)]
     records = encode_sends(pairs, 2)
-    assert all(len(value) <= SENDS_RECORD_MAX_BYTES for _, value in records)
+    assert all(len(value) <= RECORD_MAX_BYTES for _, value in records)
     assert len(records) > 2  # more than one record for some partition
     assert sorted(pair[0].message_id for _, value in records for pair in decode_sends(value)[0]) == \
         sorted(n.message_id for n, _ in pairs)
