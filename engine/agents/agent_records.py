@@ -47,9 +47,12 @@ async def handle_send_batch(worker: Worker, records: list[Record]) -> None:
     than with one per record), each slice's results produced before the next."""
     notifications = await _read_sends(worker, records)
     size = worker.settings.batch_size
+    pending = []
     for start in range(0, len(notifications), size):
         results = await worker.sends.process(notifications[start:start + size])
-        await _produce_results(worker, results)
+        pending += await _produce_results(worker, results)
+    for future in pending:  # the results in Kafka before the batch is acknowledged (a failure raises)
+        await future
 
 
 async def _read_sends(worker: Worker, records: list[Record]) -> list[tuple[Notify, int]]:
@@ -69,7 +72,7 @@ async def _read_sends(worker: Worker, records: list[Record]) -> list[tuple[Notif
     return notifications
 
 
-async def _produce_results(worker: Worker, results: list[tuple[dict, int]]) -> None:
+async def _produce_results(worker: Worker, results: list[tuple[dict, int]]) -> list[Any]:
     # Stamped with the worker's clock, which wrote the events' `ts`: the user agent bounds
     # `ts` by the record's time (a test clock may run days ahead of the wall).
     if worker.settings.single_records:
@@ -78,5 +81,5 @@ async def _produce_results(worker: Worker, results: list[tuple[dict, int]]) -> N
     else:
         records = [(partition, None, value, ts, headers) for partition, value, ts, headers in encode_results(results)]
     producer, topic = worker.app.producer, worker.events_topic.get_topic_name()
-    for partition, key, value, timestamp_ms, headers in records:
-        await producer.send(topic, key, value, partition, timestamp_ms / 1000, headers)
+    return [await producer.send(topic, key, value, partition, timestamp_ms / 1000, headers)
+            for partition, key, value, timestamp_ms, headers in records]

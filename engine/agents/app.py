@@ -324,6 +324,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     app = build_app(settings)
     # Records fetched while Faust ends a rebalance stay buffered (faust_flow.py).
     keep_current_records_at_resume(app, (settings.events_topic, settings.sends_topic))
+    faust_private.deliver_every_read(app.consumer, (settings.events_topic, settings.sends_topic))
     users = UserProcessor(lambda: runtime.winners.campaigns(), metrics, clock.now)  # with the A/B winners
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,

@@ -89,7 +89,8 @@ INTERNALS: tuple[Internal, ...] = (
     # agent's thread, racing the fetcher: KeyError in Fetcher.fetched_records, and the
     # worker crashes).
     Internal(_CONSUMER, "_read_offset", ATTRIBUTE, annotation=MutableMapping[TP, Optional[int]],
-             read_by=(f"{_CONSUMER}._drain_messages",), why="where Faust reads a partition from next (its seek sets it)"),
+             read_by=(f"{_CONSUMER}._drain_messages",),
+             why="where Faust reads a partition from next (its seek sets it); replaced, none for guarded topics"),
     Internal("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread", "_ensure_consumer", METHOD,
              params=("self",), why="the started aiokafka consumer, to seek it in its own thread"),
     # The aiokafka fetcher Faust builds, for its fetch wait.
@@ -221,6 +222,30 @@ async def seek_in_consumer_thread(consumer, tp, offset: int) -> None:
     thread = consumer._thread
     await thread.call_thread(thread._ensure_consumer().seek, tp, offset)
     consumer._read_offset[tp] = offset if offset else None
+
+
+class _ReadOffsets(dict):
+    """Faust's read offsets, none for the topics pushcast guards (see `deliver_every_read`)."""
+
+    def __init__(self, topics: frozenset):
+        super().__init__()
+        self.topics = topics
+
+    def __missing__(self, tp) -> None:
+        return None
+
+    def __getitem__(self, tp) -> int | None:
+        return None if tp.topic in self.topics else super().__getitem__(tp)
+
+
+def deliver_every_read(consumer, topics: Iterable[str]) -> None:
+    """Make Faust deliver every record it fetches of `topics`; their offset guards
+    (offsets.py) drop what was delivered already. Faust drops a record below the
+    partition's read offset, which its fetch loop sets to each record it delivers, also
+    to one fetched before a seek back: the records read again after pushcast's seek were
+    dropped up to there, and the guard found the same hole again. Faust's fetch loop binds
+    the mapping when it starts: call this before the app starts."""
+    consumer._read_offset = _ReadOffsets(frozenset(topics))
 
 
 def reset_commit_base(consumer, tp, offset: int) -> None:

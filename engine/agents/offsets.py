@@ -10,16 +10,21 @@ So every stream here is guarded:
 - each owned partition has an expected next offset, set when pushcast seeks it (to the
   offset after the last record applied, which the user agent stores in its own table);
 - a batch keeps only the records that continue their partition without a hole; a record
-  after a hole means records were dropped, and the partition is sought back to the hole;
+  after a hole means records were dropped, and the partition is sought back to the hole,
+  once: the records fetched before the seek still come first (Faust buffers thousands),
+  and seeking again for each of them restarted the fetch hundreds of times (CI logs);
 - a record not applied is never acknowledged, and commits move only over a run of
-  acknowledged offsets that starts at the committed one (`faust_private.strict_new_offset`).
+  acknowledged offsets that starts at the committed one (`faust_private.strict_new_offset`);
+- Faust delivers every record of these topics it fetches, those below its "read offset"
+  too (`faust_private.deliver_every_read`): the guard drops what came already.
 
 The Faust internals this takes (its commit bookkeeping) are reached through faust_private.py.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, TypeVar
+import time
+from typing import Any, Callable, Iterable, TypeVar
 
 from engine.agents import faust_private
 
@@ -29,16 +34,24 @@ R = TypeVar("R")
 class OffsetGuard:
     """The next expected offset of each partition of one topic that this worker owns."""
 
-    def __init__(self, topic: str):
+    # A hole sought back to is sought again only if its records have not come by then
+    # (they were dropped again: a rebalance cleared the buffers).
+    SEEK_AGAIN_AFTER = 5.0
+
+    def __init__(self, topic: str, clock: Callable[[], float] = time.monotonic):
         self.topic = topic
         self.expected: dict[int, int] = {}
+        self.sought: dict[int, float] = {}  # partition -> when it was sought back to its hole
+        self._clock = clock
 
     def reset(self, partition: int, offset: int) -> None:
         self.expected[partition] = offset
+        self.sought.pop(partition, None)
 
     def drop(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self.expected.pop(partition, None)
+            self.sought.pop(partition, None)
 
     def admit(self, records: list[R]) -> tuple[list[R], dict[int, int], list[R]]:
         """(records that continue their partition in order, {partition: offset to seek
@@ -47,7 +60,7 @@ class OffsetGuard:
         kept: list[R] = []
         holes: dict[int, int] = {}
         skipped: list[R] = []
-        expected = self.expected
+        expected, sought = self.expected, self.sought
         for record in records:
             partition = record.partition
             want = expected.get(partition)
@@ -55,10 +68,14 @@ class OffsetGuard:
                 skipped.append(record)
             elif record.offset == want:
                 expected[partition] = want + 1
+                sought.pop(partition, None)
                 kept.append(record)
             else:
-                holes[partition] = want
                 skipped.append(record)
+                now = self._clock()
+                if now - sought.get(partition, now - self.SEEK_AGAIN_AFTER) >= self.SEEK_AGAIN_AFTER:
+                    holes[partition] = want
+                    sought[partition] = now
         return kept, holes, skipped
 
 

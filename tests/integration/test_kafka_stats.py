@@ -19,7 +19,7 @@ from collections import Counter
 
 import pytest
 
-from engine.agents.records import result_events
+from engine.agents.records import decode_sends, result_events
 from engine.core import Notify, Qualified, Suppressed
 from tests.fixtures.crash_stream import ADMIN_TOKEN, ALL_DUE, ROOT, START
 from tests.fixtures.kafka_runtime import metric_value
@@ -96,6 +96,20 @@ def _results(harness) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]
     return outcomes, unsubscribed
 
 
+def _where_results_are_missing(harness, expected_pairs) -> str:
+    """Which sends records hold the sends that have no result (a CI failure says where)."""
+    missing = expected_pairs - set(_results(harness)[0])
+    held: dict[tuple[int, int], int] = Counter()
+    for record in harness.read(harness.sends_topic):
+        for notify, _partition in decode_sends(record.value)[0]:
+            held[record.partition, record.offset] += sum(
+                (notify.message_id, sub.endpoint) in missing for sub in notify.subscriptions)
+    found = {where: n for where, n in held.items() if n}
+    return (f"{len(missing)} of {len(expected_pairs)} sends have no result; sends records holding them "
+            f"(partition, offset): count {sorted(found.items())[:20]}; in no sends record: "
+            f"{len(missing) - sum(found.values())}; lag {harness.lag_by_partition()}")
+
+
 def test_stats_equal_a_brute_force_count_across_kill_9_and_a_joining_worker(
         kafka_runtime_factory, push_emulator, crash_stream):
     sim, subs = crash_stream.simulation, crash_stream.subs
@@ -132,7 +146,10 @@ def test_stats_equal_a_brute_force_count_across_kill_9_and_a_joining_worker(
 
     decided = _decided(sim)
     expected_pairs = set(crash_stream.expected_pairs())
-    _until(lambda: set(_results(harness)[0]) >= expected_pairs, "a final result for every send", harness, timeout=300)
+    try:
+        _until(lambda: set(_results(harness)[0]) >= expected_pairs, "a final result for every send", harness, timeout=300)
+    except AssertionError as exc:
+        raise AssertionError(f"{_where_results_are_missing(harness, expected_pairs)}\n{exc}") from None
     harness.wait_idle(timeout=60)
     outcomes, unsubscribed = _results(harness)
     received = _received(push_emulator, subs)

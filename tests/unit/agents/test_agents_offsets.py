@@ -45,6 +45,21 @@ def test_a_hole_stops_the_partition_at_the_hole_and_not_the_others():
     assert guard.expected[0] == 11  # read again from the hole
 
 
+def test_a_hole_is_sought_back_to_once_until_its_records_are_late():
+    now = [100.0]
+    guard = OffsetGuard("events", clock=lambda: now[0])
+    guard.reset(0, 10)
+    assert guard.admit([Rec(0, 12)])[1] == {0: 10}
+    # Records fetched before the seek still come: skipped, without seeking again.
+    kept, holes, skipped = guard.admit([Rec(0, 13), Rec(0, 14)])
+    assert (kept, holes, skipped) == ([], {}, [Rec(0, 13), Rec(0, 14)])
+    now[0] += OffsetGuard.SEEK_AGAIN_AFTER
+    assert guard.admit([Rec(0, 15)])[1] == {0: 10}  # not come by now: dropped again
+    assert guard.admit([Rec(0, 10), Rec(0, 11), Rec(0, 13)]) == ([Rec(0, 10), Rec(0, 11)], {0: 12}, [Rec(0, 13)])
+    guard.reset(0, 20)
+    assert guard.admit([Rec(0, 21)])[1] == {0: 20}  # a new position: a new hole
+
+
 def test_records_of_partitions_not_owned_are_skipped():
     guard = OffsetGuard("events")
     guard.reset(0, 0)
