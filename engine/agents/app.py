@@ -283,6 +283,13 @@ class Worker:
         if due:
             await faust_private.commit_offsets(consumer, due)
 
+    async def seek_late_holes(self) -> None:
+        for guard in (self.events_guard, self.sends_guard):
+            for partition, offset in guard.late_holes().items():
+                log.warning("%s[%d]: records from %d did not come again; reading again from there",
+                            guard.topic, partition, offset)
+                await seek_guarded(self.app.consumer, TP(guard.topic, partition), offset)
+
     async def timer_loop(self) -> None:
         quiet_root_logger(self.settings)
         tick = self.settings.timer_tick
@@ -296,6 +303,7 @@ class Worker:
                     await self.campaigns.reload_if_changed()  # read in a thread
                 if self.ready and not self.app.rebalancing:
                     await self.catch_up_commits()
+                    await self.seek_late_holes()
                     await self.fire_due()
                     await self.schedules.run_due()
             except asyncio.CancelledError:
@@ -325,6 +333,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     # Records fetched while Faust ends a rebalance stay buffered (faust_flow.py).
     keep_current_records_at_resume(app, (settings.events_topic, settings.sends_topic))
     faust_private.deliver_every_read(app.consumer, (settings.events_topic, settings.sends_topic))
+    faust_private.report_commits_not_made(app.consumer, lambda offsets: runtime.commits_to_catch_up.update(offsets))
     users = UserProcessor(lambda: runtime.winners.campaigns(), metrics, clock.now)  # with the A/B winners
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,

@@ -34,8 +34,8 @@ R = TypeVar("R")
 class OffsetGuard:
     """The next expected offset of each partition of one topic that this worker owns."""
 
-    # A hole sought back to is sought again only if its records have not come by then
-    # (they were dropped again: a rebalance cleared the buffers).
+    # A hole sought back to is sought again if its records have not come by then (they
+    # were dropped again), at the next record after it or by the worker's timer.
     SEEK_AGAIN_AFTER = 5.0
 
     def __init__(self, topic: str, clock: Callable[[], float] = time.monotonic):
@@ -52,6 +52,14 @@ class OffsetGuard:
         for partition in partitions:
             self.expected.pop(partition, None)
             self.sought.pop(partition, None)
+
+    def late_holes(self) -> dict[int, int]:
+        """{partition: offset to seek back to again} of the holes sought back to whose
+        records have not come within SEEK_AGAIN_AFTER (each counted as sought now)."""
+        now = self._clock()
+        late = {p: self.expected[p] for p, at in self.sought.items() if now - at >= self.SEEK_AGAIN_AFTER}
+        self.sought.update(dict.fromkeys(late, now))
+        return late
 
     def admit(self, records: list[R]) -> tuple[list[R], dict[int, int], list[R]]:
         """(records that continue their partition in order, {partition: offset to seek

@@ -60,6 +60,21 @@ def test_a_hole_is_sought_back_to_once_until_its_records_are_late():
     assert guard.admit([Rec(0, 21)])[1] == {0: 20}  # a new position: a new hole
 
 
+def test_a_hole_whose_records_do_not_come_is_late_once_per_wait():
+    now = [100.0]
+    guard = OffsetGuard("events", clock=lambda: now[0])
+    guard.reset(0, 10)
+    guard.reset(1, 0)
+    guard.admit([Rec(0, 12)])
+    assert guard.late_holes() == {}
+    now[0] += OffsetGuard.SEEK_AGAIN_AFTER
+    assert guard.late_holes() == {0: 10}  # the timer seeks it again
+    assert guard.late_holes() == {}  # then waits again
+    guard.admit([Rec(0, 10)])
+    now[0] += OffsetGuard.SEEK_AGAIN_AFTER
+    assert guard.late_holes() == {}  # its records came
+
+
 def test_records_of_partitions_not_owned_are_skipped():
     guard = OffsetGuard("events")
     guard.reset(0, 0)

@@ -368,3 +368,23 @@ def test_every_record_of_a_guarded_topic_is_delivered(app):
     assert _drained(consumer, [7, 8, 5, 6, 7, 8, 9]) == [7, 8, 5, 6, 7, 8, 9]
     consumer._read_offset[TP("other", 0)] = 4
     assert consumer._read_offset[TP("other", 0)] == 4 and consumer._read_offset[TP("other", 1)] is None
+
+
+def test_offsets_a_commit_did_not_make_are_reported(app):
+    consumer = _consumer(app)
+    made, missed = [], []
+    other = TP(TOPIC, 1)
+
+    async def commit(offsets):  # Faust's, past the consumer thread: it commits what it holds
+        made.append(offsets)
+        return refused is False
+
+    consumer._commit = commit
+    consumer.assignment = lambda: {TPX}
+    faust_private.report_commits_not_made(consumer, missed.append)
+    refused = False
+    assert consumer.loop.run_until_complete(consumer._commit({TPX: 5, other: 7})) is True
+    assert missed == [{other: 7}]  # left out: not held then
+    refused = True
+    assert consumer.loop.run_until_complete(consumer._commit({TPX: 9})) is False
+    assert missed == [{other: 7}, {TPX: 9}] and made == [{TPX: 5, other: 7}, {TPX: 9}]
