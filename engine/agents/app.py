@@ -275,6 +275,11 @@ class Worker:
                 self.commits_to_catch_up[tp] = offset
             log.info("reading %s[%d] from %d", tp.topic, tp.partition, offset)
 
+    def commit_later(self, offsets: dict) -> None:
+        """Offsets ({TP: offset}) a commit did not make: the timer commits them again
+        while the partition is still held here and nothing newer was committed."""
+        self.commits_to_catch_up.update(offsets)
+
     async def catch_up_commits(self) -> None:
         consumer = self.app.consumer
         due = {tp: offset for tp, offset in self.commits_to_catch_up.items()
@@ -333,7 +338,7 @@ def create_runtime(settings: WorkerSettings, *, sender=None, dedup=None, clock=N
     # Records fetched while Faust ends a rebalance stay buffered (faust_flow.py).
     keep_current_records_at_resume(app, (settings.events_topic, settings.sends_topic))
     faust_private.deliver_every_read(app.consumer, (settings.events_topic, settings.sends_topic))
-    faust_private.report_commits_not_made(app.consumer, lambda offsets: runtime.commits_to_catch_up.update(offsets))
+    faust_private.report_commits_not_made(app.consumer, lambda offsets: runtime.commit_later(offsets))
     users = UserProcessor(lambda: runtime.winners.campaigns(), metrics, clock.now)  # with the A/B winners
     sends = SendProcessor(sender, dedup, metrics, clock.now) if sender is not None else None
     runtime = Worker(settings, app, metrics, campaigns, users, sends, WakeIndex(settings.refire_ms), clock,

@@ -99,7 +99,7 @@ def _results(harness) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]
 def _where_results_are_missing(harness, expected_pairs) -> str:
     """Which sends records hold the sends that have no result (a CI failure says where)."""
     missing = expected_pairs - set(_results(harness)[0])
-    held: dict[tuple[int, int], int] = Counter()
+    held: Counter[tuple[int, int]] = Counter()
     for record in harness.read(harness.sends_topic):
         for notify, _partition in decode_sends(record.value)[0]:
             held[record.partition, record.offset] += sum(
